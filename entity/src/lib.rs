@@ -1,0 +1,9 @@
+//! SeaORM models, one file per table. This crate knows SeaORM only: no GraphQL, no HTTP.
+//!
+//! Conventions shared by every table:
+//! - `id` is an opaque string (a UUID v7, so ids sort by creation time and keep indexes local);
+//! - `tenant_id` names the tenant that owns the row; every query filters on it;
+//! - times are `i64` milliseconds since the Unix epoch, identical on SQLite and PostgreSQL;
+//! - small structured values (a hook's events, headers, retired keys) are JSON text columns.
+
+pub mod hook;

@@ -1,0 +1,15 @@
+//! Database migrations. Each migration spells out its own table and column names and never
+//! imports the `entity` crate: an old migration must keep meaning what it meant when it shipped.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_hooks;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_create_hooks::Migration)]
+    }
+}

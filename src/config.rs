@@ -1,0 +1,300 @@
+//! Settings: read once from flags or `HOOKD_*` variables, validated once, then immutable.
+//!
+//! Clap collects every setting as a raw string ([`RawSettings`]) and [`Config::from_raw`] turns
+//! them into typed values. Doing the parsing ourselves rather than in clap value parsers keeps
+//! every failure to a single line that names the variable and the flag, which is what an
+//! operator reading a crash-looping service log needs.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::auth::JwtKeyConfig;
+
+/// Every setting as given, before validation. Field docs are the `--help` text.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct RawSettings {
+    /// Address to serve on [default: 127.0.0.1:8080]
+    #[arg(long, env = "HOOKD_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// sqlite://… (embedded) or postgres://… [default: sqlite://./data/hookd.db?mode=rwc]
+    #[arg(long, env = "HOOKD_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Where the SQLite file and the generated JWT secret live [default: ./data]
+    #[arg(long, env = "HOOKD_DATA_DIR", global = true)]
+    pub data_dir: Option<String>,
+    /// HS256 secret (≥ 32 bytes); generated and kept in the data dir when unset
+    #[arg(long, env = "HOOKD_JWT_SECRET", global = true, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// JWKS URL of an external issuer (RS256/ES256/ES384)
+    #[arg(long, env = "HOOKD_JWKS_URL", global = true)]
+    pub jwks_url: Option<String>,
+    /// PEM public key (or a path to one) of an external issuer (RS256/ES256/ES384)
+    #[arg(long, env = "HOOKD_JWT_PUBLIC_KEY", global = true)]
+    pub jwt_public_key: Option<String>,
+    /// Required `iss` claim
+    #[arg(long, env = "HOOKD_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim
+    #[arg(long, env = "HOOKD_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+    /// Claim naming the tenant [default: tenant]
+    #[arg(long, env = "HOOKD_TENANT_CLAIM", global = true)]
+    pub tenant_claim: Option<String>,
+    /// Comma-separated CIDRs that webhook targets may use despite being private
+    #[arg(long, env = "HOOKD_ALLOWED_TARGETS", global = true)]
+    pub allowed_targets: Option<String>,
+    /// Per-attempt total timeout [default: 10s]
+    #[arg(long, env = "HOOKD_DELIVERY_TIMEOUT", global = true)]
+    pub delivery_timeout: Option<String>,
+    /// Delays before retries 1..n, comma-separated [default: 5s,5m,30m,2h,5h,10h,10h]
+    #[arg(long, env = "HOOKD_RETRY_SCHEDULE", global = true)]
+    pub retry_schedule: Option<String>,
+    /// Dispatcher worker tasks [default: 2 × cores]
+    #[arg(long, env = "HOOKD_WORKERS", global = true)]
+    pub workers: Option<String>,
+    /// Deliveries in flight at once, all hooks [default: 256]
+    #[arg(long, env = "HOOKD_MAX_IN_FLIGHT", global = true)]
+    pub max_in_flight: Option<String>,
+    /// Deliveries in flight at once for one hook [default: 64]
+    #[arg(long, env = "HOOKD_MAX_IN_FLIGHT_PER_HOOK", global = true)]
+    pub max_in_flight_per_hook: Option<String>,
+    /// Hooks one tenant may have [default: 100]
+    #[arg(long, env = "HOOKD_MAX_HOOKS_PER_TENANT", global = true)]
+    pub max_hooks_per_tenant: Option<String>,
+    /// How long delivery attempts are kept [default: 30d]
+    #[arg(long, env = "HOOKD_RETENTION", global = true)]
+    pub retention: Option<String>,
+    /// Serve GraphQL introspection (true/false) [default: true]
+    #[arg(long, env = "HOOKD_INTROSPECTION", global = true)]
+    pub introspection: Option<String>,
+    /// Comma-separated CIDRs of proxies whose X-Forwarded-For is trusted
+    #[arg(long, env = "HOOKD_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+    /// Log format: text or json [default: text]
+    #[arg(long, env = "HOOKD_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+}
+
+/// Validated settings. Cheap to clone; secrets are redacted from `Debug`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub jwt: JwtKeyConfig,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub tenant_claim: String,
+    pub allowed_targets: Vec<IpNet>,
+    pub delivery_timeout: Duration,
+    pub retry_schedule: Vec<Duration>,
+    pub workers: usize,
+    pub max_in_flight: usize,
+    pub max_in_flight_per_hook: usize,
+    pub max_hooks_per_tenant: u64,
+    pub retention: Duration,
+    pub introspection: bool,
+    pub trusted_proxies: Vec<IpNet>,
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A setting that failed validation. Displays as one line naming the variable and the flag.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let flag = self
+            .variable
+            .trim_start_matches("HOOKD_")
+            .to_lowercase()
+            .replace('_', "-");
+        write!(f, "invalid {} (--{flag}): {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn bad(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/hookd.db?mode=rwc";
+const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
+
+impl Config {
+    pub fn from_raw(raw: RawSettings) -> Result<Config, ConfigError> {
+        let listen = match raw.listen.as_deref() {
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(s) => s
+                .parse()
+                .map_err(|_| bad("HOOKD_LISTEN", format!("{s:?} is not an address like 127.0.0.1:8080")))?,
+        };
+        let database_url = raw
+            .database_url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(bad(
+                "HOOKD_DATABASE_URL",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".to_owned()));
+        if data_dir.as_os_str().is_empty() {
+            return Err(bad("HOOKD_DATA_DIR", "must not be empty"));
+        }
+
+        let jwt = JwtKeyConfig::from_settings(
+            raw.jwt_secret,
+            raw.jwks_url,
+            raw.jwt_public_key,
+        )?;
+        let jwt_issuer = non_empty(raw.jwt_issuer);
+        let jwt_audience = non_empty(raw.jwt_audience);
+        let tenant_claim = raw.tenant_claim.unwrap_or_else(|| "tenant".to_owned());
+        if tenant_claim.trim().is_empty() {
+            return Err(bad("HOOKD_TENANT_CLAIM", "must not be empty"));
+        }
+
+        let allowed_targets = parse_cidrs("HOOKD_ALLOWED_TARGETS", raw.allowed_targets.as_deref())?;
+        let trusted_proxies = parse_cidrs("HOOKD_TRUSTED_PROXIES", raw.trusted_proxies.as_deref())?;
+
+        let delivery_timeout = match raw.delivery_timeout.as_deref() {
+            None => Duration::from_secs(10),
+            Some(s) => parse_duration("HOOKD_DELIVERY_TIMEOUT", s)?,
+        };
+        if delivery_timeout.is_zero() || delivery_timeout > Duration::from_secs(300) {
+            return Err(bad("HOOKD_DELIVERY_TIMEOUT", "must be between 1ms and 5m"));
+        }
+        let retry_schedule = raw
+            .retry_schedule
+            .as_deref()
+            .unwrap_or(DEFAULT_RETRY_SCHEDULE)
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| parse_duration("HOOKD_RETRY_SCHEDULE", s))
+            .collect::<Result<Vec<_>, _>>()?;
+        if retry_schedule.len() > 20 {
+            return Err(bad("HOOKD_RETRY_SCHEDULE", "at most 20 retries"));
+        }
+
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let workers = parse_count("HOOKD_WORKERS", raw.workers.as_deref(), 2 * cores, 1024)?;
+        let max_in_flight = parse_count("HOOKD_MAX_IN_FLIGHT", raw.max_in_flight.as_deref(), 256, 65_536)?;
+        let max_in_flight_per_hook = parse_count(
+            "HOOKD_MAX_IN_FLIGHT_PER_HOOK",
+            raw.max_in_flight_per_hook.as_deref(),
+            64,
+            65_536,
+        )?;
+        let max_hooks_per_tenant = parse_count(
+            "HOOKD_MAX_HOOKS_PER_TENANT",
+            raw.max_hooks_per_tenant.as_deref(),
+            100,
+            1_000_000,
+        )? as u64;
+        let retention = match raw.retention.as_deref() {
+            None => Duration::from_secs(30 * 86_400),
+            Some(s) => parse_duration("HOOKD_RETENTION", s)?,
+        };
+        if retention < Duration::from_secs(60) {
+            return Err(bad("HOOKD_RETENTION", "must be at least 1m"));
+        }
+        let introspection = match raw.introspection.as_deref() {
+            None | Some("true" | "1" | "yes" | "on") => true,
+            Some("false" | "0" | "no" | "off") => false,
+            Some(other) => {
+                return Err(bad("HOOKD_INTROSPECTION", format!("{other:?} is not true or false")));
+            }
+        };
+        let log_format = match raw.log_format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(bad("HOOKD_LOG_FORMAT", format!("{other:?} is not text or json"))),
+        };
+
+        Ok(Config {
+            listen,
+            database_url,
+            data_dir,
+            jwt,
+            jwt_issuer,
+            jwt_audience,
+            tenant_claim,
+            allowed_targets,
+            delivery_timeout,
+            retry_schedule,
+            workers,
+            max_in_flight,
+            max_in_flight_per_hook,
+            max_hooks_per_tenant,
+            retention,
+            introspection,
+            trusted_proxies,
+            log_format,
+        })
+    }
+
+    /// The lease a dispatcher takes on a delivery: long enough that an attempt in progress
+    /// always finishes (or times out) before another instance may take the delivery over.
+    pub fn lease(&self) -> Duration {
+        2 * self.delivery_timeout + Duration::from_secs(5)
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+/// `10s`, `5m`, `2h`, `30d`, `250ms`, or a bare `0`.
+pub fn parse_duration(variable: &'static str, s: &str) -> Result<Duration, ConfigError> {
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(s).map_err(|_| bad(variable, format!("{s:?} is not a duration like 10s, 5m or 2h")))
+}
+
+fn parse_count(variable: &'static str, s: Option<&str>, default: usize, max: usize) -> Result<usize, ConfigError> {
+    let Some(s) = s else { return Ok(default) };
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(bad(variable, format!("{s:?} is not a whole number between 1 and {max}"))),
+    }
+}
+
+fn parse_cidrs(variable: &'static str, s: Option<&str>) -> Result<Vec<IpNet>, ConfigError> {
+    s.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| bad(variable, format!("{s:?} is not a CIDR like 127.0.0.0/8")))
+        })
+        .collect()
+}
+
+pub(crate) fn config_error(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    bad(variable, message)
+}

@@ -1,0 +1,105 @@
+//! Database connections. SQLite (embedded default) and PostgreSQL run the same migrations and
+//! the same queries.
+//!
+//! SQLite allows one writer at a time. Rather than let concurrent writers race for the lock
+//! and surface `SQLITE_BUSY` (which `busy_timeout` cannot prevent when a deferred transaction
+//! upgrades from read to write), all writes go through a pool of exactly one connection: they
+//! queue in-process, in order, and never see the lock taken. Reads use a separate pool and, in
+//! WAL mode, never block on the writer. On PostgreSQL both handles are the same pool.
+
+use std::path::Path;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// For reads outside a transaction.
+    pub read: DatabaseConnection,
+    /// For every transaction and every write.
+    pub write: DatabaseConnection,
+}
+
+const SQLITE_READERS: u32 = 4;
+const POSTGRES_POOL: u32 = 16;
+
+impl Db {
+    /// Connects, creating the SQLite file (and its directory) when needed.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        if url.starts_with("sqlite:") {
+            if let Some(dir) = sqlite_path(url).and_then(|p| p.parent().map(Path::to_path_buf)) {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+                }
+            }
+            let write = connect_sqlite(url, 1).await?;
+            let read = connect_sqlite(url, SQLITE_READERS).await?;
+            Ok(Db { read, write })
+        } else {
+            let mut options = ConnectOptions::new(url);
+            options
+                .max_connections(POSTGRES_POOL)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .sqlx_logging(false);
+            let pool = Database::connect(options).await.map_err(describe)?;
+            Ok(Db {
+                read: pool.clone(),
+                write: pool,
+            })
+        }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.write.get_database_backend()
+    }
+
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.write, None).await
+    }
+
+    /// Reachable and fully migrated.
+    pub async fn ready(&self) -> bool {
+        matches!(Migrator::get_pending_migrations(&self.read).await, Ok(pending) if pending.is_empty())
+    }
+}
+
+async fn connect_sqlite(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                // WAL + NORMAL is durable against process crashes; only an OS crash may lose
+                // the last transactions.
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                // Readers can still meet a lock briefly during checkpoints: wait, don't fail.
+                .busy_timeout(Duration::from_secs(10))
+                .create_if_missing(true)
+        });
+    Database::connect(options).await.map_err(describe)
+}
+
+/// The file path of a `sqlite://path?query` URL, `None` for in-memory databases.
+fn sqlite_path(url: &str) -> Option<&Path> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| Path::new(path))
+}
+
+/// Connection errors name what failed without echoing the URL (it may hold a password).
+fn describe(e: DbErr) -> anyhow::Error {
+    let text = match &e {
+        DbErr::Conn(err) => err.to_string(),
+        other => other.to_string(),
+    };
+    anyhow::anyhow!("cannot connect to the database: {text}")
+}

@@ -1,0 +1,17 @@
+//! Business logic, independent of HTTP and GraphQL. Functions take a connection or the
+//! caller's transaction and a tenant, and return `AppResult`.
+
+pub mod catalogue;
+pub mod hooks;
+pub mod page;
+pub mod tenant;
+
+/// Milliseconds since the Unix epoch: how every table stores time.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A new opaque id: UUID v7 without dashes, so ids sort by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}

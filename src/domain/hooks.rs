@@ -1,0 +1,380 @@
+//! Hooks: validation (SPEC §3.1), storage, and signing-key rotation.
+
+use base64::Engine;
+use rand::RngCore;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use serde::{Deserialize, Serialize};
+use url::{Host, Url};
+
+use entity::hook;
+
+use crate::db::Db;
+use crate::domain::page::{Page, PageRequest};
+use crate::domain::tenant::scoped;
+use crate::domain::{catalogue, new_id, now_ms};
+use crate::error::{AppError, AppResult};
+use crate::ssrf::TargetPolicy;
+
+pub const MAX_URL_LEN: usize = 2048;
+pub const MAX_NAME_CHARS: usize = 256;
+pub const MAX_HEADERS: usize = 20;
+pub const MAX_HEADER_VALUE_LEN: usize = 1024;
+/// Retired keys kept for Standard Webhooks signatures during rotation grace periods.
+pub const MAX_PREVIOUS_KEYS: usize = 10;
+/// Longest grace period a rotation may ask for (30 days).
+pub const MAX_GRACE_SECONDS: i64 = 30 * 86_400;
+
+/// Headers hookd or HTTP itself controls. `content-type` and `user-agent` may be overridden
+/// (as in Logto); the signature and `webhook-*` headers never.
+const RESERVED_HEADERS: [&str; 11] = [
+    "content-length",
+    "host",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "expect",
+    "proxy-connection",
+    "logto-signature-sha-256",
+];
+
+/// What a hook must not break: the operator's limits and target policy.
+#[derive(Clone, Debug)]
+pub struct HookRules {
+    pub max_hooks_per_tenant: u64,
+    pub targets: TargetPolicy,
+}
+
+/// A validated new hook.
+#[derive(Clone, Debug)]
+pub struct NewHook {
+    pub name: String,
+    pub events: Vec<String>,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub enabled: bool,
+}
+
+/// Raw input for a new hook, before validation.
+#[derive(Clone, Debug)]
+pub struct CreateHook {
+    pub name: String,
+    pub events: Vec<String>,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub enabled: bool,
+}
+
+/// Raw changes to a hook; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UpdateHook {
+    pub name: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub url: Option<String>,
+    pub headers: Option<Vec<(String, String)>>,
+    pub enabled: Option<bool>,
+}
+
+/// A retired signing key that still signs until `expires_at` (ms).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousKey {
+    pub key: String,
+    pub expires_at: i64,
+}
+
+/// Filters of the `hooks` query.
+#[derive(Clone, Debug, Default)]
+pub struct HookFilter {
+    pub enabled: Option<bool>,
+    pub event: Option<String>,
+}
+
+pub fn events_of(hook: &hook::Model) -> Vec<String> {
+    serde_json::from_str(&hook.events).unwrap_or_default()
+}
+
+pub fn headers_of(hook: &hook::Model) -> Vec<(String, String)> {
+    serde_json::from_str(&hook.headers).unwrap_or_default()
+}
+
+/// Retired keys still inside their grace period at `now` (ms), newest first.
+pub fn previous_keys_of(hook: &hook::Model, now: i64) -> Vec<PreviousKey> {
+    let keys: Vec<PreviousKey> = serde_json::from_str(&hook.previous_keys).unwrap_or_default();
+    keys.into_iter().filter(|k| k.expires_at > now).collect()
+}
+
+pub async fn get(db: &impl ConnectionTrait, tenant: &str, id: &str) -> AppResult<Option<hook::Model>> {
+    Ok(scoped::<hook::Entity>(tenant)
+        .filter(hook::Column::Id.eq(id))
+        .one(db)
+        .await?)
+}
+
+async fn get_required(db: &impl ConnectionTrait, tenant: &str, id: &str) -> AppResult<hook::Model> {
+    get(db, tenant, id).await?.ok_or(AppError::NotFound("hook"))
+}
+
+pub async fn list(db: &impl ConnectionTrait, tenant: &str, filter: &HookFilter, page: &PageRequest) -> AppResult<Page<hook::Model>> {
+    let mut query = scoped::<hook::Entity>(tenant);
+    if let Some(enabled) = filter.enabled {
+        query = query.filter(hook::Column::Enabled.eq(enabled));
+    }
+    if let Some(event) = &filter.event {
+        // `events` is a JSON array of names; match the quoted name, with LIKE's wildcards
+        // escaped so that a filter is always a literal.
+        let escaped = event.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = LikeExpr::new(format!("%{}%", serde_json::Value::from(escaped))).escape('\\');
+        query = query.filter(Expr::col(hook::Column::Events).like(pattern));
+    }
+    let total_count = query.clone().count(db).await?;
+    if let Some(after) = &page.after {
+        query = query.filter(hook::Column::Id.gt(after.as_str()));
+    }
+    let mut items = query
+        .order_by_asc(hook::Column::Id)
+        .limit(page.first + 1)
+        .all(db)
+        .await?;
+    let has_next_page = items.len() as u64 > page.first;
+    items.truncate(page.first as usize);
+    Ok(Page {
+        items,
+        has_next_page,
+        has_previous_page: page.after.is_some(),
+        total_count,
+    })
+}
+
+pub async fn create(db: &Db, tenant: &str, input: CreateHook, rules: &HookRules) -> AppResult<hook::Model> {
+    let hook = NewHook {
+        name: validate_name(input.name)?,
+        events: validate_events(input.events)?,
+        url: validate_url(input.url, &rules.targets)?,
+        headers: validate_headers(input.headers)?,
+        enabled: input.enabled,
+    };
+    let txn = db.write.begin().await?;
+    lock_tenant(&txn, tenant).await?;
+    let count = scoped::<hook::Entity>(tenant).count(&txn).await?;
+    if count >= rules.max_hooks_per_tenant {
+        return Err(AppError::LimitExceeded(format!(
+            "a tenant may have at most {} hooks",
+            rules.max_hooks_per_tenant
+        )));
+    }
+    let now = now_ms();
+    let model = hook::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tenant.to_owned()),
+        name: Set(hook.name),
+        url: Set(hook.url),
+        events: Set(to_json(&hook.events)),
+        headers: Set(to_json(&hook.headers)),
+        enabled: Set(hook.enabled),
+        signing_key: Set(new_signing_key()),
+        previous_keys: Set("[]".to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub async fn update(db: &Db, tenant: &str, id: &str, input: UpdateHook, rules: &HookRules) -> AppResult<hook::Model> {
+    let name = input.name.map(validate_name).transpose()?;
+    let events = input.events.map(validate_events).transpose()?;
+    let url = input.url.map(|u| validate_url(u, &rules.targets)).transpose()?;
+    let headers = input.headers.map(validate_headers).transpose()?;
+
+    let txn = db.write.begin().await?;
+    let current = get_required(&txn, tenant, id).await?;
+    let mut model: hook::ActiveModel = current.into();
+    if let Some(name) = name {
+        model.name = Set(name);
+    }
+    if let Some(events) = events {
+        model.events = Set(to_json(&events));
+    }
+    if let Some(url) = url {
+        model.url = Set(url);
+    }
+    if let Some(headers) = headers {
+        model.headers = Set(to_json(&headers));
+    }
+    if let Some(enabled) = input.enabled {
+        model.enabled = Set(enabled);
+    }
+    model.updated_at = Set(now_ms());
+    let model = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub async fn delete(db: &Db, tenant: &str, id: &str) -> AppResult<String> {
+    let txn = db.write.begin().await?;
+    let current = get_required(&txn, tenant, id).await?;
+    hook::Entity::delete_by_id(current.id.clone()).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(current.id)
+}
+
+/// Replaces the signing key. The old key keeps signing (Standard Webhooks header only) for
+/// `grace_seconds`; keys past their grace and all but the newest `MAX_PREVIOUS_KEYS` are dropped.
+pub async fn rotate_signing_key(db: &Db, tenant: &str, id: &str, grace_seconds: i64) -> AppResult<hook::Model> {
+    if !(0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
+        return Err(AppError::bad_input(
+            "gracePeriodSeconds",
+            format!("gracePeriodSeconds must be between 0 and {MAX_GRACE_SECONDS}"),
+        ));
+    }
+    let txn = db.write.begin().await?;
+    let current = get_required(&txn, tenant, id).await?;
+    let now = now_ms();
+    let mut previous = previous_keys_of(&current, now);
+    if grace_seconds > 0 {
+        previous.insert(
+            0,
+            PreviousKey {
+                key: current.signing_key.clone(),
+                expires_at: now + grace_seconds * 1000,
+            },
+        );
+    }
+    previous.truncate(MAX_PREVIOUS_KEYS);
+    let mut model: hook::ActiveModel = current.into();
+    model.signing_key = Set(new_signing_key());
+    model.previous_keys = Set(to_json(&previous));
+    model.updated_at = Set(now);
+    let model = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Serializes hook creation per tenant on PostgreSQL so that concurrent creates cannot both
+/// pass the per-tenant limit. (SQLite has one writer, which serializes them already.)
+async fn lock_tenant(txn: &DatabaseTransaction, tenant: &str) -> AppResult<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [tenant.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// `whsec_` + base64 of 32 random bytes, the Standard Webhooks secret format.
+fn new_signing_key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // Serializing strings and plain structs cannot fail.
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn validate_name(name: String) -> AppResult<String> {
+    let chars = name.chars().count();
+    if name.trim().is_empty() {
+        return Err(AppError::bad_input("name", "name must not be empty"));
+    }
+    if chars > MAX_NAME_CHARS {
+        return Err(AppError::bad_input(
+            "name",
+            format!("name must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(name)
+}
+
+fn validate_events(events: Vec<String>) -> AppResult<Vec<String>> {
+    if events.is_empty() {
+        return Err(AppError::bad_input("events", "events must name at least one event"));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(events.len());
+    for event in events {
+        if catalogue::find(&event).is_none() {
+            return Err(AppError::bad_input(
+                "events",
+                format!("unknown event {event:?}; see the eventTypes query"),
+            ));
+        }
+        if !unique.contains(&event) {
+            unique.push(event);
+        }
+    }
+    Ok(unique)
+}
+
+fn validate_url(raw: String, targets: &TargetPolicy) -> AppResult<String> {
+    let bad = |message: String| AppError::bad_input("url", message);
+    if raw.len() > MAX_URL_LEN {
+        return Err(bad(format!("url must be at most {MAX_URL_LEN} characters")));
+    }
+    let url = Url::parse(&raw).map_err(|_| bad("url must be an absolute http or https URL".to_owned()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(format!("url scheme must be http or https, not {:?}", url.scheme())));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("url must not contain a user name or password".to_owned()));
+    }
+    let ip = match url.host() {
+        None => return Err(bad("url must have a host".to_owned())),
+        Some(Host::Domain(_)) => None,
+        Some(Host::Ipv4(ip)) => Some(ip.into()),
+        Some(Host::Ipv6(ip)) => Some(ip.into()),
+    };
+    if let Some(ip) = ip {
+        targets
+            .check(ip)
+            .map_err(|reason| bad(format!("url is not an allowed target: {reason}")))?;
+    }
+    Ok(raw)
+}
+
+fn validate_headers(headers: Vec<(String, String)>) -> AppResult<Vec<(String, String)>> {
+    if headers.len() > MAX_HEADERS {
+        return Err(AppError::bad_input(
+            "headers",
+            format!("at most {MAX_HEADERS} headers"),
+        ));
+    }
+    let mut seen: Vec<String> = Vec::with_capacity(headers.len());
+    for (name, value) in &headers {
+        let bad = |message: String| AppError::bad_input("headers", message);
+        if name.is_empty() || !name.bytes().all(is_token_byte) {
+            return Err(bad(format!("header name {name:?} is not a valid HTTP header name")));
+        }
+        let lower = name.to_ascii_lowercase();
+        if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("webhook-") {
+            return Err(bad(format!("header {name:?} is set by hookd and cannot be configured")));
+        }
+        if seen.contains(&lower) {
+            return Err(bad(format!("header {name:?} is given twice")));
+        }
+        if value.len() > MAX_HEADER_VALUE_LEN || !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+            return Err(bad(format!(
+                "header {name:?} must have a value of printable ASCII, at most {MAX_HEADER_VALUE_LEN} characters"
+            )));
+        }
+        seen.push(lower);
+    }
+    Ok(headers)
+}
+
+/// RFC 7230 `tchar`.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}

@@ -1,0 +1,20 @@
+//! Tenant scoping lives here: every read of a tenant-owned table starts from [`scoped`], so a
+//! query that forgets the tenant cannot be written by accident.
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Select};
+
+/// A table whose rows belong to one tenant.
+pub trait TenantScoped: EntityTrait {
+    fn tenant_column() -> Self::Column;
+}
+
+impl TenantScoped for entity::hook::Entity {
+    fn tenant_column() -> Self::Column {
+        entity::hook::Column::TenantId
+    }
+}
+
+/// `SELECT … FROM e WHERE tenant_id = tenant`.
+pub fn scoped<E: TenantScoped>(tenant: &str) -> Select<E> {
+    E::find().filter(E::tenant_column().eq(tenant))
+}

@@ -1,0 +1,90 @@
+//! The one error type at the API boundary, and the policy for showing errors to clients.
+//!
+//! - Client errors (`NotFound`, `BadInput`, `Conflict`, …) carry a message written for the
+//!   client and become GraphQL errors with `extensions.code` (and `extensions.field`).
+//! - Infrastructure errors (`Db`, `Internal`) are logged once, here, with their detail, and the
+//!   client sees only "internal error" with code `INTERNAL`: no SQL, no paths, no stack.
+//! - `AppError` deliberately does not implement `Display`: async-graphql converts anything
+//!   `Display` into an error carrying its text, which would leak database messages. Without it,
+//!   the only way into a GraphQL error is the `From` below.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::DbErr;
+
+#[derive(Debug)]
+pub enum AppError {
+    Unauthenticated(String),
+    Forbidden(String),
+    /// Names the kind of object ("hook"); the same for "absent" and "another tenant's".
+    NotFound(&'static str),
+    BadInput { field: String, message: String },
+    Conflict(String),
+    LimitExceeded(String),
+    Db(DbErr),
+    Internal(anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> AppError {
+        AppError::BadInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated(_) => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::BadInput { .. } => "BAD_USER_INPUT",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            AppError::Db(_) | AppError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The text a client may see.
+    pub fn client_message(&self) -> String {
+        match self {
+            AppError::Unauthenticated(m)
+            | AppError::Forbidden(m)
+            | AppError::Conflict(m)
+            | AppError::LimitExceeded(m) => m.clone(),
+            AppError::BadInput { message, .. } => message.clone(),
+            AppError::NotFound(what) => format!("{what} not found"),
+            AppError::Db(_) | AppError::Internal(_) => "internal error".to_owned(),
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(e: DbErr) -> Self {
+        AppError::Db(e)
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        AppError::Internal(e)
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(e: AppError) -> Self {
+        match &e {
+            AppError::Db(err) => tracing::error!(error = %err, "database error"),
+            AppError::Internal(err) => tracing::error!(error = format!("{err:#}"), "internal error"),
+            _ => {}
+        }
+        let code = e.code();
+        async_graphql::Error::new(e.client_message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let AppError::BadInput { field, .. } = &e {
+                ext.set("field", field.as_str());
+            }
+        })
+    }
+}

@@ -1,0 +1,45 @@
+//! The GraphQL schema. [`schema_builder`] is pure (no database, no network), so `hookd schema`
+//! and the SDL drift test build exactly what the server serves. This module never imports axum.
+
+mod context;
+mod guard;
+mod mutation;
+mod query;
+pub mod types;
+
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+
+pub use mutation::Mutation;
+pub use query::Query;
+
+use crate::state::AppState;
+
+pub type HookdSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// SPEC §8 limits.
+pub const MAX_DEPTH: usize = 15;
+pub const MAX_COMPLEXITY: usize = 2000;
+
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(64)
+        .limit_directives(32)
+}
+
+/// The SDL committed as `schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
+}
+
+/// The schema the server executes, with the shared state attached.
+pub fn build(state: AppState) -> HookdSchema {
+    let introspection = state.config.introspection;
+    let builder = schema_builder().data(state);
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
+}

@@ -1,0 +1,5 @@
+//! GraphQL object and input types. They wrap entity models; they are not the models.
+
+pub mod connection;
+pub mod event_type;
+pub mod hook;

@@ -1,0 +1,72 @@
+//! Relay connections (`edges { cursor node }`, `pageInfo`, `totalCount`).
+
+use async_graphql::{OutputType, SimpleObject};
+
+use crate::domain::page::{Page, encode_cursor};
+use crate::graphql::types::hook::Hook;
+
+/// Edge of the hooks list.
+pub type HookEdge = Edge<Hook>;
+
+/// Where a page sits in the whole list.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PageInfo {
+    /// More items follow this page: pass `endCursor` as `after` to get them.
+    pub has_next_page: bool,
+    /// Items come before this page (this page was fetched with `after`).
+    pub has_previous_page: bool,
+    /// Cursor of the first item of this page.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last item of this page; pass it as `after` for the next page.
+    pub end_cursor: Option<String>,
+}
+
+/// One item of a page and the cursor that points at it.
+#[derive(SimpleObject)]
+#[graphql(concrete(name = "HookEdge", params(Hook)))]
+pub struct Edge<T: OutputType> {
+    /// Opaque cursor of this item.
+    pub cursor: String,
+    /// The item.
+    pub node: T,
+}
+
+/// A page of a list, Relay style.
+#[derive(SimpleObject)]
+#[graphql(concrete(name = "HookConnection", params(HookEdge)))]
+pub struct Connection<E: OutputType> {
+    /// The items of this page with their cursors.
+    pub edges: Vec<E>,
+    /// Where this page sits in the whole list.
+    pub page_info: PageInfo,
+    /// How many items match the filters, over all pages.
+    pub total_count: u64,
+}
+
+impl<T: OutputType> Connection<Edge<T>>
+where
+    Edge<T>: OutputType,
+{
+    /// Builds a connection from a page of rows, given each row's id and its GraphQL node.
+    pub fn from_page<M>(page: Page<M>, id: impl Fn(&M) -> &str, node: impl Fn(M) -> T) -> Self {
+        let edges: Vec<Edge<T>> = page
+            .items
+            .into_iter()
+            .map(|m| Edge {
+                cursor: encode_cursor(id(&m)),
+                node: node(m),
+            })
+            .collect();
+        let page_info = PageInfo {
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        };
+        Connection {
+            edges,
+            page_info,
+            total_count: page.total_count,
+        }
+    }
+}

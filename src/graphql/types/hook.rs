@@ -1,0 +1,177 @@
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, TimeZone, Utc};
+
+use entity::hook;
+
+use crate::auth::Scope;
+use crate::domain::hooks::{self as hooks, CreateHook, UpdateHook};
+use crate::domain::now_ms;
+use crate::graphql::guard::RequireScope;
+
+/// A webhook: which events to send, where, and with which extra headers.
+pub struct Hook(pub hook::Model);
+
+impl From<hook::Model> for Hook {
+    fn from(model: hook::Model) -> Self {
+        Hook(model)
+    }
+}
+
+pub fn datetime(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+#[Object]
+impl Hook {
+    /// Opaque id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    /// Human-readable name, 1–256 characters.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Event names this hook receives, in the order given.
+    async fn events(&self) -> Vec<String> {
+        hooks::events_of(&self.0)
+    }
+
+    /// Absolute http(s) URL deliveries are POSTed to.
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+
+    /// Extra headers sent with every delivery.
+    async fn headers(&self) -> Vec<Header> {
+        hooks::headers_of(&self.0)
+            .into_iter()
+            .map(|(name, value)| Header { name, value })
+            .collect()
+    }
+
+    /// Whether new events are delivered. A disabled hook receives nothing.
+    async fn enabled(&self) -> bool {
+        self.0.enabled
+    }
+
+    /// When the hook was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        datetime(self.0.created_at)
+    }
+
+    /// When the hook was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        datetime(self.0.updated_at)
+    }
+
+    /// The current signing key (`whsec_…`). Receivers verify `logto-signature-sha-256` with this
+    /// string as the HMAC key, and `webhook-signature` with its base64-decoded part.
+    /// Needs `hooks:write`.
+    #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
+    async fn signing_key(&self) -> &str {
+        &self.0.signing_key
+    }
+
+    /// Keys replaced by `rotateHookSigningKey` that still sign (`webhook-signature` only) until
+    /// their grace period ends, newest first. Needs `hooks:write`.
+    #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
+    async fn previous_signing_keys(&self, _ctx: &Context<'_>) -> Result<Vec<PreviousSigningKey>> {
+        Ok(hooks::previous_keys_of(&self.0, now_ms())
+            .into_iter()
+            .map(|k| PreviousSigningKey {
+                key: k.key,
+                expires_at: datetime(k.expires_at),
+            })
+            .collect())
+    }
+}
+
+/// An HTTP header sent with each delivery.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Header {
+    /// Header name (an RFC 7230 token).
+    pub name: String,
+    /// Header value (printable ASCII, at most 1024 characters).
+    pub value: String,
+}
+
+/// A retired signing key that still signs during its grace period.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PreviousSigningKey {
+    /// The retired key (`whsec_…`).
+    pub key: String,
+    /// When it stops signing.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An HTTP header to send with each delivery.
+#[derive(InputObject, Clone, Debug)]
+pub struct HeaderInput {
+    /// Header name: an RFC 7230 token; not one hookd controls (`host`, `content-length`,
+    /// `logto-signature-sha-256`, `webhook-*`, …). Compared case-insensitively.
+    pub name: String,
+    /// Printable ASCII, at most 1024 characters.
+    pub value: String,
+}
+
+/// A new hook.
+#[derive(InputObject, Clone, Debug)]
+pub struct CreateHookInput {
+    /// 1–256 characters.
+    pub name: String,
+    /// Event names to receive (see `eventTypes`); at least one; duplicates are dropped.
+    pub events: Vec<String>,
+    /// Absolute http(s) URL, at most 2048 characters, without user name or password.
+    pub url: String,
+    /// Extra headers, at most 20.
+    #[graphql(default)]
+    pub headers: Vec<HeaderInput>,
+    /// Deliver events right away (default true).
+    #[graphql(default = true)]
+    pub enabled: bool,
+}
+
+/// Changes to a hook; omitted fields stay as they are.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct UpdateHookInput {
+    /// New name, 1–256 characters.
+    pub name: Option<String>,
+    /// New event list (replaces the old one).
+    pub events: Option<Vec<String>>,
+    /// New URL.
+    pub url: Option<String>,
+    /// New headers (replace all old ones).
+    pub headers: Option<Vec<HeaderInput>>,
+    /// Enable or disable. Disabling stops new deliveries.
+    pub enabled: Option<bool>,
+}
+
+fn pairs(headers: Vec<HeaderInput>) -> Vec<(String, String)> {
+    headers.into_iter().map(|h| (h.name, h.value)).collect()
+}
+
+impl From<CreateHookInput> for CreateHook {
+    fn from(input: CreateHookInput) -> Self {
+        CreateHook {
+            name: input.name,
+            events: input.events,
+            url: input.url,
+            headers: pairs(input.headers),
+            enabled: input.enabled,
+        }
+    }
+}
+
+impl From<UpdateHookInput> for UpdateHook {
+    fn from(input: UpdateHookInput) -> Self {
+        UpdateHook {
+            name: input.name,
+            events: input.events,
+            url: input.url,
+            headers: input.headers.map(pairs),
+            enabled: input.enabled,
+        }
+    }
+}

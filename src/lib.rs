@@ -1,0 +1,74 @@
+//! hookd: a webhook service for identity events.
+//!
+//! The server is a library function: [`start`] connects and migrates, [`App::serve`] serves on
+//! a listener until a cancellation token fires. `main.rs` and the integration tests call the
+//! same two functions. See `ARCHITECTURE.md` for the map.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod ssrf;
+pub mod state;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::db::Db;
+use crate::domain::hooks::HookRules;
+use crate::ssrf::TargetPolicy;
+use crate::state::AppState;
+
+/// A started (connected, migrated) but not yet serving hookd.
+pub struct App {
+    state: AppState,
+}
+
+/// Connects to the database, applies migrations and loads the keys.
+pub async fn start(config: Config) -> anyhow::Result<App> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
+    let auth = Auth::from_config(&config)?;
+    let hook_rules = HookRules {
+        max_hooks_per_tenant: config.max_hooks_per_tenant,
+        targets: TargetPolicy::new(config.allowed_targets.clone()),
+    };
+    Ok(App {
+        state: AppState {
+            db,
+            auth: Arc::new(auth),
+            config: Arc::new(config),
+            hook_rules: Arc::new(hook_rules),
+        },
+    })
+}
+
+impl App {
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and returns.
+    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let schema = graphql::build(self.state.clone());
+        let router = http::router(self.state, schema);
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await?;
+        Ok(())
+    }
+}
+
+/// [`start`] then [`App::serve`].
+pub async fn serve(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    start(config).await?.serve(listener, shutdown).await
+}
