@@ -156,7 +156,10 @@ impl JwtKeyConfig {
             (None, None, None) => Ok(JwtKeyConfig::Hs256(None)),
             (Some(secret), None, None) => {
                 if secret.len() < 32 {
-                    return Err(config_error("HOOKD_JWT_SECRET", "must be at least 32 bytes long"));
+                    return Err(config_error(
+                        "HOOKD_JWT_SECRET",
+                        "must be at least 32 bytes long",
+                    ));
                 }
                 Ok(JwtKeyConfig::Hs256(Some(Secret(secret.into_bytes()))))
             }
@@ -164,7 +167,9 @@ impl JwtKeyConfig {
                 let parsed = url::Url::parse(&url)
                     .ok()
                     .filter(|u| matches!(u.scheme(), "http" | "https"))
-                    .ok_or_else(|| config_error("HOOKD_JWKS_URL", format!("{url:?} is not an http(s) URL")))?;
+                    .ok_or_else(|| {
+                        config_error("HOOKD_JWKS_URL", format!("{url:?} is not an http(s) URL"))
+                    })?;
                 Ok(JwtKeyConfig::Jwks(parsed))
             }
             (None, None, Some(key)) => {
@@ -172,7 +177,10 @@ impl JwtKeyConfig {
                     key.into_bytes()
                 } else {
                     std::fs::read(&key).map_err(|e| {
-                        config_error("HOOKD_JWT_PUBLIC_KEY", format!("cannot read PEM file {key:?}: {e}"))
+                        config_error(
+                            "HOOKD_JWT_PUBLIC_KEY",
+                            format!("cannot read PEM file {key:?}: {e}"),
+                        )
                     })?
                 };
                 let algorithm = public_key_algorithm(&pem).ok_or_else(|| {
@@ -202,7 +210,9 @@ fn public_key_algorithm(pem: &[u8]) -> Option<Algorithm> {
         .lines()
         .filter(|line| !line.starts_with("-----"))
         .collect();
-    let der = base64::engine::general_purpose::STANDARD.decode(body.trim()).ok()?;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .ok()?;
     // Named-curve OIDs as DER: prime256v1 (1.2.840.10045.3.1.7) and secp384r1 (1.3.132.0.34).
     const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
     const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
@@ -222,7 +232,11 @@ pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Secret> {
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let bytes = text.trim().as_bytes().to_vec();
-            anyhow::ensure!(bytes.len() >= 32, "{} is too short; delete it to regenerate", path.display());
+            anyhow::ensure!(
+                bytes.len() >= 32,
+                "{} is too short; delete it to regenerate",
+                path.display()
+            );
             return Ok(Secret(bytes));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -251,7 +265,10 @@ pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Secret> {
 }
 
 enum Verifier {
-    Static { algorithm: Algorithm, key: DecodingKey },
+    Static {
+        algorithm: Algorithm,
+        key: DecodingKey,
+    },
     Jwks(JwksCache),
 }
 
@@ -271,7 +288,8 @@ impl Auth {
             JwtKeyConfig::Hs256(secret) => {
                 let secret = match secret {
                     Some(secret) => secret.clone(),
-                    None => load_or_create_secret(&config.data_dir)?,
+                    None => load_or_create_secret(&config.data_dir)
+                        .map_err(|e| anyhow::anyhow!("HOOKD_DATA_DIR (--data-dir): {e:#}"))?,
                 };
                 (
                     Verifier::Static {
@@ -286,7 +304,13 @@ impl Auth {
                     Algorithm::RS256 => DecodingKey::from_rsa_pem(pem)?,
                     _ => DecodingKey::from_ec_pem(pem)?,
                 };
-                (Verifier::Static { algorithm: *algorithm, key }, None)
+                (
+                    Verifier::Static {
+                        algorithm: *algorithm,
+                        key,
+                    },
+                    None,
+                )
             }
             JwtKeyConfig::Jwks(url) => (Verifier::Jwks(JwksCache::new(url.clone())?), None),
         };
@@ -310,13 +334,16 @@ impl Auth {
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(AuthError("the Authorization header must be \"Bearer <token>\""))?;
+            .ok_or(AuthError(
+                "the Authorization header must be \"Bearer <token>\"",
+            ))?;
         self.verify(token.trim()).await
     }
 
     /// Verifies a bare JWT.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError("malformed token"))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| AuthError("malformed token"))?;
         let (algorithm, key) = match &self.verifier {
             Verifier::Static { algorithm, key } => (*algorithm, key.clone()),
             Verifier::Jwks(cache) => cache.key_for(header.kid.as_deref()).await?,
@@ -328,7 +355,10 @@ impl Auth {
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
+        let mut required = vec!["exp"];
+        required.extend(self.issuer.as_ref().map(|_| "iss"));
+        required.extend(self.audience.as_ref().map(|_| "aud"));
+        validation.set_required_spec_claims(&required);
         match &self.issuer {
             Some(iss) => validation.set_issuer(&[iss]),
             None => validation.iss = None,
@@ -337,18 +367,19 @@ impl Auth {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
         }
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            AuthError(match e.kind() {
-                ErrorKind::ExpiredSignature => "token expired",
-                ErrorKind::ImmatureSignature => "token not yet valid",
-                ErrorKind::InvalidIssuer => "token issuer not accepted",
-                ErrorKind::InvalidAudience => "token audience not accepted",
-                ErrorKind::InvalidSignature => "invalid token signature",
-                ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
-                _ => "invalid token",
-            })
-        })?;
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind;
+                AuthError(match e.kind() {
+                    ErrorKind::ExpiredSignature => "token expired",
+                    ErrorKind::ImmatureSignature => "token not yet valid",
+                    ErrorKind::InvalidIssuer => "token issuer not accepted",
+                    ErrorKind::InvalidAudience => "token audience not accepted",
+                    ErrorKind::InvalidSignature => "invalid token signature",
+                    ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+                    _ => "invalid token",
+                })
+            })?;
         self.claims_from(data.claims)
     }
 
@@ -356,13 +387,20 @@ impl Auth {
         let tenant = match claims.get(&self.tenant_claim) {
             None | Some(Value::Null) => DEFAULT_TENANT.to_owned(),
             Some(Value::String(t)) if valid_tenant(t) => t.clone(),
-            Some(_) => return Err(AuthError("tenant claim must be a non-empty string of at most 128 characters")),
+            Some(_) => {
+                return Err(AuthError(
+                    "tenant claim must be a non-empty string of at most 128 characters",
+                ));
+            }
         };
         let scopes = match claims.get("scope") {
             Some(Value::String(s)) => Scopes::parse(s),
             _ => Scopes::default(),
         };
-        let expires_at = claims.get("exp").and_then(Value::as_i64).ok_or(AuthError("invalid token"))?;
+        let expires_at = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or(AuthError("invalid token"))?;
         let subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
         Ok(Claims {
             subject,
@@ -373,7 +411,13 @@ impl Auth {
     }
 
     /// Mints an HS256 token (for `hookd token` and the start-up banner).
-    pub fn mint(&self, scopes: &[Scope], tenant: &str, ttl: Duration, subject: &str) -> anyhow::Result<String> {
+    pub fn mint(
+        &self,
+        scopes: &[Scope],
+        tenant: &str,
+        ttl: Duration,
+        subject: &str,
+    ) -> anyhow::Result<String> {
         let key = self
             .encoding_key
             .as_ref()
@@ -384,7 +428,12 @@ impl Auth {
         claims.insert("sub".into(), subject.into());
         claims.insert(
             "scope".into(),
-            scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ").into(),
+            scopes
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+                .into(),
         );
         claims.insert(self.tenant_claim.clone(), tenant.into());
         claims.insert("iat".into(), now.into());
@@ -395,7 +444,11 @@ impl Auth {
         if let Some(aud) = &self.audience {
             claims.insert("aud".into(), aud.as_str().into());
         }
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            key,
+        )?)
     }
 }
 
@@ -442,7 +495,9 @@ impl JwksCache {
             Ok(keys) => *self.keys.write().await = keys,
             Err(e) => tracing::warn!(url = %self.url, error = %e, "JWKS fetch failed"),
         }
-        self.lookup(kid).await.ok_or(AuthError("unknown signing key"))
+        self.lookup(kid)
+            .await
+            .ok_or(AuthError("unknown signing key"))
     }
 
     async fn lookup(&self, kid: Option<&str>) -> Option<(Algorithm, DecodingKey)> {
@@ -475,7 +530,8 @@ impl JwksCache {
                 },
                 _ => continue,
             };
-            let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) else {
+            let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk))
+            else {
                 continue;
             };
             keys.insert(kid, (algorithm, key));

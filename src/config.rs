@@ -20,7 +20,7 @@ pub struct RawSettings {
     /// Address to serve on [default: 127.0.0.1:8080]
     #[arg(long, env = "HOOKD_LISTEN", global = true)]
     pub listen: Option<String>,
-    /// sqlite://… (embedded) or postgres://… [default: sqlite://./data/hookd.db?mode=rwc]
+    /// sqlite://… (embedded) or postgres://… [default: sqlite://<data dir>/hookd.db?mode=rwc]
     #[arg(long, env = "HOOKD_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Where the SQLite file and the generated JWT secret live [default: ./data]
@@ -135,20 +135,27 @@ fn bad(variable: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/hookd.db?mode=rwc";
 const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
 
 impl Config {
     pub fn from_raw(raw: RawSettings) -> Result<Config, ConfigError> {
         let listen = match raw.listen.as_deref() {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(s) => s
-                .parse()
-                .map_err(|_| bad("HOOKD_LISTEN", format!("{s:?} is not an address like 127.0.0.1:8080")))?,
+            Some(s) => s.parse().map_err(|_| {
+                bad(
+                    "HOOKD_LISTEN",
+                    format!("{s:?} is not an address like 127.0.0.1:8080"),
+                )
+            })?,
         };
+        let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".to_owned()));
+        if data_dir.as_os_str().is_empty() {
+            return Err(bad("HOOKD_DATA_DIR", "must not be empty"));
+        }
+        // The embedded database lives in the data dir unless a URL says otherwise.
         let database_url = raw
             .database_url
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+            .unwrap_or_else(|| format!("sqlite://{}/hookd.db?mode=rwc", data_dir.display()));
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
@@ -158,16 +165,8 @@ impl Config {
                 "must start with sqlite:, postgres:// or postgresql://",
             ));
         }
-        let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".to_owned()));
-        if data_dir.as_os_str().is_empty() {
-            return Err(bad("HOOKD_DATA_DIR", "must not be empty"));
-        }
 
-        let jwt = JwtKeyConfig::from_settings(
-            raw.jwt_secret,
-            raw.jwks_url,
-            raw.jwt_public_key,
-        )?;
+        let jwt = JwtKeyConfig::from_settings(raw.jwt_secret, raw.jwks_url, raw.jwt_public_key)?;
         let jwt_issuer = non_empty(raw.jwt_issuer);
         let jwt_audience = non_empty(raw.jwt_audience);
         let tenant_claim = raw.tenant_claim.unwrap_or_else(|| "tenant".to_owned());
@@ -200,7 +199,12 @@ impl Config {
 
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let workers = parse_count("HOOKD_WORKERS", raw.workers.as_deref(), 2 * cores, 1024)?;
-        let max_in_flight = parse_count("HOOKD_MAX_IN_FLIGHT", raw.max_in_flight.as_deref(), 256, 65_536)?;
+        let max_in_flight = parse_count(
+            "HOOKD_MAX_IN_FLIGHT",
+            raw.max_in_flight.as_deref(),
+            256,
+            65_536,
+        )?;
         let max_in_flight_per_hook = parse_count(
             "HOOKD_MAX_IN_FLIGHT_PER_HOOK",
             raw.max_in_flight_per_hook.as_deref(),
@@ -224,13 +228,21 @@ impl Config {
             None | Some("true" | "1" | "yes" | "on") => true,
             Some("false" | "0" | "no" | "off") => false,
             Some(other) => {
-                return Err(bad("HOOKD_INTROSPECTION", format!("{other:?} is not true or false")));
+                return Err(bad(
+                    "HOOKD_INTROSPECTION",
+                    format!("{other:?} is not true or false"),
+                ));
             }
         };
         let log_format = match raw.log_format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(bad("HOOKD_LOG_FORMAT", format!("{other:?} is not text or json"))),
+            Some(other) => {
+                return Err(bad(
+                    "HOOKD_LOG_FORMAT",
+                    format!("{other:?} is not text or json"),
+                ));
+            }
         };
 
         Ok(Config {
@@ -271,14 +283,27 @@ pub fn parse_duration(variable: &'static str, s: &str) -> Result<Duration, Confi
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(s).map_err(|_| bad(variable, format!("{s:?} is not a duration like 10s, 5m or 2h")))
+    humantime::parse_duration(s).map_err(|_| {
+        bad(
+            variable,
+            format!("{s:?} is not a duration like 10s, 5m or 2h"),
+        )
+    })
 }
 
-fn parse_count(variable: &'static str, s: Option<&str>, default: usize, max: usize) -> Result<usize, ConfigError> {
+fn parse_count(
+    variable: &'static str,
+    s: Option<&str>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ConfigError> {
     let Some(s) = s else { return Ok(default) };
     match s.trim().parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(bad(variable, format!("{s:?} is not a whole number between 1 and {max}"))),
+        _ => Err(bad(
+            variable,
+            format!("{s:?} is not a whole number between 1 and {max}"),
+        )),
     }
 }
 

@@ -29,16 +29,26 @@ impl Db {
     /// Connects, creating the SQLite file (and its directory) when needed.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
         if url.starts_with("sqlite:") {
-            if let Some(dir) = sqlite_path(url).and_then(|p| p.parent().map(Path::to_path_buf)) {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(&dir)
-                        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-                }
+            if let Some(dir) = sqlite_path(url).and_then(Path::parent)
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
             }
             let write = connect_sqlite(url, 1).await?;
             let read = connect_sqlite(url, SQLITE_READERS).await?;
             Ok(Db { read, write })
         } else {
+            // One direct connection first: the pool retries refused connections until its
+            // acquire timeout, and an operator should learn at once that the server is down.
+            let probe = tokio::time::timeout(
+                Duration::from_secs(10),
+                <sea_orm::sqlx::PgConnection as sea_orm::sqlx::Connection>::connect(url),
+            )
+            .await
+            .map_err(|_| anyhow::anyhow!("cannot connect to the database: timed out after 10s"))?
+            .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+            sea_orm::sqlx::Connection::close(probe).await.ok();
             let mut options = ConnectOptions::new(url);
             options
                 .max_connections(POSTGRES_POOL)
@@ -90,7 +100,9 @@ async fn connect_sqlite(url: &str, connections: u32) -> anyhow::Result<DatabaseC
 
 /// The file path of a `sqlite://path?query` URL, `None` for in-memory databases.
 fn sqlite_path(url: &str) -> Option<&Path> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| Path::new(path))
 }

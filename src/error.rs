@@ -17,7 +17,10 @@ pub enum AppError {
     Forbidden(String),
     /// Names the kind of object ("hook"); the same for "absent" and "another tenant's".
     NotFound(&'static str),
-    BadInput { field: String, message: String },
+    BadInput {
+        field: String,
+        message: String,
+    },
     Conflict(String),
     LimitExceeded(String),
     Db(DbErr),
@@ -76,7 +79,9 @@ impl From<AppError> for async_graphql::Error {
     fn from(e: AppError) -> Self {
         match &e {
             AppError::Db(err) => tracing::error!(error = %err, "database error"),
-            AppError::Internal(err) => tracing::error!(error = format!("{err:#}"), "internal error"),
+            AppError::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "internal error")
+            }
             _ => {}
         }
         let code = e.code();

@@ -28,6 +28,22 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
         .limit_directives(32)
 }
 
+/// Gives every error a code. Errors from our resolvers carry one already; errors async-graphql
+/// raises itself (syntax, unknown fields, bad argument types, depth and complexity limits) do
+/// not, and clients must be able to branch on `extensions.code` for every error.
+pub fn ensure_error_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            let code = match error.message.as_str() {
+                "Query is nested too deep." | "Query is too complex." => "LIMIT_EXCEEDED",
+                _ => "BAD_USER_INPUT",
+            };
+            extensions.set("code", code);
+        }
+    }
+}
+
 /// The SDL committed as `schema.graphql`.
 pub fn sdl() -> String {
     schema_builder().finish().sdl()

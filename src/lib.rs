@@ -33,11 +33,13 @@ pub struct App {
 
 /// Connects to the database, applies migrations and loads the keys.
 pub async fn start(config: Config) -> anyhow::Result<App> {
-    let db = Db::connect(&config.database_url).await?;
-    db.migrate()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot migrate the database: {e}"))?;
     let auth = Auth::from_config(&config)?;
+    let db = Db::connect(&config.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("HOOKD_DATABASE_URL (--database-url): {e:#}"))?;
+    db.migrate().await.map_err(|e| {
+        anyhow::anyhow!("HOOKD_DATABASE_URL (--database-url): cannot migrate the database: {e}")
+    })?;
     let hook_rules = HookRules {
         max_hooks_per_tenant: config.max_hooks_per_tenant,
         targets: TargetPolicy::new(config.allowed_targets.clone()),
@@ -58,7 +60,11 @@ impl App {
     }
 
     /// Serves until `shutdown` is cancelled, then finishes in-flight requests and returns.
-    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         let schema = graphql::build(self.state.clone());
         let router = http::router(self.state, schema);
         axum::serve(listener, router)
@@ -69,6 +75,10 @@ impl App {
 }
 
 /// [`start`] then [`App::serve`].
-pub async fn serve(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     start(config).await?.serve(listener, shutdown).await
 }

@@ -85,7 +85,9 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -95,16 +97,21 @@ fn init_tracing(format: LogFormat) {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let app = hookd::start(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("invalid HOOKD_LISTEN (--listen): cannot listen on {listen}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        anyhow::anyhow!("invalid HOOKD_LISTEN (--listen): cannot listen on {listen}: {e}")
+    })?;
     let base = format!("http://{}", listener.local_addr()?);
     println!("hookd {} listening on {base}", env!("CARGO_PKG_VERSION"));
     println!("  GraphQL:  {base}/graphql");
     println!("  GraphiQL: {base}/graphiql");
     let auth: &Auth = &app.state().auth;
     if auth.can_mint() {
-        let token = auth.mint(&[Scope::Admin], DEFAULT_TENANT, Duration::from_secs(86_400), "hookd-admin")?;
+        let token = auth.mint(
+            &[Scope::Admin],
+            DEFAULT_TENANT,
+            Duration::from_secs(86_400),
+            "hookd-admin",
+        )?;
         println!("  Admin token (tenant \"{DEFAULT_TENANT}\", valid 24 h):");
         println!("{token}");
     }
@@ -129,7 +136,8 @@ fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
         .map(|s| Scope::parse(s).ok_or_else(|| anyhow::anyhow!("unknown scope {s:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     anyhow::ensure!(!scopes.is_empty(), "--scope must name at least one scope");
-    let ttl = hookd::config::parse_duration("--ttl", &args.ttl).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let ttl = hookd::config::parse_duration("--ttl", &args.ttl)
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let auth = Auth::from_config(&config)?;
     println!("{}", auth.mint(&scopes, &args.tenant, ttl, &args.sub)?);
     Ok(())

@@ -78,7 +78,9 @@ fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
         _ if first & 0xffc0 == 0xfec0 => "site-local",
         _ if first == 0x2001 && ip.segments()[1] == 0x0db8 => "documentation",
         // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::/96) embed an IPv4 address.
-        _ if ip.segments()[..6] == [0; 6] => return blocked_v4(embedded_v4(ip)).map(|_| "IPv4-embedded"),
+        _ if ip.segments()[..6] == [0; 6] => {
+            return blocked_v4(embedded_v4(ip)).map(|_| "IPv4-embedded");
+        }
         _ if ip.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => {
             return blocked_v4(embedded_v4(ip)).map(|_| "NAT64-embedded");
         }
@@ -99,15 +101,37 @@ mod tests {
     fn blocks_internal_ranges_and_allows_public_ones() {
         let policy = TargetPolicy::default();
         for blocked in [
-            "127.0.0.1", "0.0.0.0", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-            "100.64.0.1", "224.0.0.1", "255.255.255.255", "192.0.2.1", "198.18.0.1", "::1", "::",
-            "fc00::1", "fd12::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1",
-            "64:ff9b::a00:1", "2001:db8::1",
+            "127.0.0.1",
+            "0.0.0.0",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "192.0.2.1",
+            "198.18.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
         ] {
             let ip: IpAddr = blocked.parse().unwrap_or_else(|_| panic!("{blocked}"));
             assert!(policy.check(ip).is_err(), "{blocked} should be blocked");
         }
-        for allowed in ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for allowed in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             let ip: IpAddr = allowed.parse().unwrap_or_else(|_| panic!("{allowed}"));
             assert!(policy.check(ip).is_ok(), "{allowed} should be allowed");
         }
@@ -117,7 +141,11 @@ mod tests {
     fn allow_list_overrides_including_mapped_forms() {
         let policy = TargetPolicy::new(vec!["127.0.0.0/8".parse().expect("cidr")]);
         assert!(policy.check("127.0.0.1".parse().expect("ip")).is_ok());
-        assert!(policy.check("::ffff:127.0.0.1".parse().expect("ip")).is_ok());
+        assert!(
+            policy
+                .check("::ffff:127.0.0.1".parse().expect("ip"))
+                .is_ok()
+        );
         assert!(policy.check("::1".parse().expect("ip")).is_err());
     }
 }

@@ -2,11 +2,11 @@
 
 use base64::Engine;
 use rand::RngCore;
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
@@ -49,16 +49,6 @@ const RESERVED_HEADERS: [&str; 11] = [
 pub struct HookRules {
     pub max_hooks_per_tenant: u64,
     pub targets: TargetPolicy,
-}
-
-/// A validated new hook.
-#[derive(Clone, Debug)]
-pub struct NewHook {
-    pub name: String,
-    pub events: Vec<String>,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub enabled: bool,
 }
 
 /// Raw input for a new hook, before validation.
@@ -110,7 +100,11 @@ pub fn previous_keys_of(hook: &hook::Model, now: i64) -> Vec<PreviousKey> {
     keys.into_iter().filter(|k| k.expires_at > now).collect()
 }
 
-pub async fn get(db: &impl ConnectionTrait, tenant: &str, id: &str) -> AppResult<Option<hook::Model>> {
+pub async fn get(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    id: &str,
+) -> AppResult<Option<hook::Model>> {
     Ok(scoped::<hook::Entity>(tenant)
         .filter(hook::Column::Id.eq(id))
         .one(db)
@@ -121,7 +115,12 @@ async fn get_required(db: &impl ConnectionTrait, tenant: &str, id: &str) -> AppR
     get(db, tenant, id).await?.ok_or(AppError::NotFound("hook"))
 }
 
-pub async fn list(db: &impl ConnectionTrait, tenant: &str, filter: &HookFilter, page: &PageRequest) -> AppResult<Page<hook::Model>> {
+pub async fn list(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    filter: &HookFilter,
+    page: &PageRequest,
+) -> AppResult<Page<hook::Model>> {
     let mut query = scoped::<hook::Entity>(tenant);
     if let Some(enabled) = filter.enabled {
         query = query.filter(hook::Column::Enabled.eq(enabled));
@@ -129,7 +128,10 @@ pub async fn list(db: &impl ConnectionTrait, tenant: &str, filter: &HookFilter, 
     if let Some(event) = &filter.event {
         // `events` is a JSON array of names; match the quoted name, with LIKE's wildcards
         // escaped so that a filter is always a literal.
-        let escaped = event.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = event
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         let pattern = LikeExpr::new(format!("%{}%", serde_json::Value::from(escaped))).escape('\\');
         query = query.filter(Expr::col(hook::Column::Events).like(pattern));
     }
@@ -152,8 +154,13 @@ pub async fn list(db: &impl ConnectionTrait, tenant: &str, filter: &HookFilter, 
     })
 }
 
-pub async fn create(db: &Db, tenant: &str, input: CreateHook, rules: &HookRules) -> AppResult<hook::Model> {
-    let hook = NewHook {
+pub async fn create(
+    db: &Db,
+    tenant: &str,
+    input: CreateHook,
+    rules: &HookRules,
+) -> AppResult<hook::Model> {
+    let hook = CreateHook {
         name: validate_name(input.name)?,
         events: validate_events(input.events)?,
         url: validate_url(input.url, &rules.targets)?,
@@ -189,10 +196,19 @@ pub async fn create(db: &Db, tenant: &str, input: CreateHook, rules: &HookRules)
     Ok(model)
 }
 
-pub async fn update(db: &Db, tenant: &str, id: &str, input: UpdateHook, rules: &HookRules) -> AppResult<hook::Model> {
+pub async fn update(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    input: UpdateHook,
+    rules: &HookRules,
+) -> AppResult<hook::Model> {
     let name = input.name.map(validate_name).transpose()?;
     let events = input.events.map(validate_events).transpose()?;
-    let url = input.url.map(|u| validate_url(u, &rules.targets)).transpose()?;
+    let url = input
+        .url
+        .map(|u| validate_url(u, &rules.targets))
+        .transpose()?;
     let headers = input.headers.map(validate_headers).transpose()?;
 
     let txn = db.write.begin().await?;
@@ -222,14 +238,21 @@ pub async fn update(db: &Db, tenant: &str, id: &str, input: UpdateHook, rules: &
 pub async fn delete(db: &Db, tenant: &str, id: &str) -> AppResult<String> {
     let txn = db.write.begin().await?;
     let current = get_required(&txn, tenant, id).await?;
-    hook::Entity::delete_by_id(current.id.clone()).exec(&txn).await?;
+    hook::Entity::delete_by_id(current.id.clone())
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     Ok(current.id)
 }
 
 /// Replaces the signing key. The old key keeps signing (Standard Webhooks header only) for
 /// `grace_seconds`; keys past their grace and all but the newest `MAX_PREVIOUS_KEYS` are dropped.
-pub async fn rotate_signing_key(db: &Db, tenant: &str, id: &str, grace_seconds: i64) -> AppResult<hook::Model> {
+pub async fn rotate_signing_key(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    grace_seconds: i64,
+) -> AppResult<hook::Model> {
     if !(0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
         return Err(AppError::bad_input(
             "gracePeriodSeconds",
@@ -277,7 +300,10 @@ async fn lock_tenant(txn: &DatabaseTransaction, tenant: &str) -> AppResult<()> {
 fn new_signing_key() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
@@ -301,7 +327,10 @@ fn validate_name(name: String) -> AppResult<String> {
 
 fn validate_events(events: Vec<String>) -> AppResult<Vec<String>> {
     if events.is_empty() {
-        return Err(AppError::bad_input("events", "events must name at least one event"));
+        return Err(AppError::bad_input(
+            "events",
+            "events must name at least one event",
+        ));
     }
     let mut unique: Vec<String> = Vec::with_capacity(events.len());
     for event in events {
@@ -323,12 +352,18 @@ fn validate_url(raw: String, targets: &TargetPolicy) -> AppResult<String> {
     if raw.len() > MAX_URL_LEN {
         return Err(bad(format!("url must be at most {MAX_URL_LEN} characters")));
     }
-    let url = Url::parse(&raw).map_err(|_| bad("url must be an absolute http or https URL".to_owned()))?;
+    let url = Url::parse(&raw)
+        .map_err(|_| bad("url must be an absolute http or https URL".to_owned()))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad(format!("url scheme must be http or https, not {:?}", url.scheme())));
+        return Err(bad(format!(
+            "url scheme must be http or https, not {:?}",
+            url.scheme()
+        )));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("url must not contain a user name or password".to_owned()));
+        return Err(bad(
+            "url must not contain a user name or password".to_owned()
+        ));
     }
     let ip = match url.host() {
         None => return Err(bad("url must have a host".to_owned())),
@@ -355,16 +390,21 @@ fn validate_headers(headers: Vec<(String, String)>) -> AppResult<Vec<(String, St
     for (name, value) in &headers {
         let bad = |message: String| AppError::bad_input("headers", message);
         if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(bad(format!("header name {name:?} is not a valid HTTP header name")));
+            return Err(bad(format!(
+                "header name {name:?} is not a valid HTTP header name"
+            )));
         }
         let lower = name.to_ascii_lowercase();
         if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("webhook-") {
-            return Err(bad(format!("header {name:?} is set by hookd and cannot be configured")));
+            return Err(bad(format!(
+                "header {name:?} is set by hookd and cannot be configured"
+            )));
         }
         if seen.contains(&lower) {
             return Err(bad(format!("header {name:?} is given twice")));
         }
-        if value.len() > MAX_HEADER_VALUE_LEN || !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        if value.len() > MAX_HEADER_VALUE_LEN || !value.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        {
             return Err(bad(format!(
                 "header {name:?} must have a value of printable ASCII, at most {MAX_HEADER_VALUE_LEN} characters"
             )));

@@ -31,7 +31,9 @@ impl PageRequest {
             }
         };
         let after = after
-            .map(|cursor| decode_cursor(&cursor).ok_or_else(|| AppError::bad_input("after", "invalid cursor")))
+            .map(|cursor| {
+                decode_cursor(&cursor).ok_or_else(|| AppError::bad_input("after", "invalid cursor"))
+            })
             .transpose()?;
         Ok(PageRequest { first, after })
     }

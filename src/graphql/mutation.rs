@@ -17,10 +17,18 @@ pub struct HookMutation;
 impl HookMutation {
     /// Creates a hook with a fresh signing key. Needs `hooks:write`.
     #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
-    async fn create_hook(&self, ctx: &Context<'_>, #[graphql(desc = "The new hook.")] input: CreateHookInput) -> Result<Hook> {
+    async fn create_hook(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new hook.")] input: CreateHookInput,
+    ) -> Result<Hook> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(hooks::create(&state.db, tenant, input.into(), &state.hook_rules).await?.into())
+        Ok(
+            hooks::create(&state.db, tenant, input.into(), &state.hook_rules)
+                .await?
+                .into(),
+        )
     }
 
     /// Changes a hook; omitted fields stay as they are. Needs `hooks:write`.
@@ -33,12 +41,20 @@ impl HookMutation {
     ) -> Result<Hook> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(hooks::update(&state.db, tenant, &id, input.into(), &state.hook_rules).await?.into())
+        Ok(
+            hooks::update(&state.db, tenant, &id, input.into(), &state.hook_rules)
+                .await?
+                .into(),
+        )
     }
 
     /// Deletes a hook and returns its id. Needs `hooks:write`.
     #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
-    async fn delete_hook(&self, ctx: &Context<'_>, #[graphql(desc = "The hook's id.")] id: ID) -> Result<ID> {
+    async fn delete_hook(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The hook's id.")] id: ID,
+    ) -> Result<ID> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
         Ok(ID(hooks::delete(&state.db, tenant, &id).await?))
@@ -52,11 +68,18 @@ impl HookMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The hook's id.")] id: ID,
-        #[graphql(desc = "Seconds the old key keeps signing, 0–2592000 (default one day).", default = 86400)]
+        #[graphql(
+            desc = "Seconds the old key keeps signing, 0–2592000 (default one day).",
+            default = 86400
+        )]
         grace_period_seconds: i32,
     ) -> Result<Hook> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(hooks::rotate_signing_key(&state.db, tenant, &id, grace_period_seconds.into()).await?.into())
+        Ok(
+            hooks::rotate_signing_key(&state.db, tenant, &id, grace_period_seconds.into())
+                .await?
+                .into(),
+        )
     }
 }

@@ -21,10 +21,16 @@ pub struct HookQuery;
 impl HookQuery {
     /// One hook by id; null when there is none in the caller's tenant. Needs `hooks:read`.
     #[graphql(guard = "RequireScope(Scope::HooksRead)")]
-    async fn hook(&self, ctx: &Context<'_>, #[graphql(desc = "The hook's id.")] id: ID) -> Result<Option<Hook>> {
+    async fn hook(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The hook's id.")] id: ID,
+    ) -> Result<Option<Hook>> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(hooks::get(&state.db.read, tenant, &id).await?.map(Hook::from))
+        Ok(hooks::get(&state.db.read, tenant, &id)
+            .await?
+            .map(Hook::from))
     }
 
     /// The caller's hooks, oldest first. Needs `hooks:read`.
@@ -33,7 +39,9 @@ impl HookQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 0–100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
+        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<
+            String,
+        >,
         #[graphql(desc = "Only enabled (true) or disabled (false) hooks.")] enabled: Option<bool>,
         #[graphql(desc = "Only hooks subscribed to this event name.")] event: Option<String>,
     ) -> Result<Connection<Edge<Hook>>> {

@@ -20,7 +20,10 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Byte
     let json_body = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("application/graphql-response+json"));
+        .is_some_and(|ct| {
+            ct.starts_with("application/json")
+                || ct.starts_with("application/graphql-response+json")
+        });
     if !json_body {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -31,17 +34,21 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Byte
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
         Err(e) => {
-            return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &format!("invalid GraphQL request body: {e}"));
-        }
-    };
-    if let BatchRequest::Batch(requests) = &batch {
-        if requests.len() > MAX_BATCH {
             return error_response(
                 StatusCode::BAD_REQUEST,
-                "LIMIT_EXCEEDED",
-                &format!("at most {MAX_BATCH} operations per batch"),
+                "BAD_USER_INPUT",
+                &format!("invalid GraphQL request body: {e}"),
             );
         }
+    };
+    if let BatchRequest::Batch(requests) = &batch
+        && requests.len() > MAX_BATCH
+    {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "LIMIT_EXCEEDED",
+            &format!("at most {MAX_BATCH} operations per batch"),
+        );
     }
     let claims = match authenticate(&state, &headers).await {
         Ok(claims) => claims,
@@ -50,21 +57,34 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Byte
     execute(&state, batch.data(claims)).await
 }
 
-pub async fn get(State(state): State<HttpState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
-        Ok(request) => request,
-        Err(e) => {
-            return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", &format!("invalid GraphQL query string: {e}"));
-        }
-    };
+pub async fn get(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let request =
+        match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
+            Ok(request) => request,
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    &format!("invalid GraphQL query string: {e}"),
+                );
+            }
+        };
     // GET must not change anything (it may be cached, prefetched or replayed by a browser).
-    if operation_type(&request.query, request.operation_name.as_deref()).is_some_and(|t| t != OperationType::Query) {
+    if operation_type(&request.query, request.operation_name.as_deref())
+        .is_some_and(|t| t != OperationType::Query)
+    {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "BAD_USER_INPUT",
             "only queries may be sent with GET; use POST",
         );
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     let claims = match authenticate(&state, &headers).await {
@@ -83,7 +103,10 @@ pub struct GraphiqlParams {
 pub async fn graphiql(Query(params): Query<GraphiqlParams>) -> Html<String> {
     let authorization = params
         .token
-        .filter(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
+        .filter(|t| {
+            t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
         .map(|t| format!("Bearer {t}"));
     let mut source = GraphiQLSource::build()
         .endpoint("/graphql")
@@ -96,23 +119,40 @@ pub async fn graphiql(Query(params): Query<GraphiqlParams>) -> Html<String> {
 }
 
 async fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Claims, Response> {
-    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state.app.auth.authenticate_header(header).await.map_err(|e| {
-        let mut response = error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", e.0);
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        response
-    })
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    state
+        .app
+        .auth
+        .authenticate_header(header)
+        .await
+        .map_err(|e| {
+            let mut response = error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", e.0);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        })
 }
 
 async fn execute(state: &HttpState, batch: BatchRequest) -> Response {
-    let response: BatchResponse = state.schema.execute_batch(batch).await;
+    let mut response: BatchResponse = state.schema.execute_batch(batch).await;
+    match &mut response {
+        BatchResponse::Single(response) => crate::graphql::ensure_error_codes(response),
+        BatchResponse::Batch(responses) => responses
+            .iter_mut()
+            .for_each(crate::graphql::ensure_error_codes),
+    }
     match serde_json::to_vec(&response) {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cannot serialize GraphQL response");
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+            )
         }
     }
 }
@@ -123,7 +163,9 @@ fn operation_type(query: &str, operation_name: Option<&str>) -> Option<Operation
     match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
         (DocumentOperations::Multiple(_), None) => None,
     }
 }
@@ -131,5 +173,10 @@ fn operation_type(query: &str, operation_name: Option<&str>) -> Option<Operation
 /// A GraphQL-shaped error for failures before execution (auth, transport, limits).
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }

@@ -13,6 +13,9 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, &'static str
     if state.app.db.ready().await {
         (StatusCode::OK, "ready")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable or not migrated")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unreachable or not migrated",
+        )
     }
 }

@@ -8,7 +8,6 @@ use crate::domain::hooks::{self as hooks, CreateHook, UpdateHook};
 use crate::domain::now_ms;
 use crate::graphql::guard::RequireScope;
 
-/// A webhook: which events to send, where, and with which extra headers.
 pub struct Hook(pub hook::Model);
 
 impl From<hook::Model> for Hook {
@@ -21,6 +20,7 @@ pub fn datetime(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
+/// A webhook: which events to send, where, and with which extra headers.
 #[Object]
 impl Hook {
     /// Opaque id.

@@ -1,0 +1,232 @@
+//! The `hookd` binary: settings validation, first start, second start (SPEC §1).
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn hookd() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hookd"));
+    // Settings come only from what each test passes.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HOOKD_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("RUST_LOG", "warn").kill_on_drop(true);
+    command
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").expect("write");
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (vec![("HOOKD_LISTEN", "nope".into())], "HOOKD_LISTEN"),
+        (
+            vec![("HOOKD_LISTEN", "127.0.0.1:99999".into())],
+            "HOOKD_LISTEN",
+        ),
+        (
+            vec![("HOOKD_DATABASE_URL", "mysql://localhost/x".into())],
+            "HOOKD_DATABASE_URL",
+        ),
+        (
+            vec![(
+                "HOOKD_DATABASE_URL",
+                "postgres://hookd@127.0.0.1:1/hookd".into(),
+            )],
+            "HOOKD_DATABASE_URL",
+        ),
+        (
+            vec![("HOOKD_DATA_DIR", file.join("data").display().to_string())],
+            "HOOKD_DATA_DIR",
+        ),
+        (
+            vec![("HOOKD_DELIVERY_TIMEOUT", "fast".into())],
+            "HOOKD_DELIVERY_TIMEOUT",
+        ),
+        (
+            vec![("HOOKD_RETRY_SCHEDULE", "5s,soon".into())],
+            "HOOKD_RETRY_SCHEDULE",
+        ),
+        (
+            vec![("HOOKD_ALLOWED_TARGETS", "10.0.0.0/99".into())],
+            "HOOKD_ALLOWED_TARGETS",
+        ),
+        (
+            vec![("HOOKD_JWT_SECRET", "short".into())],
+            "HOOKD_JWT_SECRET",
+        ),
+        (
+            vec![("HOOKD_JWT_PUBLIC_KEY", "/nonexistent/key.pem".into())],
+            "HOOKD_JWT_PUBLIC_KEY",
+        ),
+        (
+            vec![("HOOKD_JWKS_URL", "ftp://keys".into())],
+            "HOOKD_JWKS_URL",
+        ),
+        (vec![("HOOKD_WORKERS", "0".into())], "HOOKD_WORKERS"),
+        (vec![("HOOKD_LOG_FORMAT", "xml".into())], "HOOKD_LOG_FORMAT"),
+        (
+            vec![("HOOKD_INTROSPECTION", "maybe".into())],
+            "HOOKD_INTROSPECTION",
+        ),
+        (
+            vec![
+                ("HOOKD_JWT_SECRET", "x".repeat(40)),
+                ("HOOKD_JWKS_URL", "https://issuer.test/jwks".into()),
+            ],
+            "HOOKD_JWT_SECRET",
+        ),
+    ];
+    for (env, variable) in cases {
+        let mut command = hookd();
+        command.env("HOOKD_DATA_DIR", dir.path().join("data"));
+        command.envs(env.iter().map(|(k, v)| (k, v)));
+        let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+            .await
+            .expect("exits in time")
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{env:?} should fail");
+        let messages: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("hookd: "))
+            .collect();
+        assert_eq!(messages.len(), 1, "{env:?}: one error line, got {stderr:?}");
+        assert!(
+            messages[0].contains(variable),
+            "{env:?}: {:?} should name {variable}",
+            messages[0]
+        );
+        assert!(output.stdout.is_empty(), "nothing printed as if started");
+    }
+}
+
+/// Starts `hookd serve` on a free port; returns the child, its base URL and the printed token.
+async fn start(data_dir: &std::path::Path) -> (Child, String, String) {
+    let mut child = hookd()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn hookd");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut base = None;
+    let mut token = None;
+    let read = async {
+        while let Some(line) = lines.next_line().await.expect("read") {
+            if let Some(rest) = line.strip_prefix("hookd ") {
+                base = rest.split(" listening on ").nth(1).map(str::to_owned);
+            }
+            if line.starts_with("eyJ") {
+                token = Some(line);
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("banner in time");
+    (child, base.expect("base URL"), token.expect("admin token"))
+}
+
+async fn hooks_count(base: &str, token: &str) -> Value {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": "{ hooks { totalCount } }" }))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn first_start_creates_the_secret_and_a_second_start_reuses_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+
+    let (mut first, base, token) = start(&data).await;
+    assert_eq!(
+        hooks_count(&base, &token).await["data"]["hooks"]["totalCount"],
+        0
+    );
+    let secret = data.join("jwt-secret");
+    let mode = std::fs::metadata(&secret)
+        .expect("secret file")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "the generated secret is private");
+    assert!(
+        data.join("hookd.db").exists(),
+        "the SQLite database lives in the data dir"
+    );
+    let secret_before = std::fs::read(&secret).expect("read");
+    first.kill().await.expect("kill");
+
+    let (_second, base, _) = start(&data).await;
+    assert_eq!(std::fs::read(&secret).expect("read"), secret_before);
+    let response = hooks_count(&base, &token).await;
+    assert_eq!(
+        response["data"]["hooks"]["totalCount"], 0,
+        "the first start's token still works: {response}"
+    );
+
+    // `hookd token` mints with the same secret.
+    let output = hookd()
+        .args([
+            "token",
+            "--scope",
+            "hooks:read",
+            "--tenant",
+            "acme",
+            "--ttl",
+            "10m",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .await
+        .expect("hookd token");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let minted = String::from_utf8(output.stdout).expect("utf8");
+    assert_eq!(
+        hooks_count(&base, minted.trim()).await["data"]["hooks"]["totalCount"],
+        0
+    );
+    let bad_scope = hookd()
+        .args(["token", "--scope", "everything", "--data-dir"])
+        .arg(&data)
+        .output()
+        .await
+        .expect("hookd token");
+    assert!(!bad_scope.status.success());
+    assert!(String::from_utf8_lossy(&bad_scope.stderr).contains("unknown scope"));
+}
+
+#[tokio::test]
+async fn schema_command_prints_the_committed_sdl() {
+    let output = hookd().arg("schema").output().await.expect("hookd schema");
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).expect("utf8"),
+        hookd::graphql::sdl()
+    );
+}

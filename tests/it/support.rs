@@ -1,0 +1,225 @@
+//! The test harness: a real hookd on 127.0.0.1:0 with a fresh database, and a GraphQL client.
+//!
+//! Every database test runs twice, on SQLite and on PostgreSQL (see [`db_test!`]). The
+//! PostgreSQL variant needs `HOOKD_TEST_POSTGRES_URL` (an admin URL; each test creates its own
+//! database). Without it the variant is skipped, except under `CI=true`, where it fails.
+
+use std::time::Duration;
+
+use hookd::auth::Scope;
+use hookd::config::{Config, RawSettings};
+use hookd::state::AppState;
+use sea_orm::{ConnectionTrait, Database, EntityTrait, QueryOrder};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL admin URL, or `None` to skip PostgreSQL tests (never under CI).
+pub fn postgres_admin_url() -> Option<String> {
+    match std::env::var("HOOKD_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "CI=true but HOOKD_TEST_POSTGRES_URL is not set: PostgreSQL tests cannot be skipped in CI"
+            )
+        }
+        _ => {
+            eprintln!("skipped: set HOOKD_TEST_POSTGRES_URL to run the PostgreSQL variant");
+            None
+        }
+    }
+}
+
+/// Declares `async fn name(backend: Backend)` tests as `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! db_test {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use $crate::support::Backend;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if $crate::support::postgres_admin_url().is_some() {
+                        super::$name(Backend::Postgres).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub const TEST_SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
+
+pub struct TestApp {
+    pub base_url: String,
+    pub state: AppState,
+    client: reqwest::Client,
+    shutdown: CancellationToken,
+    _dir: TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Creates an empty database for one test and returns its URL.
+pub async fn fresh_database(backend: Backend, dir: &TempDir) -> String {
+    match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("hookd.db").display()
+        ),
+        Backend::Postgres => {
+            let admin = postgres_admin_url().expect("PostgreSQL URL");
+            let name = format!("hookd_test_{}", uuid::Uuid::now_v7().simple());
+            let conn = Database::connect(&admin)
+                .await
+                .expect("connect to PostgreSQL admin URL");
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            conn.close().await.ok();
+            let mut url = url::Url::parse(&admin).expect("admin URL");
+            url.set_path(&format!("/{name}"));
+            url.to_string()
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns hookd with the test defaults, adjusted by `configure`.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = fresh_database(backend, &dir).await;
+        let mut raw = RawSettings {
+            database_url: Some(database_url.clone()),
+            data_dir: Some(dir.path().display().to_string()),
+            jwt_secret: Some(TEST_SECRET.to_owned()),
+            ..RawSettings::default()
+        };
+        configure(&mut raw);
+        let config = Config::from_raw(raw).expect("valid test config");
+        let app = hookd::start(config).await.expect("hookd starts");
+        let state = app.state().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(app.serve(listener, shutdown.clone()));
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        TestApp {
+            base_url,
+            state,
+            client,
+            shutdown,
+            _dir: dir,
+        }
+    }
+
+    /// An HS256 token for `tenant` with the given space-separated scopes.
+    pub fn token(&self, scopes: &str, tenant: &str) -> String {
+        let scopes: Vec<Scope> = scopes
+            .split_ascii_whitespace()
+            .map(|s| Scope::parse(s).expect("known scope"))
+            .collect();
+        self.state
+            .auth
+            .mint(&scopes, tenant, Duration::from_secs(3600), "test")
+            .expect("mint")
+    }
+
+    pub fn admin(&self) -> String {
+        self.token("admin", "default")
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// POSTs a GraphQL operation and returns the JSON response (whatever the status).
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.gql_raw(Some(&format!("Bearer {token}")), query, variables)
+            .await
+    }
+
+    pub async fn gql_raw(
+        &self,
+        authorization: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base_url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        request
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON response")
+    }
+
+    /// Every hook row of every tenant, for "nothing changed" assertions.
+    pub async fn hook_rows(&self) -> Vec<entity::hook::Model> {
+        entity::hook::Entity::find()
+            .order_by_asc(entity::hook::Column::Id)
+            .all(&self.state.db.read)
+            .await
+            .expect("read hooks")
+    }
+
+    /// Creates a hook and returns its JSON (`id`, `signingKey`, …).
+    pub async fn create_hook(&self, token: &str, name: &str, url: &str) -> Value {
+        let response = self
+            .gql(
+                token,
+                "mutation($input: CreateHookInput!) { createHook(input: $input) { id name url events enabled signingKey } }",
+                json!({ "input": { "name": name, "events": ["User.Created"], "url": url } }),
+            )
+            .await;
+        assert_eq!(
+            response["errors"],
+            Value::Null,
+            "createHook failed: {response}"
+        );
+        response["data"]["createHook"].clone()
+    }
+}
+
+/// `(code, field)` of the first error of a response.
+pub fn first_error(response: &Value) -> (Option<&str>, Option<&str>) {
+    let ext = &response["errors"][0]["extensions"];
+    (ext["code"].as_str(), ext["field"].as_str())
+}
+
+pub fn error_code(response: &Value) -> Option<&str> {
+    first_error(response).0
+}
