@@ -2,7 +2,10 @@
 //! caller's transaction and a tenant, and return `AppResult`.
 
 pub mod catalogue;
+pub mod deliveries;
+pub mod events;
 pub mod hooks;
+pub mod outbox;
 pub mod page;
 pub mod tenant;
 

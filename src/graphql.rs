@@ -3,6 +3,7 @@
 
 mod context;
 mod guard;
+pub mod loaders;
 mod mutation;
 mod query;
 pub mod types;

@@ -7,10 +7,12 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod ssrf;
 pub mod state;
 
@@ -22,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::db::Db;
+use crate::delivery::Wake;
+use crate::delivery::sender::Sender;
 use crate::domain::hooks::HookRules;
 use crate::ssrf::TargetPolicy;
 use crate::state::AppState;
@@ -40,16 +44,21 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
     db.migrate().await.map_err(|e| {
         anyhow::anyhow!("HOOKD_DATABASE_URL (--database-url): cannot migrate the database: {e}")
     })?;
+    let targets = Arc::new(TargetPolicy::new(config.allowed_targets.clone()));
+    let sender = Sender::new(targets.clone(), config.delivery_timeout)?;
     let hook_rules = HookRules {
         max_hooks_per_tenant: config.max_hooks_per_tenant,
-        targets: TargetPolicy::new(config.allowed_targets.clone()),
+        targets,
     };
+    metrics::install();
     Ok(App {
         state: AppState {
             db,
             auth: Arc::new(auth),
             config: Arc::new(config),
             hook_rules: Arc::new(hook_rules),
+            wake: Wake::default(),
+            sender: Arc::new(sender),
         },
     })
 }

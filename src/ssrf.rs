@@ -4,9 +4,11 @@
 //! resolved and every address checked at delivery time, and the connection goes to the checked
 //! address only.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use ipnet::IpNet;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// The operator's exceptions (`HOOKD_ALLOWED_TARGETS`), e.g. `127.0.0.0/8` for local receivers.
 #[derive(Clone, Debug, Default)]
@@ -29,6 +31,40 @@ impl TargetPolicy {
             Some(reason) => Err(format!("{ip} is a {reason} address")),
             None => Ok(()),
         }
+    }
+}
+
+/// The DNS resolver of the delivery client: resolves, refuses the whole name if any address
+/// is blocked, and hands the client only the addresses it checked, so the connection goes to a
+/// checked address and no second lookup can answer differently (DNS rebinding).
+#[derive(Clone, Debug)]
+pub struct GuardedResolver {
+    policy: Arc<TargetPolicy>,
+}
+
+impl GuardedResolver {
+    pub fn new(policy: Arc<TargetPolicy>) -> GuardedResolver {
+        GuardedResolver { policy }
+    }
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if addrs.is_empty() {
+                return Err(format!("{host} did not resolve to any address").into());
+            }
+            for addr in &addrs {
+                policy
+                    .check(addr.ip())
+                    .map_err(|reason| format!("target not allowed: {host} resolves to {reason}"))?;
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
     }
 }
 

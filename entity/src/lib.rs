@@ -6,4 +6,8 @@
 //! - times are `i64` milliseconds since the Unix epoch, identical on SQLite and PostgreSQL;
 //! - small structured values (a hook's events, headers, retired keys) are JSON text columns.
 
+pub mod delivery;
+pub mod delivery_attempt;
+pub mod event;
+pub mod event_type;
 pub mod hook;

@@ -2,10 +2,10 @@
 
 use base64::Engine;
 use rand::RngCore;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    PaginatorTrait, QueryFilter, Set, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
@@ -13,9 +13,9 @@ use url::{Host, Url};
 use entity::hook;
 
 use crate::db::Db;
-use crate::domain::page::{Page, PageRequest};
+use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::tenant::scoped;
-use crate::domain::{catalogue, new_id, now_ms};
+use crate::domain::{deliveries, events, new_id, now_ms, outbox};
 use crate::error::{AppError, AppResult};
 use crate::ssrf::TargetPolicy;
 
@@ -48,7 +48,7 @@ const RESERVED_HEADERS: [&str; 11] = [
 #[derive(Clone, Debug)]
 pub struct HookRules {
     pub max_hooks_per_tenant: u64,
-    pub targets: TargetPolicy,
+    pub targets: std::sync::Arc<TargetPolicy>,
 }
 
 /// Raw input for a new hook, before validation.
@@ -126,32 +126,10 @@ pub async fn list(
         query = query.filter(hook::Column::Enabled.eq(enabled));
     }
     if let Some(event) = &filter.event {
-        // `events` is a JSON array of names; match the quoted name, with LIKE's wildcards
-        // escaped so that a filter is always a literal.
-        let escaped = event
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = LikeExpr::new(format!("%{}%", serde_json::Value::from(escaped))).escape('\\');
-        query = query.filter(Expr::col(hook::Column::Events).like(pattern));
+        query =
+            query.filter(Expr::col(hook::Column::Events).like(outbox::event_name_pattern(event)));
     }
-    let total_count = query.clone().count(db).await?;
-    if let Some(after) = &page.after {
-        query = query.filter(hook::Column::Id.gt(after.as_str()));
-    }
-    let mut items = query
-        .order_by_asc(hook::Column::Id)
-        .limit(page.first + 1)
-        .all(db)
-        .await?;
-    let has_next_page = items.len() as u64 > page.first;
-    items.truncate(page.first as usize);
-    Ok(Page {
-        items,
-        has_next_page,
-        has_previous_page: page.after.is_some(),
-        total_count,
-    })
+    page::fetch(db, query, hook::Column::Id, page, Order::OldestFirst).await
 }
 
 pub async fn create(
@@ -167,6 +145,7 @@ pub async fn create(
         headers: validate_headers(input.headers)?,
         enabled: input.enabled,
     };
+    events::ensure_known(&db.read, tenant, &hook.events, "events").await?;
     let txn = db.write.begin().await?;
     lock_tenant(&txn, tenant).await?;
     let count = scoped::<hook::Entity>(tenant).count(&txn).await?;
@@ -210,6 +189,9 @@ pub async fn update(
         .map(|u| validate_url(u, &rules.targets))
         .transpose()?;
     let headers = input.headers.map(validate_headers).transpose()?;
+    if let Some(events) = &events {
+        events::ensure_known(&db.read, tenant, events, "events").await?;
+    }
 
     let txn = db.write.begin().await?;
     let current = get_required(&txn, tenant, id).await?;
@@ -228,6 +210,9 @@ pub async fn update(
     }
     if let Some(enabled) = input.enabled {
         model.enabled = Set(enabled);
+        if !enabled {
+            deliveries::cancel_for_hook(&txn, id).await?;
+        }
     }
     model.updated_at = Set(now_ms());
     let model = model.update(&txn).await?;
@@ -334,12 +319,6 @@ fn validate_events(events: Vec<String>) -> AppResult<Vec<String>> {
     }
     let mut unique: Vec<String> = Vec::with_capacity(events.len());
     for event in events {
-        if catalogue::find(&event).is_none() {
-            return Err(AppError::bad_input(
-                "events",
-                format!("unknown event {event:?}; see the eventTypes query"),
-            ));
-        }
         if !unique.contains(&event) {
             unique.push(event);
         }
@@ -347,13 +326,14 @@ fn validate_events(events: Vec<String>) -> AppResult<Vec<String>> {
     Ok(unique)
 }
 
-fn validate_url(raw: String, targets: &TargetPolicy) -> AppResult<String> {
+/// Checks a webhook URL's form: absolute http(s), at most 2048 characters, no user info.
+pub fn parse_url(raw: &str) -> AppResult<Url> {
     let bad = |message: String| AppError::bad_input("url", message);
     if raw.len() > MAX_URL_LEN {
         return Err(bad(format!("url must be at most {MAX_URL_LEN} characters")));
     }
-    let url = Url::parse(&raw)
-        .map_err(|_| bad("url must be an absolute http or https URL".to_owned()))?;
+    let url =
+        Url::parse(raw).map_err(|_| bad("url must be an absolute http or https URL".to_owned()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad(format!(
             "url scheme must be http or https, not {:?}",
@@ -365,16 +345,25 @@ fn validate_url(raw: String, targets: &TargetPolicy) -> AppResult<String> {
             "url must not contain a user name or password".to_owned()
         ));
     }
+    if url.host().is_none() {
+        return Err(bad("url must have a host".to_owned()));
+    }
+    Ok(url)
+}
+
+/// A hook's URL: well-formed, and an IP literal must be an allowed target (host names are
+/// checked when delivering, since what they resolve to can change).
+fn validate_url(raw: String, targets: &TargetPolicy) -> AppResult<String> {
+    let url = parse_url(&raw)?;
     let ip = match url.host() {
-        None => return Err(bad("url must have a host".to_owned())),
-        Some(Host::Domain(_)) => None,
         Some(Host::Ipv4(ip)) => Some(ip.into()),
         Some(Host::Ipv6(ip)) => Some(ip.into()),
+        _ => None,
     };
     if let Some(ip) = ip {
-        targets
-            .check(ip)
-            .map_err(|reason| bad(format!("url is not an allowed target: {reason}")))?;
+        targets.check(ip).map_err(|reason| {
+            AppError::bad_input("url", format!("url is not an allowed target: {reason}"))
+        })?;
     }
     Ok(raw)
 }

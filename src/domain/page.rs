@@ -5,6 +5,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
 
 use crate::error::{AppError, AppResult};
 
@@ -39,6 +43,14 @@ impl PageRequest {
     }
 }
 
+/// List order. Configuration-like lists (hooks) read oldest first; activity (events,
+/// deliveries) newest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    OldestFirst,
+    NewestFirst,
+}
+
 /// One page of rows plus what the connection needs to describe it.
 #[derive(Clone, Debug)]
 pub struct Page<T> {
@@ -46,6 +58,42 @@ pub struct Page<T> {
     pub has_next_page: bool,
     pub has_previous_page: bool,
     pub total_count: u64,
+}
+
+/// Runs `query` (already filtered and tenant-scoped) as one page ordered by `id`.
+pub async fn fetch<E, C>(
+    db: &C,
+    query: Select<E>,
+    id: E::Column,
+    page: &PageRequest,
+    order: Order,
+) -> AppResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    let total_count = query.clone().count(db).await?;
+    let mut query = query;
+    if let Some(after) = &page.after {
+        query = match order {
+            Order::OldestFirst => query.filter(id.gt(after.as_str())),
+            Order::NewestFirst => query.filter(id.lt(after.as_str())),
+        };
+    }
+    query = match order {
+        Order::OldestFirst => query.order_by_asc(id),
+        Order::NewestFirst => query.order_by_desc(id),
+    };
+    let mut items = query.limit(page.first + 1).all(db).await?;
+    let has_next_page = items.len() as u64 > page.first;
+    items.truncate(page.first as usize);
+    Ok(Page {
+        items,
+        has_next_page,
+        has_previous_page: page.after.is_some(),
+        total_count,
+    })
 }
 
 pub fn encode_cursor(id: &str) -> String {

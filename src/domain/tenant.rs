@@ -8,11 +8,19 @@ pub trait TenantScoped: EntityTrait {
     fn tenant_column() -> Self::Column;
 }
 
-impl TenantScoped for entity::hook::Entity {
-    fn tenant_column() -> Self::Column {
-        entity::hook::Column::TenantId
-    }
+macro_rules! tenant_scoped {
+    ($($table:ident),* $(,)?) => {
+        $(
+            impl TenantScoped for entity::$table::Entity {
+                fn tenant_column() -> Self::Column {
+                    entity::$table::Column::TenantId
+                }
+            }
+        )*
+    };
 }
+
+tenant_scoped!(hook, event, event_type, delivery, delivery_attempt);
 
 /// `SELECT … FROM e WHERE tenant_id = tenant`.
 pub fn scoped<E: TenantScoped>(tenant: &str) -> Select<E> {

@@ -1,14 +1,21 @@
 use async_graphql::{Context, ID, MergedObject, Object, Result};
+use chrono::{DateTime, Utc};
 
 use crate::auth::Scope;
-use crate::domain::hooks;
+use crate::delivery::test_hook;
+use crate::domain::deliveries::{self, DeliveryStatus as DomainStatus};
+use crate::domain::{events, hooks};
+use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
+use crate::graphql::types::delivery::{Delivery, DeliveryStatus, TestDelivery};
+use crate::graphql::types::event::Event;
+use crate::graphql::types::event_type::{DefineEventTypeInput, EmitEventInput, EventType};
 use crate::graphql::types::hook::{CreateHookInput, Hook, UpdateHookInput};
 
 /// Changes to hooks, events and identity data of the caller's tenant.
 #[derive(MergedObject, Default)]
-pub struct Mutation(HookMutation);
+pub struct Mutation(HookMutation, EventMutation, DeliveryMutation);
 
 #[derive(Default)]
 pub struct HookMutation;
@@ -81,5 +88,141 @@ impl HookMutation {
                 .await?
                 .into(),
         )
+    }
+
+    /// Sends one test payload per event (Logto's fixed test data), signed like a real delivery,
+    /// to `url` or the hook's URL, and returns each answer. Nothing is stored. Needs
+    /// `hooks:write`.
+    #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
+    async fn test_hook(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The hook whose key and headers sign the test.")] id: ID,
+        #[graphql(desc = "Events to send a test payload for (at most 30).")] events: Vec<String>,
+        #[graphql(desc = "Send here instead of the hook's URL.")] url: Option<String>,
+    ) -> Result<Vec<TestDelivery>> {
+        let state = context::state(ctx)?;
+        let tenant = context::tenant(ctx)?;
+        let hook = hooks::get(&state.db.read, tenant, &id)
+            .await?
+            .ok_or(AppError::NotFound("hook"))?;
+        if events.is_empty() || events.len() > 30 {
+            return Err(AppError::bad_input("events", "name 1 to 30 events").into());
+        }
+        events::ensure_known(&state.db.read, tenant, &events, "events").await?;
+        if let Some(url) = &url {
+            hooks::parse_url(url)?;
+        }
+        let outcomes = test_hook::run(&state.sender, &hook, &events, url.as_deref()).await;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| TestDelivery {
+                event: o.event,
+                ok: o.ok,
+                response_status: o.status.map(i32::from),
+                response_body: o.body,
+                duration_ms: o.duration_ms,
+                error: o.error,
+            })
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct EventMutation;
+
+#[Object]
+impl EventMutation {
+    /// Publishes an event: stores it and one delivery per enabled hook subscribed to its type,
+    /// in one transaction, and sends them at once. Needs `events:write`.
+    #[graphql(guard = "RequireScope(Scope::EventsWrite)")]
+    async fn emit_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event.")] input: EmitEventInput,
+    ) -> Result<Event> {
+        let state = context::state(ctx)?;
+        let tenant = context::tenant(ctx)?;
+        let (event, is_new) = events::emit(
+            &state.db,
+            tenant,
+            input.event_type,
+            input.data.0,
+            input.idempotency_key,
+        )
+        .await?;
+        if is_new {
+            state.published(std::slice::from_ref(&event));
+        }
+        Ok(event.into())
+    }
+
+    /// Defines a custom event type that hooks can subscribe to and `emitEvent` can publish.
+    /// Needs `events:write`.
+    #[graphql(guard = "RequireScope(Scope::EventsWrite)")]
+    async fn define_event_type(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new type.")] input: DefineEventTypeInput,
+    ) -> Result<EventType> {
+        let state = context::state(ctx)?;
+        let tenant = context::tenant(ctx)?;
+        Ok(
+            events::define(&state.db, tenant, input.name, input.description)
+                .await?
+                .into(),
+        )
+    }
+}
+
+#[derive(Default)]
+pub struct DeliveryMutation;
+
+#[Object]
+impl DeliveryMutation {
+    /// Makes one new attempt of a delivery now (trigger MANUAL). If it fails, the delivery is
+    /// FAILED. Needs `deliveries:write`.
+    #[graphql(guard = "RequireScope(Scope::DeliveriesWrite)")]
+    async fn redeliver(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The delivery's id.")] delivery_id: ID,
+    ) -> Result<Delivery> {
+        let state = context::state(ctx)?;
+        let tenant = context::tenant(ctx)?;
+        let delivery = deliveries::redeliver(&state.db, tenant, &delivery_id).await?;
+        state.wake.wake();
+        Ok(delivery.into())
+    }
+
+    /// Requeues a hook's deliveries created in `[since, until)` whose status is in `statuses`
+    /// (default FAILED), each with a fresh retry schedule. Returns how many were requeued.
+    /// Needs `deliveries:write`.
+    #[graphql(guard = "RequireScope(Scope::DeliveriesWrite)")]
+    async fn replay_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The hook.")] hook_id: ID,
+        #[graphql(desc = "Deliveries created at or after this time.")] since: DateTime<Utc>,
+        #[graphql(desc = "Deliveries created before this time (default: no end).")] until: Option<
+            DateTime<Utc>,
+        >,
+        #[graphql(
+            desc = "Statuses to replay: FAILED, CANCELLED, SUCCEEDED.",
+            default_with = "vec![DeliveryStatus::Failed]"
+        )]
+        statuses: Vec<DeliveryStatus>,
+    ) -> Result<i32> {
+        let state = context::state(ctx)?;
+        let tenant = context::tenant(ctx)?;
+        let statuses: Vec<DomainStatus> = statuses.into_iter().map(Into::into).collect();
+        let since = since.timestamp_millis();
+        let until = until.map(|u| u.timestamp_millis());
+        let count =
+            deliveries::replay(&state.db, tenant, &hook_id, since, until, &statuses).await?;
+        if count > 0 {
+            state.wake.wake();
+        }
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Claims;
+use crate::graphql::loaders::Loaders;
 use crate::http::HttpState;
 
 /// Operations in one batched POST.
@@ -54,7 +55,14 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Byte
         Ok(claims) => claims,
         Err(response) => return response,
     };
-    execute(&state, batch.data(claims)).await
+    for request in batch.iter() {
+        count_request(operation_type(
+            &request.query,
+            request.operation_name.as_deref(),
+        ));
+    }
+    let loaders = Loaders::new(&state.app, &claims.tenant);
+    execute(&state, batch.data(claims).data(loaders)).await
 }
 
 pub async fn get(
@@ -74,9 +82,8 @@ pub async fn get(
             }
         };
     // GET must not change anything (it may be cached, prefetched or replayed by a browser).
-    if operation_type(&request.query, request.operation_name.as_deref())
-        .is_some_and(|t| t != OperationType::Query)
-    {
+    let operation = operation_type(&request.query, request.operation_name.as_deref());
+    if operation.is_some_and(|t| t != OperationType::Query) {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "BAD_USER_INPUT",
@@ -91,7 +98,13 @@ pub async fn get(
         Ok(claims) => claims,
         Err(response) => return response,
     };
-    execute(&state, BatchRequest::Single(request.data(claims))).await
+    count_request(operation);
+    let loaders = Loaders::new(&state.app, &claims.tenant);
+    execute(
+        &state,
+        BatchRequest::Single(request.data(claims).data(loaders)),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -155,6 +168,16 @@ async fn execute(state: &HttpState, batch: BatchRequest) -> Response {
             )
         }
     }
+}
+
+fn count_request(operation: Option<OperationType>) {
+    let label = match operation {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "invalid",
+    };
+    metrics::counter!("hookd_graphql_requests_total", "operation_type" => label).increment(1);
 }
 
 /// The operation a request would run, when its document parses.

@@ -3,10 +3,16 @@
 use async_graphql::{OutputType, SimpleObject};
 
 use crate::domain::page::{Page, encode_cursor};
+use crate::graphql::types::delivery::Delivery;
+use crate::graphql::types::event::Event;
 use crate::graphql::types::hook::Hook;
 
 /// Edge of the hooks list.
 pub type HookEdge = Edge<Hook>;
+/// Edge of an events list.
+pub type EventEdge = Edge<Event>;
+/// Edge of a deliveries list.
+pub type DeliveryEdge = Edge<Delivery>;
 
 /// Where a page sits in the whole list.
 #[derive(SimpleObject, Clone, Debug)]
@@ -24,6 +30,8 @@ pub struct PageInfo {
 /// One item of a page and the cursor that points at it.
 #[derive(SimpleObject)]
 #[graphql(concrete(name = "HookEdge", params(Hook)))]
+#[graphql(concrete(name = "EventEdge", params(Event)))]
+#[graphql(concrete(name = "DeliveryEdge", params(Delivery)))]
 pub struct Edge<T: OutputType> {
     /// Opaque cursor of this item.
     pub cursor: String,
@@ -34,6 +42,8 @@ pub struct Edge<T: OutputType> {
 /// A page of a list, Relay style.
 #[derive(SimpleObject)]
 #[graphql(concrete(name = "HookConnection", params(HookEdge)))]
+#[graphql(concrete(name = "EventConnection", params(EventEdge)))]
+#[graphql(concrete(name = "DeliveryConnection", params(DeliveryEdge)))]
 pub struct Connection<E: OutputType> {
     /// The items of this page with their cursors.
     pub edges: Vec<E>,

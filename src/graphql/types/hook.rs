@@ -4,9 +4,15 @@ use chrono::{DateTime, TimeZone, Utc};
 use entity::hook;
 
 use crate::auth::Scope;
+use crate::domain::deliveries::{self, DeliveryFilter};
 use crate::domain::hooks::{self as hooks, CreateHook, UpdateHook};
 use crate::domain::now_ms;
+use crate::domain::page::PageRequest;
+use crate::error::AppError;
+use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
+use crate::graphql::types::connection::{Connection, DeliveryEdge};
+use crate::graphql::types::delivery::{Delivery, DeliveryStatus, HookStats};
 
 pub struct Hook(pub hook::Model);
 
@@ -72,6 +78,54 @@ impl Hook {
     #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
     async fn signing_key(&self) -> &str {
         &self.0.signing_key
+    }
+
+    /// Request count, success rate and latency of this hook's attempts over the last `window`
+    /// seconds. Needs `deliveries:read`.
+    #[graphql(guard = "RequireScope(Scope::DeliveriesRead)")]
+    async fn execution_stats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Window in seconds, 1–2592000 (default one day).",
+            default = 86400
+        )]
+        window: i32,
+    ) -> Result<HookStats> {
+        if !(1..=30 * 86_400).contains(&window) {
+            return Err(AppError::bad_input(
+                "window",
+                "window must be between 1 and 2592000 seconds",
+            )
+            .into());
+        }
+        let state = context::state(ctx)?;
+        let stats =
+            deliveries::hook_stats(&state.db.read, &self.0.tenant_id, &self.0.id, window.into())
+                .await?;
+        Ok(stats.into())
+    }
+
+    /// This hook's deliveries, newest first. Needs `deliveries:read`.
+    #[graphql(guard = "RequireScope(Scope::DeliveriesRead)")]
+    async fn deliveries(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only deliveries in this status.")] status: Option<DeliveryStatus>,
+        #[graphql(desc = "Page size, 0–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<
+            String,
+        >,
+    ) -> Result<Connection<DeliveryEdge>> {
+        let state = context::state(ctx)?;
+        let page = PageRequest::new(first, after)?;
+        let filter = DeliveryFilter {
+            hook_id: Some(self.0.id.clone()),
+            status: status.map(Into::into),
+            ..DeliveryFilter::default()
+        };
+        let page = deliveries::list(&state.db.read, &self.0.tenant_id, &filter, &page).await?;
+        Ok(Connection::from_page(page, |m| &m.id, Delivery::from))
     }
 
     /// Keys replaced by `rotateHookSigningKey` that still sign (`webhook-signature` only) until

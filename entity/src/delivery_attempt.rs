@@ -1,0 +1,31 @@
+//! One HTTP attempt of a delivery and what came back.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "delivery_attempts")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub delivery_id: String,
+    pub hook_id: String,
+    /// 1-based, in the order attempts started.
+    pub number: i32,
+    /// `SCHEDULED` or `MANUAL`.
+    pub trigger: String,
+    pub started_at: i64,
+    pub duration_ms: i32,
+    /// Null when no response came (timeout, refused, blocked target).
+    pub response_status: Option<i32>,
+    /// The first 20 KiB of the response body.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub succeeded: bool,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,205 @@
+//! Writes attempt outcomes back, many per transaction.
+//!
+//! Senders hand their outcomes to one recorder task over a bounded channel. The recorder takes
+//! whatever has accumulated (up to `BATCH`) and stores it in one transaction: the attempt rows,
+//! each delivery's new status, and for `410 Gone` the hook's disabling. One transaction per
+//! batch rather than per attempt is what lets a single SQLite writer keep up with thousands of
+//! deliveries per second. Updates only touch rows still SENDING, so a delivery cancelled while
+//! its attempt was on the wire stays CANCELLED (its attempt is still recorded).
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, TransactionTrait};
+use tokio::sync::mpsc;
+
+use entity::{delivery, delivery_attempt, hook};
+
+use crate::db::Db;
+use crate::delivery::Wake;
+use crate::delivery::claim::Claimed;
+use crate::delivery::retry::Next;
+use crate::delivery::sender::AttemptResult;
+use crate::domain::deliveries::{self, DeliveryStatus, Trigger};
+use crate::domain::{new_id, now_ms};
+use crate::error::AppError;
+
+const BATCH: usize = 512;
+
+/// A finished piece of work on a claimed delivery.
+#[derive(Debug)]
+pub enum Record {
+    /// An attempt was made.
+    Attempt {
+        delivery: Claimed,
+        trigger: Trigger,
+        result: AttemptResult,
+        next: Next,
+    },
+    /// The hook or event is gone or the hook is disabled: nothing was sent.
+    Cancel { delivery_id: String },
+    /// Not sent (the hook had too many in flight): back to PENDING, due at `due_at`.
+    Release { delivery_id: String, due_at: i64 },
+}
+
+/// Runs until every sender is gone, then returns.
+pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while records.recv_many(&mut batch, BATCH).await > 0 {
+        let retries = batch.iter().any(|r| {
+            matches!(
+                r,
+                Record::Attempt {
+                    next: Next::RetryAt(_),
+                    ..
+                } | Record::Release { .. }
+            )
+        });
+        if let Err(e) = write_batch(&db, &batch).await {
+            // One bad record must not lose the others: store them one by one.
+            tracing::warn!(error = ?e, size = batch.len(), "batch write failed; retrying records one by one");
+            for record in &batch {
+                if let Err(e) = write_batch(&db, std::slice::from_ref(record)).await {
+                    tracing::error!(error = ?e, record = ?record, "cannot record delivery outcome");
+                }
+            }
+        }
+        for record in &batch {
+            count(record);
+        }
+        batch.clear();
+        if retries {
+            // A retry may be due sooner than the dispatcher's current sleep.
+            wake.wake();
+        }
+    }
+}
+
+fn count(record: &Record) {
+    let result = match record {
+        Record::Attempt {
+            next: Next::Succeeded,
+            ..
+        } => "succeeded",
+        Record::Attempt {
+            next: Next::RetryAt(_),
+            ..
+        } => "retry",
+        Record::Attempt { .. } => "failed",
+        Record::Cancel { .. } => "cancelled",
+        Record::Release { .. } => return,
+    };
+    metrics::counter!("hookd_deliveries_total", "result" => result).increment(1);
+    if let Record::Attempt { result, .. } = record {
+        metrics::histogram!("hookd_delivery_attempt_duration_seconds")
+            .record(f64::from(result.duration_ms) / 1000.0);
+    }
+}
+
+async fn write_batch(db: &Db, batch: &[Record]) -> Result<(), AppError> {
+    let txn = db.write.begin().await?;
+    let now = now_ms();
+    let attempts: Vec<delivery_attempt::ActiveModel> = batch
+        .iter()
+        .filter_map(|record| match record {
+            Record::Attempt {
+                delivery,
+                trigger,
+                result,
+                next,
+            } => Some(delivery_attempt::ActiveModel {
+                id: Set(new_id()),
+                tenant_id: Set(delivery.tenant_id.clone()),
+                delivery_id: Set(delivery.id.clone()),
+                hook_id: Set(delivery.hook_id.clone()),
+                number: Set(delivery.attempt_count + 1),
+                trigger: Set(trigger.as_str().to_owned()),
+                started_at: Set(result.started_at),
+                duration_ms: Set(result.duration_ms),
+                response_status: Set(result.status.map(i32::from)),
+                response_body: Set(result.body.clone()),
+                error: Set(result.error.clone()),
+                succeeded: Set(*next == Next::Succeeded),
+            }),
+            _ => None,
+        })
+        .collect();
+    if !attempts.is_empty() {
+        delivery_attempt::Entity::insert_many(attempts)
+            .exec(&txn)
+            .await?;
+    }
+    for record in batch {
+        match record {
+            Record::Attempt {
+                delivery,
+                trigger,
+                next,
+                ..
+            } => {
+                let (status, due_at) = match next {
+                    Next::Succeeded => (DeliveryStatus::Succeeded, None),
+                    Next::RetryAt(at) => (DeliveryStatus::Pending, Some(*at)),
+                    Next::Failed | Next::FailedAndDisableHook => (DeliveryStatus::Failed, None),
+                };
+                let round = delivery.round_attempts + i32::from(*trigger == Trigger::Scheduled);
+                set_status(&delivery.id, status, due_at, now)
+                    .col_expr(
+                        delivery::Column::AttemptCount,
+                        Expr::value(delivery.attempt_count + 1),
+                    )
+                    .col_expr(delivery::Column::RoundAttempts, Expr::value(round))
+                    .col_expr(
+                        delivery::Column::NextTrigger,
+                        Expr::value(Trigger::Scheduled.as_str()),
+                    )
+                    .exec(&txn)
+                    .await?;
+                if *next == Next::FailedAndDisableHook {
+                    disable_hook(&txn, &delivery.hook_id, now).await?;
+                }
+            }
+            Record::Cancel { delivery_id } => {
+                set_status(delivery_id, DeliveryStatus::Cancelled, None, now)
+                    .exec(&txn)
+                    .await?;
+            }
+            Record::Release {
+                delivery_id,
+                due_at,
+            } => {
+                set_status(delivery_id, DeliveryStatus::Pending, Some(*due_at), now)
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// `UPDATE deliveries SET status, due_at, updated_at WHERE id AND status = 'SENDING'`.
+fn set_status(
+    id: &str,
+    status: DeliveryStatus,
+    due_at: Option<i64>,
+    now: i64,
+) -> sea_orm::UpdateMany<delivery::Entity> {
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value(status.as_str()))
+        .col_expr(delivery::Column::DueAt, Expr::value(due_at))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::Id.eq(id))
+        .filter(delivery::Column::Status.eq(DeliveryStatus::Sending.as_str()))
+}
+
+/// `410 Gone`: the receiver does not want this hook any more.
+async fn disable_hook(txn: &DatabaseTransaction, hook_id: &str, now: i64) -> Result<(), AppError> {
+    hook::Entity::update_many()
+        .col_expr(hook::Column::Enabled, Expr::value(false))
+        .col_expr(hook::Column::UpdatedAt, Expr::value(now))
+        .filter(hook::Column::Id.eq(hook_id))
+        .exec(txn)
+        .await?;
+    deliveries::cancel_for_hook(txn, hook_id).await?;
+    tracing::warn!(hook_id, "receiver answered 410 Gone: hook disabled");
+    Ok(())
+}

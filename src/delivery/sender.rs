@@ -1,0 +1,217 @@
+//! One HTTP attempt (SPEC §5.1): build the signed request, send it, read a bounded answer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use url::{Host, Url};
+
+use crate::delivery::retry::parse_retry_after;
+use crate::delivery::sign::{logto_signature, standard_signature};
+use crate::domain::now_ms;
+use crate::ssrf::{GuardedResolver, TargetPolicy};
+
+/// Response bytes read at most; the rest is not downloaded.
+pub const MAX_READ_BYTES: usize = 64 * 1024;
+/// Response bytes stored with the attempt.
+pub const MAX_STORED_BYTES: usize = 20 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const USER_AGENT_VALUE: &str = concat!("hookd/", env!("CARGO_PKG_VERSION"));
+
+/// What to send.
+pub struct Outgoing<'a> {
+    pub url: &'a str,
+    /// The delivery id: `webhook-id`, the same on every attempt.
+    pub message_id: &'a str,
+    pub body: &'a str,
+    pub custom_headers: &'a [(String, String)],
+    pub signing_key: &'a str,
+    /// Keys in a rotation grace period; they sign the Standard Webhooks header only.
+    pub previous_keys: &'a [String],
+}
+
+/// What happened.
+#[derive(Clone, Debug, Default)]
+pub struct AttemptResult {
+    pub started_at: i64,
+    pub duration_ms: i32,
+    pub status: Option<u16>,
+    pub body: Option<String>,
+    pub error: Option<String>,
+    pub retry_after: Option<Duration>,
+}
+
+impl AttemptResult {
+    pub fn succeeded(&self) -> bool {
+        matches!(self.status, Some(200..=299))
+    }
+}
+
+pub struct Sender {
+    client: reqwest::Client,
+    policy: Arc<TargetPolicy>,
+    timeout: Duration,
+}
+
+impl Sender {
+    pub fn new(policy: Arc<TargetPolicy>, timeout: Duration) -> anyhow::Result<Sender> {
+        let client = reqwest::Client::builder()
+            // Proxy variables are for the operator's outbound browsing, not for webhooks: a
+            // proxy would also connect to addresses we never checked.
+            .no_proxy()
+            // A redirect could point anywhere, including inside the network: never follow.
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(GuardedResolver::new(policy.clone()))
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+            .timeout(timeout)
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Sender {
+            client,
+            policy,
+            timeout,
+        })
+    }
+
+    /// The headers of an attempt, signed now.
+    pub fn headers(&self, out: &Outgoing<'_>, timestamp: i64) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        // Custom headers may replace content-type and user-agent (as in Logto); validation
+        // keeps them away from the signature headers, which are inserted last regardless.
+        for (name, value) in out.custom_headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        let body = out.body.as_bytes();
+        let mut keys: Vec<&str> = vec![out.signing_key];
+        keys.extend(out.previous_keys.iter().map(String::as_str));
+        let signatures = [
+            (
+                "logto-signature-sha-256",
+                logto_signature(out.signing_key, body),
+            ),
+            ("webhook-id", out.message_id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            (
+                "webhook-signature",
+                standard_signature(&keys, out.message_id, timestamp, body),
+            ),
+        ];
+        for (name, value) in signatures {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        headers
+    }
+
+    /// Sends one attempt. Never fails: every problem is an `AttemptResult` with an `error`.
+    pub async fn send(&self, out: &Outgoing<'_>) -> AttemptResult {
+        let started_at = now_ms();
+        let clock = Instant::now();
+        let mut result =
+            match tokio::time::timeout(self.timeout, self.exchange(out, started_at / 1000)).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(error)) => AttemptResult {
+                    error: Some(error),
+                    ..AttemptResult::default()
+                },
+                Err(_) => AttemptResult {
+                    error: Some(format!("timed out after {:?}", self.timeout)),
+                    ..AttemptResult::default()
+                },
+            };
+        result.started_at = started_at;
+        result.duration_ms = clock.elapsed().as_millis().min(i32::MAX as u128) as i32;
+        result
+    }
+
+    async fn exchange(&self, out: &Outgoing<'_>, timestamp: i64) -> Result<AttemptResult, String> {
+        let url = Url::parse(out.url).map_err(|e| format!("invalid URL: {e}"))?;
+        // IP literals never reach the resolver, so they are checked here.
+        let literal = match url.host() {
+            Some(Host::Ipv4(ip)) => Some(ip.into()),
+            Some(Host::Ipv6(ip)) => Some(ip.into()),
+            _ => None,
+        };
+        if let Some(ip) = literal {
+            self.policy
+                .check(ip)
+                .map_err(|reason| format!("target not allowed: {reason}"))?;
+        }
+        let mut response = self
+            .client
+            .post(url)
+            .headers(self.headers(out, timestamp))
+            .body(out.body.to_owned())
+            .send()
+            .await
+            .map_err(describe)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        let mut read = Vec::new();
+        let mut error = None;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_READ_BYTES - read.len();
+                    read.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if read.len() >= MAX_READ_BYTES {
+                        // Dropping the response closes the connection: the rest is never read.
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    error = Some(format!("reading the response failed: {}", describe(e)));
+                    break;
+                }
+            }
+        }
+        read.truncate(MAX_STORED_BYTES);
+        Ok(AttemptResult {
+            status: Some(status),
+            body: Some(String::from_utf8_lossy(&read).into_owned()),
+            error: error.or_else(|| {
+                (!(200..300).contains(&status)).then(|| format!("receiver answered {status}"))
+            }),
+            retry_after,
+            ..AttemptResult::default()
+        })
+    }
+}
+
+/// A reqwest error with its causes, e.g. "connection failed: … target not allowed: …".
+fn describe(error: reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_redirect() {
+        "redirect refused"
+    } else {
+        "request failed"
+    };
+    let mut text = kind.to_owned();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+        source = source.and_then(std::error::Error::source);
+    }
+    text
+}

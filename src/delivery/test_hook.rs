@@ -1,0 +1,128 @@
+//! `testHook`: Logto's fixed test payloads, signed like real deliveries, sent now, not stored.
+
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+use entity::hook;
+
+use crate::delivery::sender::{Outgoing, Sender};
+use crate::domain::outbox::iso_now;
+use crate::domain::{catalogue, hooks, new_id, now_ms};
+
+/// Bytes of the response body reported back.
+pub const MAX_REPORTED_BYTES: usize = 4 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct TestOutcome {
+    pub event: String,
+    pub ok: bool,
+    pub status: Option<u16>,
+    pub body: Option<String>,
+    pub duration_ms: i32,
+    pub error: Option<String>,
+}
+
+/// Sends one test payload per event to `url` (or the hook's URL) and waits for the answers.
+pub async fn run(
+    sender: &Sender,
+    hook: &hook::Model,
+    events: &[String],
+    url: Option<&str>,
+) -> Vec<TestOutcome> {
+    let url = url.unwrap_or(&hook.url);
+    let headers = hooks::headers_of(hook);
+    let previous: Vec<String> = hooks::previous_keys_of(hook, now_ms())
+        .into_iter()
+        .map(|k| k.key)
+        .collect();
+    let sends = events.iter().map(|event| {
+        let body = test_payload(event, &hook.id).to_string();
+        let message_id = format!("test_{}", new_id());
+        let headers = &headers;
+        let previous = &previous;
+        async move {
+            let result = sender
+                .send(&Outgoing {
+                    url,
+                    message_id: &message_id,
+                    body: &body,
+                    custom_headers: headers,
+                    signing_key: &hook.signing_key,
+                    previous_keys: previous,
+                })
+                .await;
+            TestOutcome {
+                event: event.clone(),
+                ok: result.succeeded(),
+                status: result.status,
+                body: result.body.map(|b| truncate(b, MAX_REPORTED_BYTES)),
+                duration_ms: result.duration_ms,
+                error: result.error,
+            }
+        }
+    });
+    join_all(sends).await
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// Logto's `generateHookTestPayload` shapes: fixed fake data, `hookId` second.
+pub fn test_payload(event: &str, hook_id: &str) -> Value {
+    let now = now_ms();
+    let created_at = iso_now();
+    let is_interaction = catalogue::find(event).is_some_and(|e| e.group == "User interaction");
+    if is_interaction {
+        json!({
+            "event": event,
+            "hookId": hook_id,
+            "createdAt": created_at,
+            "userAgent": "fake-user-agent",
+            "sessionId": "fake-session-id",
+            "userIp": "fake-user-ip",
+            "userId": "fake-id",
+            "user": {
+                "id": "fake-id",
+                "username": "fake-user",
+                "primaryEmail": "fake-user@fake-service.com",
+                "primaryPhone": "1234567890",
+                "name": "Fake User",
+                "avatar": "https://fake-service.com/avatars/fake-user.png",
+                "customData": { "theme": "light" },
+                "identities": { "google": { "userId": "fake-google-user-id" } },
+                "profile": {},
+                "applicationId": "fake-application-id",
+                "isSuspended": false,
+                "lastSignInAt": now,
+                "createdAt": now,
+                "updatedAt": now,
+            },
+            "application": {
+                "id": "fake-spa-application-id",
+                "type": "SPA",
+                "name": "Fake Application",
+                "description": "Fake application data for testing",
+            },
+        })
+    } else {
+        json!({
+            "event": event,
+            "hookId": hook_id,
+            "createdAt": created_at,
+            "userAgent": "fake-user-agent",
+            "path": "/fake-path/:id",
+            "method": "POST",
+            "status": 200,
+            "params": { "id": "fake-id" },
+            "data": { "result": "success" },
+        })
+    }
+}

@@ -1,0 +1,353 @@
+//! Deliveries and their attempts: reading, statistics, redelivery, replay, cancellation.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait,
+};
+
+use entity::{delivery, delivery_attempt};
+
+use crate::db::Db;
+use crate::domain::hooks;
+use crate::domain::now_ms;
+use crate::domain::page::{self, Order, Page, PageRequest};
+use crate::domain::tenant::scoped;
+use crate::error::{AppError, AppResult};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeliveryStatus {
+    Pending,
+    Sending,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 5] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Sending,
+        DeliveryStatus::Succeeded,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "PENDING",
+            DeliveryStatus::Sending => "SENDING",
+            DeliveryStatus::Succeeded => "SUCCEEDED",
+            DeliveryStatus::Failed => "FAILED",
+            DeliveryStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Scheduled,
+    Manual,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduled => "SCHEDULED",
+            Trigger::Manual => "MANUAL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Trigger {
+        if s == "MANUAL" {
+            Trigger::Manual
+        } else {
+            Trigger::Scheduled
+        }
+    }
+}
+
+/// Filters of the `deliveries` queries. Times are epoch ms.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryFilter {
+    pub hook_id: Option<String>,
+    pub event_id: Option<String>,
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+pub async fn get(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    id: &str,
+) -> AppResult<Option<delivery::Model>> {
+    Ok(scoped::<delivery::Entity>(tenant)
+        .filter(delivery::Column::Id.eq(id))
+        .one(db)
+        .await?)
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    filter: &DeliveryFilter,
+    page: &PageRequest,
+) -> AppResult<Page<delivery::Model>> {
+    let mut query = scoped::<delivery::Entity>(tenant);
+    if let Some(hook_id) = &filter.hook_id {
+        query = query.filter(delivery::Column::HookId.eq(hook_id.as_str()));
+    }
+    if let Some(event_id) = &filter.event_id {
+        query = query.filter(delivery::Column::EventId.eq(event_id.as_str()));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(delivery::Column::Status.eq(status.as_str()));
+    }
+    if let Some(event_type) = &filter.event_type {
+        query = query.filter(delivery::Column::EventType.eq(event_type.as_str()));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(delivery::Column::CreatedAt.gte(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(delivery::Column::CreatedAt.lt(until));
+    }
+    page::fetch(db, query, delivery::Column::Id, page, Order::NewestFirst).await
+}
+
+/// Attempts of many deliveries in one query, grouped by delivery, in attempt order.
+pub async fn attempts_of(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    delivery_ids: &[String],
+) -> AppResult<HashMap<String, Vec<delivery_attempt::Model>>> {
+    let attempts = scoped::<delivery_attempt::Entity>(tenant)
+        .filter(delivery_attempt::Column::DeliveryId.is_in(delivery_ids.iter().map(String::as_str)))
+        .order_by_asc(delivery_attempt::Column::Number)
+        .all(db)
+        .await?;
+    let mut grouped: HashMap<String, Vec<delivery_attempt::Model>> = HashMap::new();
+    for attempt in attempts {
+        grouped
+            .entry(attempt.delivery_id.clone())
+            .or_default()
+            .push(attempt);
+    }
+    Ok(grouped)
+}
+
+/// Deliveries of many events in one query, grouped by event.
+pub async fn of_events(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    event_ids: &[String],
+) -> AppResult<HashMap<String, Vec<delivery::Model>>> {
+    let rows = scoped::<delivery::Entity>(tenant)
+        .filter(delivery::Column::EventId.is_in(event_ids.iter().map(String::as_str)))
+        .order_by_asc(delivery::Column::Id)
+        .all(db)
+        .await?;
+    let mut grouped: HashMap<String, Vec<delivery::Model>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.event_id.clone()).or_default().push(row);
+    }
+    Ok(grouped)
+}
+
+/// Attempt statistics of one hook over the last `window_secs`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HookStats {
+    pub request_count: u64,
+    pub success_count: u64,
+    pub p50_latency_ms: Option<i32>,
+    pub p95_latency_ms: Option<i32>,
+}
+
+pub async fn hook_stats(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    hook_id: &str,
+    window_secs: i64,
+) -> AppResult<HookStats> {
+    let since = now_ms() - window_secs * 1000;
+    let window = || {
+        scoped::<delivery_attempt::Entity>(tenant)
+            .filter(delivery_attempt::Column::HookId.eq(hook_id))
+            .filter(delivery_attempt::Column::StartedAt.gte(since))
+    };
+    let request_count = window().count(db).await?;
+    let success_count = window()
+        .filter(delivery_attempt::Column::Succeeded.eq(true))
+        .count(db)
+        .await?;
+    // Percentiles by rank: the row at offset ⌈p·n⌉−1 of the durations in order.
+    let percentile = |p: f64| {
+        let offset = ((p * request_count as f64).ceil() as u64).saturating_sub(1);
+        window()
+            .select_only()
+            .column(delivery_attempt::Column::DurationMs)
+            .order_by_asc(delivery_attempt::Column::DurationMs)
+            .offset(offset)
+            .limit(1)
+            .into_tuple::<i32>()
+            .one(db)
+    };
+    let (p50, p95) = if request_count == 0 {
+        (None, None)
+    } else {
+        (percentile(0.50).await?, percentile(0.95).await?)
+    };
+    Ok(HookStats {
+        request_count,
+        success_count,
+        p50_latency_ms: p50,
+        p95_latency_ms: p95,
+    })
+}
+
+/// `redeliver`: one new attempt now, counted as MANUAL. A delivery being sent right now is left
+/// alone (`CONFLICT`); the hook must exist and be enabled.
+pub async fn redeliver(db: &Db, tenant: &str, id: &str) -> AppResult<delivery::Model> {
+    let txn = db.write.begin().await?;
+    let current = get(&txn, tenant, id)
+        .await?
+        .ok_or(AppError::NotFound("delivery"))?;
+    if current.status == DeliveryStatus::Sending.as_str() {
+        return Err(AppError::Conflict(
+            "the delivery is being sent right now; try again when it is done".into(),
+        ));
+    }
+    ensure_hook_enabled(&txn, tenant, &current.hook_id).await?;
+    let now = now_ms();
+    delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::Status,
+            Expr::value(DeliveryStatus::Pending.as_str()),
+        )
+        .col_expr(
+            delivery::Column::NextTrigger,
+            Expr::value(Trigger::Manual.as_str()),
+        )
+        .col_expr(delivery::Column::DueAt, Expr::value(now))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    let updated = get(&txn, tenant, id)
+        .await?
+        .ok_or(AppError::NotFound("delivery"))?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// `replayDeliveries`: requeues a hook's deliveries created in `[since, until)` whose status is
+/// one of `statuses`, each with a fresh retry schedule. Returns how many were requeued.
+pub async fn replay(
+    db: &Db,
+    tenant: &str,
+    hook_id: &str,
+    since: i64,
+    until: Option<i64>,
+    statuses: &[DeliveryStatus],
+) -> AppResult<u64> {
+    if let Some(s) = statuses
+        .iter()
+        .find(|s| matches!(s, DeliveryStatus::Pending | DeliveryStatus::Sending))
+    {
+        return Err(AppError::bad_input(
+            "statuses",
+            format!(
+                "{} deliveries are already queued; replay FAILED, CANCELLED or SUCCEEDED ones",
+                s.as_str()
+            ),
+        ));
+    }
+    if statuses.is_empty() {
+        return Err(AppError::bad_input("statuses", "name at least one status"));
+    }
+    if until.is_some_and(|u| u <= since) {
+        return Err(AppError::bad_input("until", "until must be after since"));
+    }
+    let txn = db.write.begin().await?;
+    ensure_hook_enabled(&txn, tenant, hook_id).await?;
+    let now = now_ms();
+    let mut update = delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::Status,
+            Expr::value(DeliveryStatus::Pending.as_str()),
+        )
+        .col_expr(
+            delivery::Column::NextTrigger,
+            Expr::value(Trigger::Scheduled.as_str()),
+        )
+        .col_expr(delivery::Column::RoundAttempts, Expr::value(0))
+        .col_expr(delivery::Column::DueAt, Expr::value(now))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::TenantId.eq(tenant))
+        .filter(delivery::Column::HookId.eq(hook_id))
+        .filter(delivery::Column::CreatedAt.gte(since))
+        .filter(delivery::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+    if let Some(until) = until {
+        update = update.filter(delivery::Column::CreatedAt.lt(until));
+    }
+    let result = update.exec(&txn).await?;
+    txn.commit().await?;
+    Ok(result.rows_affected)
+}
+
+async fn ensure_hook_enabled(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    hook_id: &str,
+) -> AppResult<()> {
+    match hooks::get(db, tenant, hook_id).await? {
+        None => Err(AppError::NotFound("hook")),
+        Some(hook) if !hook.enabled => Err(AppError::Conflict(
+            "the hook is disabled; enable it first".into(),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Cancels a hook's queued and in-flight deliveries (the hook was disabled or deleted). An
+/// attempt already on the wire still records its outcome, but the status stays CANCELLED.
+pub async fn cancel_for_hook(db: &impl ConnectionTrait, hook_id: &str) -> AppResult<u64> {
+    let now = now_ms();
+    let result = delivery::Entity::update_many()
+        .col_expr(
+            delivery::Column::Status,
+            Expr::value(DeliveryStatus::Cancelled.as_str()),
+        )
+        .col_expr(delivery::Column::DueAt, Expr::value(Option::<i64>::None))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::HookId.eq(hook_id))
+        .filter(delivery::Column::Status.is_in([
+            DeliveryStatus::Pending.as_str(),
+            DeliveryStatus::Sending.as_str(),
+        ]))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Deliveries waiting or in flight, all tenants (the `hookd_deliveries_pending` gauge).
+pub async fn pending_count(db: &impl ConnectionTrait) -> AppResult<u64> {
+    let backend = db.get_database_backend();
+    let sql = "SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('PENDING', 'SENDING')";
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?;
+    let n: i64 = match row {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(n.max(0) as u64)
+}

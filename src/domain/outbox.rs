@@ -1,0 +1,125 @@
+//! The transactional outbox: where every producer writes its event and delivery rows.
+//!
+//! [`emit`] runs inside the caller's transaction. It stores the event and one PENDING delivery
+//! per enabled hook subscribed to the event type (matched now, at emit time), so the change
+//! that caused the event, the event, and its deliveries commit together or not at all. Nothing
+//! is sent from here: after the caller commits, it calls [`crate::delivery::Wake::wake`] and the
+//! dispatcher claims the new rows at once.
+
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
+use serde_json::{Map, Value};
+
+use entity::{delivery, event, hook};
+
+use crate::domain::deliveries::{DeliveryStatus, Trigger};
+use crate::domain::tenant::scoped;
+use crate::domain::{new_id, now_ms};
+use crate::error::AppResult;
+
+/// What a producer hands to the outbox.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub event_type: String,
+    /// The payload envelope, keys in the order receivers expect (`event` first). The outbox
+    /// adds `eventId` and, per delivery, `hookId` after these keys.
+    pub envelope: Map<String, Value>,
+    pub idempotency_key: Option<String>,
+}
+
+/// `createdAt` of envelopes: ISO 8601, UTC, milliseconds (`2026-11-26T19:47:15.295Z`).
+pub fn iso_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Stores `new` and its deliveries in `txn`. Returns the event and how many deliveries it got.
+pub async fn emit<C: ConnectionTrait>(
+    txn: &C,
+    tenant: &str,
+    new: NewEvent,
+) -> AppResult<(event::Model, usize)> {
+    let now = now_ms();
+    let payload = serde_json::to_string(&new.envelope).map_err(anyhow::Error::from)?;
+    let event = event::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tenant.to_owned()),
+        event_type: Set(new.event_type.clone()),
+        payload: Set(payload),
+        idempotency_key: Set(new.idempotency_key),
+        created_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+
+    let hook_ids: Vec<String> = scoped::<hook::Entity>(tenant)
+        .select_only()
+        .column(hook::Column::Id)
+        .filter(hook::Column::Enabled.eq(true))
+        .filter(Expr::col(hook::Column::Events).like(event_name_pattern(&new.event_type)))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let count = hook_ids.len();
+    if count > 0 {
+        let rows = hook_ids.into_iter().map(|hook_id| delivery::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(tenant.to_owned()),
+            event_id: Set(event.id.clone()),
+            hook_id: Set(hook_id),
+            event_type: Set(new.event_type.clone()),
+            status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+            attempt_count: Set(0),
+            round_attempts: Set(0),
+            next_trigger: Set(Trigger::Scheduled.as_str().to_owned()),
+            due_at: Set(Some(now)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        delivery::Entity::insert_many(rows).exec(txn).await?;
+    }
+    Ok((event, count))
+}
+
+/// A LIKE pattern matching hooks whose JSON `events` array contains exactly `name`.
+pub fn event_name_pattern(name: &str) -> LikeExpr {
+    let quoted = Value::from(name).to_string();
+    let escaped = quoted
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
+/// The exact bytes sent for one delivery: the stored envelope with `eventId` and `hookId`
+/// appended, in that order, as Logto does.
+pub fn delivery_body(payload: &str, event_id: &str, hook_id: &str) -> String {
+    let ids = format!(
+        "\"eventId\":{},\"hookId\":{}}}",
+        Value::from(event_id),
+        Value::from(hook_id)
+    );
+    match payload.trim_end().strip_suffix('}') {
+        Some(open) if open.trim_end().ends_with('{') => format!("{open}{ids}"),
+        Some(open) => format!("{open},{ids}"),
+        None => format!("{{{ids}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_appends_ids_last() {
+        assert_eq!(
+            delivery_body(r#"{"event":"A.B","data":{"x":1}}"#, "e1", "h1"),
+            r#"{"event":"A.B","data":{"x":1},"eventId":"e1","hookId":"h1"}"#
+        );
+        assert_eq!(
+            delivery_body("{}", "e", "h"),
+            r#"{"eventId":"e","hookId":"h"}"#
+        );
+    }
+}

@@ -1,0 +1,236 @@
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use entity::{delivery, delivery_attempt};
+
+use crate::domain::deliveries::{self as domain, HookStats as DomainStats};
+use crate::graphql::loaders::Loaders;
+use crate::graphql::types::event::Event;
+use crate::graphql::types::hook::{Hook, datetime};
+
+/// Where a delivery stands.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its first attempt or its next retry.
+    Pending,
+    /// An attempt is on the wire.
+    Sending,
+    /// The receiver answered 2xx.
+    Succeeded,
+    /// Every attempt failed, or the receiver answered 410.
+    Failed,
+    /// The hook was disabled or deleted before the delivery succeeded.
+    Cancelled,
+}
+
+impl From<DeliveryStatus> for domain::DeliveryStatus {
+    fn from(s: DeliveryStatus) -> Self {
+        match s {
+            DeliveryStatus::Pending => domain::DeliveryStatus::Pending,
+            DeliveryStatus::Sending => domain::DeliveryStatus::Sending,
+            DeliveryStatus::Succeeded => domain::DeliveryStatus::Succeeded,
+            DeliveryStatus::Failed => domain::DeliveryStatus::Failed,
+            DeliveryStatus::Cancelled => domain::DeliveryStatus::Cancelled,
+        }
+    }
+}
+
+impl From<domain::DeliveryStatus> for DeliveryStatus {
+    fn from(s: domain::DeliveryStatus) -> Self {
+        match s {
+            domain::DeliveryStatus::Pending => DeliveryStatus::Pending,
+            domain::DeliveryStatus::Sending => DeliveryStatus::Sending,
+            domain::DeliveryStatus::Succeeded => DeliveryStatus::Succeeded,
+            domain::DeliveryStatus::Failed => DeliveryStatus::Failed,
+            domain::DeliveryStatus::Cancelled => DeliveryStatus::Cancelled,
+        }
+    }
+}
+
+/// Why an attempt was made.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AttemptTrigger {
+    /// The first attempt or a retry on the schedule.
+    Scheduled,
+    /// `redeliver`.
+    Manual,
+}
+
+/// One event sent to one hook, with every attempt.
+pub struct Delivery(pub delivery::Model);
+
+impl From<delivery::Model> for Delivery {
+    fn from(model: delivery::Model) -> Self {
+        Delivery(model)
+    }
+}
+
+/// One event sent to one hook, with every attempt.
+#[Object]
+impl Delivery {
+    /// Opaque id; sent as `webhook-id`, the same on every attempt.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    /// The hook; null once the hook is deleted (its deliveries stay).
+    async fn hook(&self, ctx: &Context<'_>) -> Result<Option<Hook>> {
+        let loaders = ctx.data::<Loaders>()?;
+        Ok(loaders
+            .hooks
+            .load_one(self.0.hook_id.clone())
+            .await?
+            .map(|h| Hook((*h).clone())))
+    }
+
+    /// The hook's id, also after the hook is deleted.
+    async fn hook_id(&self) -> ID {
+        ID(self.0.hook_id.clone())
+    }
+
+    /// The event delivered.
+    async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
+        let loaders = ctx.data::<Loaders>()?;
+        Ok(loaders
+            .events
+            .load_one(self.0.event_id.clone())
+            .await?
+            .map(Event))
+    }
+
+    /// The event type, e.g. `User.Created`.
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+
+    /// Where the delivery stands.
+    async fn status(&self) -> DeliveryStatus {
+        domain::DeliveryStatus::parse(&self.0.status)
+            .map(DeliveryStatus::from)
+            .unwrap_or(DeliveryStatus::Pending)
+    }
+
+    /// Attempts made so far.
+    async fn attempt_count(&self) -> i32 {
+        self.0.attempt_count
+    }
+
+    /// When the next attempt is due; null unless PENDING.
+    async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        (self.0.status == domain::DeliveryStatus::Pending.as_str())
+            .then_some(self.0.due_at)
+            .flatten()
+            .map(datetime)
+    }
+
+    /// When the delivery was created (with its event).
+    async fn created_at(&self) -> DateTime<Utc> {
+        datetime(self.0.created_at)
+    }
+
+    /// When the status last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        datetime(self.0.updated_at)
+    }
+
+    /// Every attempt, oldest first.
+    async fn attempts(&self, ctx: &Context<'_>) -> Result<Vec<DeliveryAttempt>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let attempts = loaders
+            .attempts
+            .load_one(self.0.id.clone())
+            .await?
+            .unwrap_or_default();
+        Ok(attempts.into_iter().map(DeliveryAttempt).collect())
+    }
+}
+
+/// One HTTP attempt of a delivery.
+pub struct DeliveryAttempt(pub delivery_attempt::Model);
+
+/// One HTTP attempt of a delivery.
+#[Object]
+impl DeliveryAttempt {
+    /// 1-based attempt number.
+    async fn number(&self) -> i32 {
+        self.0.number
+    }
+
+    /// Why the attempt was made.
+    async fn trigger(&self) -> AttemptTrigger {
+        match domain::Trigger::parse(&self.0.trigger) {
+            domain::Trigger::Manual => AttemptTrigger::Manual,
+            domain::Trigger::Scheduled => AttemptTrigger::Scheduled,
+        }
+    }
+
+    /// When the request started.
+    async fn started_at(&self) -> DateTime<Utc> {
+        datetime(self.0.started_at)
+    }
+
+    /// From the start of the request to the end of the response (or the failure).
+    async fn duration_ms(&self) -> i32 {
+        self.0.duration_ms
+    }
+
+    /// The HTTP status; null when no response came (timeout, connection error, blocked target).
+    async fn response_status(&self) -> Option<i32> {
+        self.0.response_status
+    }
+
+    /// The first 20 KiB of the response body.
+    async fn response_body(&self) -> Option<&str> {
+        self.0.response_body.as_deref()
+    }
+
+    /// What went wrong, if anything.
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+}
+
+/// A hook's attempts over a time window.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct HookStats {
+    /// Attempts started in the window.
+    pub request_count: u64,
+    /// Of those, answered 2xx.
+    pub success_count: u64,
+    /// `successCount / requestCount`, in [0, 1]; null when there were no requests.
+    pub success_rate: Option<f64>,
+    /// Median attempt duration in ms; null when there were no requests.
+    pub p50_latency_ms: Option<i32>,
+    /// 95th percentile attempt duration in ms; null when there were no requests.
+    pub p95_latency_ms: Option<i32>,
+}
+
+impl From<DomainStats> for HookStats {
+    fn from(s: DomainStats) -> Self {
+        HookStats {
+            request_count: s.request_count,
+            success_count: s.success_count,
+            success_rate: (s.request_count > 0)
+                .then(|| s.success_count as f64 / s.request_count as f64),
+            p50_latency_ms: s.p50_latency_ms,
+            p95_latency_ms: s.p95_latency_ms,
+        }
+    }
+}
+
+/// The answer to one test payload of `testHook`.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct TestDelivery {
+    /// The event whose test payload was sent.
+    pub event: String,
+    /// The receiver answered 2xx.
+    pub ok: bool,
+    /// The HTTP status; null when no response came.
+    pub response_status: Option<i32>,
+    /// The first 4 KiB of the response body.
+    pub response_body: Option<String>,
+    /// How long the request took.
+    pub duration_ms: i32,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}

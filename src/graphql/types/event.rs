@@ -1,0 +1,56 @@
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Json, Object, Result};
+use chrono::{DateTime, Utc};
+
+use entity::event;
+
+use crate::domain::events;
+use crate::graphql::loaders::Loaders;
+use crate::graphql::types::delivery::Delivery;
+use crate::graphql::types::hook::datetime;
+
+/// Something that happened, as delivered to hooks.
+pub struct Event(pub Arc<event::Model>);
+
+impl From<event::Model> for Event {
+    fn from(model: event::Model) -> Self {
+        Event(Arc::new(model))
+    }
+}
+
+/// Something that happened, as delivered to hooks.
+#[Object]
+impl Event {
+    /// Opaque id; the `eventId` of every delivery of this event.
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    /// The event type, e.g. `User.Created` or a custom `Invoice.Paid`.
+    #[graphql(name = "type")]
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+
+    /// The payload as receivers get it, minus the per-hook `hookId` key.
+    async fn payload(&self) -> Json<serde_json::Value> {
+        Json(events::payload_json(&self.0))
+    }
+
+    /// When the event was emitted.
+    async fn created_at(&self) -> DateTime<Utc> {
+        datetime(self.0.created_at)
+    }
+
+    /// One delivery per hook that was subscribed when the event was emitted.
+    async fn deliveries(&self, ctx: &Context<'_>) -> Result<Vec<Delivery>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let rows = loaders.event_deliveries.load_one(self.0.id.clone()).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Delivery::from)
+            .collect())
+    }
+}
