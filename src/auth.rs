@@ -156,10 +156,7 @@ impl JwtKeyConfig {
             (None, None, None) => Ok(JwtKeyConfig::Hs256(None)),
             (Some(secret), None, None) => {
                 if secret.len() < 32 {
-                    return Err(config_error(
-                        "HOOKD_JWT_SECRET",
-                        "must be at least 32 bytes long",
-                    ));
+                    return Err(config_error("HOOKD_JWT_SECRET", "must be at least 32 bytes long"));
                 }
                 Ok(JwtKeyConfig::Hs256(Some(Secret(secret.into_bytes()))))
             }
@@ -167,9 +164,7 @@ impl JwtKeyConfig {
                 let parsed = url::Url::parse(&url)
                     .ok()
                     .filter(|u| matches!(u.scheme(), "http" | "https"))
-                    .ok_or_else(|| {
-                        config_error("HOOKD_JWKS_URL", format!("{url:?} is not an http(s) URL"))
-                    })?;
+                    .ok_or_else(|| config_error("HOOKD_JWKS_URL", format!("{url:?} is not an http(s) URL")))?;
                 Ok(JwtKeyConfig::Jwks(parsed))
             }
             (None, None, Some(key)) => {
@@ -177,18 +172,11 @@ impl JwtKeyConfig {
                     key.into_bytes()
                 } else {
                     std::fs::read(&key).map_err(|e| {
-                        config_error(
-                            "HOOKD_JWT_PUBLIC_KEY",
-                            format!("cannot read PEM file {key:?}: {e}"),
-                        )
+                        config_error("HOOKD_JWT_PUBLIC_KEY", format!("cannot read PEM file {key:?}: {e}"))
                     })?
                 };
-                let algorithm = public_key_algorithm(&pem).ok_or_else(|| {
-                    config_error(
-                        "HOOKD_JWT_PUBLIC_KEY",
-                        "not a PEM RSA, P-256 or P-384 public key",
-                    )
-                })?;
+                let algorithm = public_key_algorithm(&pem)
+                    .ok_or_else(|| config_error("HOOKD_JWT_PUBLIC_KEY", "not a PEM RSA, P-256 or P-384 public key"))?;
                 Ok(JwtKeyConfig::PublicKey { algorithm, pem })
             }
             _ => Err(config_error(
@@ -206,13 +194,8 @@ fn public_key_algorithm(pem: &[u8]) -> Option<Algorithm> {
     }
     DecodingKey::from_ec_pem(pem).ok()?;
     let text = std::str::from_utf8(pem).ok()?;
-    let body: String = text
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body.trim())
-        .ok()?;
+    let body: String = text.lines().filter(|line| !line.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body.trim()).ok()?;
     // Named-curve OIDs as DER: prime256v1 (1.2.840.10045.3.1.7) and secp384r1 (1.3.132.0.34).
     const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
     const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
@@ -265,10 +248,7 @@ pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Secret> {
 }
 
 enum Verifier {
-    Static {
-        algorithm: Algorithm,
-        key: DecodingKey,
-    },
+    Static { algorithm: Algorithm, key: DecodingKey },
     Jwks(JwksCache),
 }
 
@@ -334,16 +314,13 @@ impl Auth {
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(AuthError(
-                "the Authorization header must be \"Bearer <token>\"",
-            ))?;
+            .ok_or(AuthError("the Authorization header must be \"Bearer <token>\""))?;
         self.verify(token.trim()).await
     }
 
     /// Verifies a bare JWT.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| AuthError("malformed token"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError("malformed token"))?;
         let (algorithm, key) = match &self.verifier {
             Verifier::Static { algorithm, key } => (*algorithm, key.clone()),
             Verifier::Jwks(cache) => cache.key_for(header.kid.as_deref()).await?,
@@ -367,19 +344,18 @@ impl Auth {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
         }
-        let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind;
-                AuthError(match e.kind() {
-                    ErrorKind::ExpiredSignature => "token expired",
-                    ErrorKind::ImmatureSignature => "token not yet valid",
-                    ErrorKind::InvalidIssuer => "token issuer not accepted",
-                    ErrorKind::InvalidAudience => "token audience not accepted",
-                    ErrorKind::InvalidSignature => "invalid token signature",
-                    ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
-                    _ => "invalid token",
-                })
-            })?;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            AuthError(match e.kind() {
+                ErrorKind::ExpiredSignature => "token expired",
+                ErrorKind::ImmatureSignature => "token not yet valid",
+                ErrorKind::InvalidIssuer => "token issuer not accepted",
+                ErrorKind::InvalidAudience => "token audience not accepted",
+                ErrorKind::InvalidSignature => "invalid token signature",
+                ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+                _ => "invalid token",
+            })
+        })?;
         self.claims_from(data.claims)
     }
 
@@ -411,29 +387,19 @@ impl Auth {
     }
 
     /// Mints an HS256 token (for `hookd token` and the start-up banner).
-    pub fn mint(
-        &self,
-        scopes: &[Scope],
-        tenant: &str,
-        ttl: Duration,
-        subject: &str,
-    ) -> anyhow::Result<String> {
-        let key = self
-            .encoding_key
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("tokens can only be minted with an HS256 secret (HOOKD_JWKS_URL or HOOKD_JWT_PUBLIC_KEY is set)"))?;
+    pub fn mint(&self, scopes: &[Scope], tenant: &str, ttl: Duration, subject: &str) -> anyhow::Result<String> {
+        let key = self.encoding_key.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "tokens can only be minted with an HS256 secret (HOOKD_JWKS_URL or HOOKD_JWT_PUBLIC_KEY is set)"
+            )
+        })?;
         anyhow::ensure!(valid_tenant(tenant), "tenant must be 1 to 128 characters");
         let now = chrono::Utc::now().timestamp();
         let mut claims = Map::new();
         claims.insert("sub".into(), subject.into());
         claims.insert(
             "scope".into(),
-            scopes
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-                .into(),
+            scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ").into(),
         );
         claims.insert(self.tenant_claim.clone(), tenant.into());
         claims.insert("iat".into(), now.into());
@@ -444,11 +410,7 @@ impl Auth {
         if let Some(aud) = &self.audience {
             claims.insert("aud".into(), aud.as_str().into());
         }
-        Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            key,
-        )?)
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)?)
     }
 }
 
@@ -467,9 +429,7 @@ struct JwksCache {
 
 impl JwksCache {
     fn new(url: url::Url) -> anyhow::Result<JwksCache> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()?;
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
         Ok(JwksCache {
             url,
             client,
@@ -495,9 +455,7 @@ impl JwksCache {
             Ok(keys) => *self.keys.write().await = keys,
             Err(e) => tracing::warn!(url = %self.url, error = %e, "JWKS fetch failed"),
         }
-        self.lookup(kid)
-            .await
-            .ok_or(AuthError("unknown signing key"))
+        self.lookup(kid).await.ok_or(AuthError("unknown signing key"))
     }
 
     async fn lookup(&self, kid: Option<&str>) -> Option<(Algorithm, DecodingKey)> {
@@ -530,8 +488,7 @@ impl JwksCache {
                 },
                 _ => continue,
             };
-            let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk))
-            else {
+            let (Some(kid), Ok(key)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(jwk)) else {
                 continue;
             };
             keys.insert(kid, (algorithm, key));

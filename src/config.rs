@@ -141,12 +141,9 @@ impl Config {
     pub fn from_raw(raw: RawSettings) -> Result<Config, ConfigError> {
         let listen = match raw.listen.as_deref() {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(s) => s.parse().map_err(|_| {
-                bad(
-                    "HOOKD_LISTEN",
-                    format!("{s:?} is not an address like 127.0.0.1:8080"),
-                )
-            })?,
+            Some(s) => s
+                .parse()
+                .map_err(|_| bad("HOOKD_LISTEN", format!("{s:?} is not an address like 127.0.0.1:8080")))?,
         };
         let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".to_owned()));
         if data_dir.as_os_str().is_empty() {
@@ -199,12 +196,7 @@ impl Config {
 
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let workers = parse_count("HOOKD_WORKERS", raw.workers.as_deref(), 2 * cores, 1024)?;
-        let max_in_flight = parse_count(
-            "HOOKD_MAX_IN_FLIGHT",
-            raw.max_in_flight.as_deref(),
-            256,
-            65_536,
-        )?;
+        let max_in_flight = parse_count("HOOKD_MAX_IN_FLIGHT", raw.max_in_flight.as_deref(), 256, 65_536)?;
         let max_in_flight_per_hook = parse_count(
             "HOOKD_MAX_IN_FLIGHT_PER_HOOK",
             raw.max_in_flight_per_hook.as_deref(),
@@ -228,20 +220,14 @@ impl Config {
             None | Some("true" | "1" | "yes" | "on") => true,
             Some("false" | "0" | "no" | "off") => false,
             Some(other) => {
-                return Err(bad(
-                    "HOOKD_INTROSPECTION",
-                    format!("{other:?} is not true or false"),
-                ));
+                return Err(bad("HOOKD_INTROSPECTION", format!("{other:?} is not true or false")));
             }
         };
         let log_format = match raw.log_format.as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(bad(
-                    "HOOKD_LOG_FORMAT",
-                    format!("{other:?} is not text or json"),
-                ));
+                return Err(bad("HOOKD_LOG_FORMAT", format!("{other:?} is not text or json")));
             }
         };
 
@@ -283,20 +269,10 @@ pub fn parse_duration(variable: &'static str, s: &str) -> Result<Duration, Confi
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(s).map_err(|_| {
-        bad(
-            variable,
-            format!("{s:?} is not a duration like 10s, 5m or 2h"),
-        )
-    })
+    humantime::parse_duration(s).map_err(|_| bad(variable, format!("{s:?} is not a duration like 10s, 5m or 2h")))
 }
 
-fn parse_count(
-    variable: &'static str,
-    s: Option<&str>,
-    default: usize,
-    max: usize,
-) -> Result<usize, ConfigError> {
+fn parse_count(variable: &'static str, s: Option<&str>, default: usize, max: usize) -> Result<usize, ConfigError> {
     let Some(s) = s else { return Ok(default) };
     match s.trim().parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),

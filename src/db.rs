@@ -32,8 +32,7 @@ impl Db {
             if let Some(dir) = sqlite_path(url).and_then(Path::parent)
                 && !dir.as_os_str().is_empty()
             {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
             }
             let write = connect_sqlite(url, 1).await?;
             let read = connect_sqlite(url, SQLITE_READERS).await?;
@@ -100,9 +99,7 @@ async fn connect_sqlite(url: &str, connections: u32) -> anyhow::Result<DatabaseC
 
 /// The file path of a `sqlite://path?query` URL, `None` for in-memory databases.
 fn sqlite_path(url: &str) -> Option<&Path> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| Path::new(path))
 }

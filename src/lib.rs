@@ -41,9 +41,9 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
     let db = Db::connect(&config.database_url)
         .await
         .map_err(|e| anyhow::anyhow!("HOOKD_DATABASE_URL (--database-url): {e:#}"))?;
-    db.migrate().await.map_err(|e| {
-        anyhow::anyhow!("HOOKD_DATABASE_URL (--database-url): cannot migrate the database: {e}")
-    })?;
+    db.migrate()
+        .await
+        .map_err(|e| anyhow::anyhow!("HOOKD_DATABASE_URL (--database-url): cannot migrate the database: {e}"))?;
     let targets = Arc::new(TargetPolicy::new(config.allowed_targets.clone()));
     let sender = Sender::new(targets.clone(), config.delivery_timeout)?;
     let hook_rules = HookRules {
@@ -68,26 +68,29 @@ impl App {
         &self.state
     }
 
-    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and returns.
-    pub async fn serve(
-        self,
-        listener: TcpListener,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<()> {
+    /// Serves HTTP and runs the dispatcher until `shutdown` is cancelled; then stops taking
+    /// requests and work, finishes attempts in flight (up to the delivery timeout), stores
+    /// their outcomes, and returns.
+    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+        // Deliveries left SENDING by a previous process are due once their lease runs out;
+        // anything PENDING is due now. Either way the dispatcher's first claim finds them.
+        let dispatcher = tokio::spawn(delivery::run(self.state.clone(), shutdown.clone()));
         let schema = graphql::build(self.state.clone());
         let router = http::router(self.state, schema);
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await?;
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await;
+        // If serving failed, stop the dispatcher too.
+        shutdown.cancel();
+        if let Err(e) = dispatcher.await {
+            tracing::error!(error = %e, "dispatcher task failed");
+        }
+        served?;
         Ok(())
     }
 }
 
 /// [`start`] then [`App::serve`].
-pub async fn serve(
-    config: Config,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn serve(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
     start(config).await?.serve(listener, shutdown).await
 }

@@ -97,9 +97,9 @@ fn init_tracing(format: LogFormat) {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let app = hookd::start(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-        anyhow::anyhow!("invalid HOOKD_LISTEN (--listen): cannot listen on {listen}: {e}")
-    })?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("invalid HOOKD_LISTEN (--listen): cannot listen on {listen}: {e}"))?;
     let base = format!("http://{}", listener.local_addr()?);
     println!("hookd {} listening on {base}", env!("CARGO_PKG_VERSION"));
     println!("  GraphQL:  {base}/graphql");
@@ -136,8 +136,7 @@ fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
         .map(|s| Scope::parse(s).ok_or_else(|| anyhow::anyhow!("unknown scope {s:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     anyhow::ensure!(!scopes.is_empty(), "--scope must name at least one scope");
-    let ttl = hookd::config::parse_duration("--ttl", &args.ttl)
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let ttl = hookd::config::parse_duration("--ttl", &args.ttl).map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let auth = Auth::from_config(&config)?;
     println!("{}", auth.mint(&scopes, &args.tenant, ttl, &args.sub)?);
     Ok(())

@@ -53,8 +53,7 @@ impl Resolve for GuardedResolver {
         let policy = self.policy.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if addrs.is_empty() {
                 return Err(format!("{host} did not resolve to any address").into());
             }
@@ -162,12 +161,7 @@ mod tests {
             let ip: IpAddr = blocked.parse().unwrap_or_else(|_| panic!("{blocked}"));
             assert!(policy.check(ip).is_err(), "{blocked} should be blocked");
         }
-        for allowed in [
-            "93.184.216.34",
-            "1.1.1.1",
-            "2606:4700::1111",
-            "::ffff:8.8.8.8",
-        ] {
+        for allowed in ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
             let ip: IpAddr = allowed.parse().unwrap_or_else(|_| panic!("{allowed}"));
             assert!(policy.check(ip).is_ok(), "{allowed} should be allowed");
         }
@@ -177,11 +171,7 @@ mod tests {
     fn allow_list_overrides_including_mapped_forms() {
         let policy = TargetPolicy::new(vec!["127.0.0.0/8".parse().expect("cidr")]);
         assert!(policy.check("127.0.0.1".parse().expect("ip")).is_ok());
-        assert!(
-            policy
-                .check("::ffff:127.0.0.1".parse().expect("ip"))
-                .is_ok()
-        );
+        assert!(policy.check("::ffff:127.0.0.1".parse().expect("ip")).is_ok());
         assert!(policy.check("::1".parse().expect("ip")).is_err());
     }
 }

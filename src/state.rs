@@ -25,7 +25,8 @@ impl AppState {
     /// After a commit that emitted `events`: count them and wake the dispatcher.
     pub fn published(&self, events: &[entity::event::Model]) {
         for event in events {
-            metrics::counter!("hookd_events_total", "type" => crate::metrics::event_label(&event.event_type)).increment(1);
+            metrics::counter!("hookd_events_total", "type" => crate::metrics::event_label(&event.event_type))
+                .increment(1);
         }
         self.wake.wake();
     }

@@ -40,13 +40,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(
-            manager,
-            "events_tenant_id_id",
-            "events",
-            &["tenant_id", "id"],
-        )
-        .await?;
+        index(manager, "events_tenant_id_id", "events", &["tenant_id", "id"]).await?;
         index(
             manager,
             "events_tenant_id_type_id",
@@ -96,13 +90,7 @@ impl MigrationTrait for Migration {
                 "CREATE INDEX deliveries_due ON deliveries (due_at) WHERE status IN ('PENDING', 'SENDING')",
             )
             .await?;
-        index(
-            manager,
-            "deliveries_tenant_id_id",
-            "deliveries",
-            &["tenant_id", "id"],
-        )
-        .await?;
+        index(manager, "deliveries_tenant_id_id", "deliveries", &["tenant_id", "id"]).await?;
         index(
             manager,
             "deliveries_tenant_id_hook_id_id",
@@ -170,20 +158,13 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in ["delivery_attempts", "deliveries", "events", "event_types"] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }
 }
 
-async fn index(
-    manager: &SchemaManager<'_>,
-    name: &str,
-    table: &str,
-    columns: &[&str],
-) -> Result<(), DbErr> {
+async fn index(manager: &SchemaManager<'_>, name: &str, table: &str, columns: &[&str]) -> Result<(), DbErr> {
     let mut index = Index::create();
     index.name(name).table(table.to_owned());
     for column in columns {
@@ -192,12 +173,7 @@ async fn index(
     manager.create_index(index.to_owned()).await
 }
 
-async fn unique(
-    manager: &SchemaManager<'_>,
-    name: &str,
-    table: &str,
-    columns: &[&str],
-) -> Result<(), DbErr> {
+async fn unique(manager: &SchemaManager<'_>, name: &str, table: &str, columns: &[&str]) -> Result<(), DbErr> {
     let mut index = Index::create();
     index.name(name).table(table.to_owned()).unique();
     for column in columns {

@@ -22,8 +22,7 @@ pub struct Claimed {
     pub next_trigger: String,
 }
 
-const RETURNING: &str =
-    "RETURNING id, tenant_id, event_id, hook_id, attempt_count, round_attempts, next_trigger";
+const RETURNING: &str = "RETURNING id, tenant_id, event_id, hook_id, attempt_count, round_attempts, next_trigger";
 
 /// Claims up to `limit` deliveries due at `now`, leased until `lease_until` (epoch ms).
 pub async fn claim(db: &Db, now: i64, lease_until: i64, limit: u64) -> Result<Vec<Claimed>, DbErr> {
@@ -42,11 +41,8 @@ pub async fn claim(db: &Db, now: i64, lease_until: i64, limit: u64) -> Result<Ve
                           ORDER BY due_at LIMIT ?3) {RETURNING}"
         ),
     };
-    let statement = Statement::from_sql_and_values(
-        backend,
-        sql,
-        [lease_until.into(), now.into(), (limit as i64).into()],
-    );
+    let statement =
+        Statement::from_sql_and_values(backend, sql, [lease_until.into(), now.into(), (limit as i64).into()]);
     Claimed::find_by_statement(statement).all(&db.write).await
 }
 

@@ -54,10 +54,7 @@ struct HookLimits {
 
 impl HookLimits {
     fn for_hook(&self, hook_id: &str, per_hook: usize) -> Arc<Semaphore> {
-        let mut limits = self
-            .limits
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut limits = self.limits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         limits
             .entry(hook_id.to_owned())
             .or_insert_with(|| Arc::new(Semaphore::new(per_hook)))
@@ -84,18 +81,17 @@ impl Dispatcher {
             }
             let now = now_ms();
             let lease_until = now + this.lease.as_millis() as i64;
-            let claimed =
-                match claim::claim(&this.db, now, lease_until, free.min(BATCH) as u64).await {
-                    Ok(claimed) => claimed,
-                    Err(e) => {
-                        tracing::error!(error = %e, "claiming deliveries failed");
-                        tokio::select! {
-                            () = tokio::time::sleep(ON_ERROR) => {}
-                            () = shutdown.cancelled() => break,
-                        }
-                        continue;
+            let claimed = match claim::claim(&this.db, now, lease_until, free.min(BATCH) as u64).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming deliveries failed");
+                    tokio::select! {
+                        () = tokio::time::sleep(ON_ERROR) => {}
+                        () = shutdown.cancelled() => break,
                     }
-                };
+                    continue;
+                }
+            };
             if claimed.is_empty() {
                 this.idle(&shutdown).await;
                 continue;
@@ -116,30 +112,22 @@ impl Dispatcher {
                 let hook = hooks.get(&delivery.hook_id).cloned();
                 let event = events.get(&delivery.event_id).cloned();
                 let limit = hook_limits.for_hook(&delivery.hook_id, this.max_in_flight_per_hook);
-                tracker.spawn(this.clone().deliver(
-                    delivery,
-                    hook,
-                    event,
-                    slot,
-                    limit,
-                    shutdown.clone(),
-                ));
+                tracker.spawn(
+                    this.clone()
+                        .deliver(delivery, hook, event, slot, limit, shutdown.clone()),
+                );
             }
         }
         tracker.close();
         let grace = this.delivery_timeout + Duration::from_secs(1);
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-            tracing::warn!(
-                "attempts still in flight at shutdown; their leases will expire and they will be retried"
-            );
+            tracing::warn!("attempts still in flight at shutdown; their leases will expire and they will be retried");
         }
     }
 
     async fn idle(&self, shutdown: &CancellationToken) {
         let sleep = match claim::next_due(&self.db).await {
-            Ok(Some(due)) => {
-                Duration::from_millis((due - now_ms()).clamp(0, IDLE.as_millis() as i64) as u64)
-            }
+            Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, IDLE.as_millis() as i64) as u64),
             _ => IDLE,
         };
         tokio::select! {
@@ -152,13 +140,7 @@ impl Dispatcher {
     async fn load(
         &self,
         claimed: &[Claimed],
-    ) -> Result<
-        (
-            HashMap<String, Arc<hook::Model>>,
-            HashMap<String, Arc<event::Model>>,
-        ),
-        sea_orm::DbErr,
-    > {
+    ) -> Result<(HashMap<String, Arc<hook::Model>>, HashMap<String, Arc<event::Model>>), sea_orm::DbErr> {
         let hook_ids: Vec<&str> = claimed.iter().map(|c| c.hook_id.as_str()).collect();
         let event_ids: Vec<&str> = claimed.iter().map(|c| c.event_id.as_str()).collect();
         let hooks = hook::Entity::find()
@@ -208,9 +190,7 @@ impl Dispatcher {
             },
         };
         if self.records.send(record).await.is_err() {
-            tracing::error!(
-                "recorder stopped; the outcome is lost and the delivery will be retried after its lease"
-            );
+            tracing::error!("recorder stopped; the outcome is lost and the delivery will be retried after its lease");
         }
     }
 
@@ -234,6 +214,7 @@ impl Dispatcher {
             })
             .await;
         let attempted = Attempted {
+            succeeded: result.succeeded(),
             status: result.status,
             retry_after: result.retry_after,
             trigger,

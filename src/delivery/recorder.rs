@@ -76,12 +76,10 @@ pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake) {
 fn count(record: &Record) {
     let result = match record {
         Record::Attempt {
-            next: Next::Succeeded,
-            ..
+            next: Next::Succeeded, ..
         } => "succeeded",
         Record::Attempt {
-            next: Next::RetryAt(_),
-            ..
+            next: Next::RetryAt(_), ..
         } => "retry",
         Record::Attempt { .. } => "failed",
         Record::Cancel { .. } => "cancelled",
@@ -89,8 +87,7 @@ fn count(record: &Record) {
     };
     metrics::counter!("hookd_deliveries_total", "result" => result).increment(1);
     if let Record::Attempt { result, .. } = record {
-        metrics::histogram!("hookd_delivery_attempt_duration_seconds")
-            .record(f64::from(result.duration_ms) / 1000.0);
+        metrics::histogram!("hookd_delivery_attempt_duration_seconds").record(f64::from(result.duration_ms) / 1000.0);
     }
 }
 
@@ -123,9 +120,7 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<(), AppError> {
         })
         .collect();
     if !attempts.is_empty() {
-        delivery_attempt::Entity::insert_many(attempts)
-            .exec(&txn)
-            .await?;
+        delivery_attempt::Entity::insert_many(attempts).exec(&txn).await?;
     }
     for record in batch {
         match record {
@@ -142,15 +137,9 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<(), AppError> {
                 };
                 let round = delivery.round_attempts + i32::from(*trigger == Trigger::Scheduled);
                 set_status(&delivery.id, status, due_at, now)
-                    .col_expr(
-                        delivery::Column::AttemptCount,
-                        Expr::value(delivery.attempt_count + 1),
-                    )
+                    .col_expr(delivery::Column::AttemptCount, Expr::value(delivery.attempt_count + 1))
                     .col_expr(delivery::Column::RoundAttempts, Expr::value(round))
-                    .col_expr(
-                        delivery::Column::NextTrigger,
-                        Expr::value(Trigger::Scheduled.as_str()),
-                    )
+                    .col_expr(delivery::Column::NextTrigger, Expr::value(Trigger::Scheduled.as_str()))
                     .exec(&txn)
                     .await?;
                 if *next == Next::FailedAndDisableHook {
@@ -162,10 +151,7 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<(), AppError> {
                     .exec(&txn)
                     .await?;
             }
-            Record::Release {
-                delivery_id,
-                due_at,
-            } => {
+            Record::Release { delivery_id, due_at } => {
                 set_status(delivery_id, DeliveryStatus::Pending, Some(*due_at), now)
                     .exec(&txn)
                     .await?;

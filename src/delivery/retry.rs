@@ -20,6 +20,8 @@ pub enum Next {
 /// The outcome of an attempt, as far as retrying cares.
 #[derive(Clone, Copy, Debug)]
 pub struct Attempted {
+    /// 2xx, and the response was read without error.
+    pub succeeded: bool,
     pub status: Option<u16>,
     pub retry_after: Option<Duration>,
     pub trigger: Trigger,
@@ -29,10 +31,11 @@ pub struct Attempted {
 
 /// Decides the next step. `jitter` is in `[-JITTER, JITTER]`.
 pub fn decide(attempt: Attempted, schedule: &[Duration], now_ms: i64, jitter: f64) -> Next {
-    match attempt.status {
-        Some(200..=299) => return Next::Succeeded,
-        Some(410) => return Next::FailedAndDisableHook,
-        _ => {}
+    if attempt.succeeded {
+        return Next::Succeeded;
+    }
+    if attempt.status == Some(410) {
+        return Next::FailedAndDisableHook;
     }
     // A manual redelivery is one attempt, not a new round of retries.
     if attempt.trigger == Trigger::Manual {
@@ -68,6 +71,7 @@ mod tests {
 
     fn attempt(status: Option<u16>, round: i32) -> Attempted {
         Attempted {
+            succeeded: matches!(status, Some(200..=299)),
             status,
             retry_after: None,
             trigger: Trigger::Scheduled,
@@ -78,26 +82,11 @@ mod tests {
     #[test]
     fn schedule_then_fail() {
         let schedule = [Duration::from_secs(5), Duration::from_secs(300)];
-        assert_eq!(
-            decide(attempt(Some(204), 1), &schedule, 0, 0.0),
-            Next::Succeeded
-        );
-        assert_eq!(
-            decide(attempt(Some(500), 1), &schedule, 0, 0.0),
-            Next::RetryAt(5_000)
-        );
-        assert_eq!(
-            decide(attempt(None, 2), &schedule, 0, 0.0),
-            Next::RetryAt(300_000)
-        );
-        assert_eq!(
-            decide(attempt(Some(500), 3), &schedule, 0, 0.0),
-            Next::Failed
-        );
-        assert_eq!(
-            decide(attempt(Some(301), 1), &schedule, 0, 0.2),
-            Next::RetryAt(6_000)
-        );
+        assert_eq!(decide(attempt(Some(204), 1), &schedule, 0, 0.0), Next::Succeeded);
+        assert_eq!(decide(attempt(Some(500), 1), &schedule, 0, 0.0), Next::RetryAt(5_000));
+        assert_eq!(decide(attempt(None, 2), &schedule, 0, 0.0), Next::RetryAt(300_000));
+        assert_eq!(decide(attempt(Some(500), 3), &schedule, 0, 0.0), Next::Failed);
+        assert_eq!(decide(attempt(Some(301), 1), &schedule, 0, 0.2), Next::RetryAt(6_000));
         assert_eq!(
             decide(attempt(Some(410), 1), &schedule, 0, 0.0),
             Next::FailedAndDisableHook
@@ -120,10 +109,7 @@ mod tests {
         assert_eq!(decide(with(1), &schedule, 0, 0.0), Next::RetryAt(10_000));
         assert_eq!(decide(with(3600), &schedule, 0, 0.0), Next::RetryAt(20_000));
         let now = chrono::Utc::now();
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
         let date = (now + chrono::Duration::seconds(60)).to_rfc2822();
         assert!(parse_retry_after(&date, now).is_some_and(|d| d.as_secs() >= 58));
     }

@@ -42,8 +42,9 @@ pub struct AttemptResult {
 }
 
 impl AttemptResult {
+    /// A 2xx answer read to the end (or to our read limit) without error.
     pub fn succeeded(&self) -> bool {
-        matches!(self.status, Some(200..=299))
+        matches!(self.status, Some(200..=299)) && self.error.is_none()
     }
 }
 
@@ -82,10 +83,7 @@ impl Sender {
         // Custom headers may replace content-type and user-agent (as in Logto); validation
         // keeps them away from the signature headers, which are inserted last regardless.
         for (name, value) in out.custom_headers {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::try_from(name.as_str()),
-                HeaderValue::from_str(value),
-            ) {
+            if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
                 headers.insert(name, value);
             }
         }
@@ -93,10 +91,7 @@ impl Sender {
         let mut keys: Vec<&str> = vec![out.signing_key];
         keys.extend(out.previous_keys.iter().map(String::as_str));
         let signatures = [
-            (
-                "logto-signature-sha-256",
-                logto_signature(out.signing_key, body),
-            ),
+            ("logto-signature-sha-256", logto_signature(out.signing_key, body)),
             ("webhook-id", out.message_id.to_owned()),
             ("webhook-timestamp", timestamp.to_string()),
             (
@@ -116,18 +111,17 @@ impl Sender {
     pub async fn send(&self, out: &Outgoing<'_>) -> AttemptResult {
         let started_at = now_ms();
         let clock = Instant::now();
-        let mut result =
-            match tokio::time::timeout(self.timeout, self.exchange(out, started_at / 1000)).await {
-                Ok(Ok(result)) => result,
-                Ok(Err(error)) => AttemptResult {
-                    error: Some(error),
-                    ..AttemptResult::default()
-                },
-                Err(_) => AttemptResult {
-                    error: Some(format!("timed out after {:?}", self.timeout)),
-                    ..AttemptResult::default()
-                },
-            };
+        let mut result = match tokio::time::timeout(self.timeout, self.exchange(out, started_at / 1000)).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(error)) => AttemptResult {
+                error: Some(error),
+                ..AttemptResult::default()
+            },
+            Err(_) => AttemptResult {
+                error: Some(format!("timed out after {:?}", self.timeout)),
+                ..AttemptResult::default()
+            },
+        };
         result.started_at = started_at;
         result.duration_ms = clock.elapsed().as_millis().min(i32::MAX as u128) as i32;
         result
@@ -183,9 +177,7 @@ impl Sender {
         Ok(AttemptResult {
             status: Some(status),
             body: Some(String::from_utf8_lossy(&read).into_owned()),
-            error: error.or_else(|| {
-                (!(200..300).contains(&status)).then(|| format!("receiver answered {status}"))
-            }),
+            error: error.or_else(|| (!(200..300).contains(&status)).then(|| format!("receiver answered {status}"))),
             retry_after,
             ..AttemptResult::default()
         })

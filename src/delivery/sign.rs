@@ -28,17 +28,8 @@ pub fn logto_signature(signing_key: &str, body: &[u8]) -> String {
 pub fn standard_signature(keys: &[&str], msg_id: &str, timestamp: i64, body: &[u8]) -> String {
     let prefix = format!("{msg_id}.{timestamp}.");
     keys.iter()
-        .filter_map(|key| {
-            STANDARD
-                .decode(key.strip_prefix("whsec_").unwrap_or(key))
-                .ok()
-        })
-        .map(|secret| {
-            format!(
-                "v1,{}",
-                STANDARD.encode(hmac(&secret, &[prefix.as_bytes(), body]))
-            )
-        })
+        .filter_map(|key| STANDARD.decode(key.strip_prefix("whsec_").unwrap_or(key)).ok())
+        .map(|secret| format!("v1,{}", STANDARD.encode(hmac(&secret, &[prefix.as_bytes(), body]))))
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -23,12 +23,7 @@ pub struct TestOutcome {
 }
 
 /// Sends one test payload per event to `url` (or the hook's URL) and waits for the answers.
-pub async fn run(
-    sender: &Sender,
-    hook: &hook::Model,
-    events: &[String],
-    url: Option<&str>,
-) -> Vec<TestOutcome> {
+pub async fn run(sender: &Sender, hook: &hook::Model, events: &[String], url: Option<&str>) -> Vec<TestOutcome> {
     let url = url.unwrap_or(&hook.url);
     let headers = hooks::headers_of(hook);
     let previous: Vec<String> = hooks::previous_keys_of(hook, now_ms())

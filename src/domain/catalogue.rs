@@ -8,11 +8,7 @@ pub struct CatalogueEvent {
     pub description: &'static str,
 }
 
-const fn event(
-    name: &'static str,
-    group: &'static str,
-    description: &'static str,
-) -> CatalogueEvent {
+const fn event(name: &'static str, group: &'static str, description: &'static str) -> CatalogueEvent {
     CatalogueEvent {
         name,
         group,
@@ -84,16 +80,8 @@ pub const CATALOGUE: [CatalogueEvent; 27] = [
         "Permission",
         "A permission's name or description changed.",
     ),
-    event(
-        "Organization.Created",
-        "Organization",
-        "An organization was created.",
-    ),
-    event(
-        "Organization.Deleted",
-        "Organization",
-        "An organization was deleted.",
-    ),
+    event("Organization.Created", "Organization", "An organization was created."),
+    event("Organization.Deleted", "Organization", "An organization was deleted."),
     event(
         "Organization.Data.Updated",
         "Organization",

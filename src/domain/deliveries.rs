@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    TransactionTrait,
 };
 
 use entity::{delivery, delivery_attempt};
@@ -84,11 +84,7 @@ pub struct DeliveryFilter {
     pub until: Option<i64>,
 }
 
-pub async fn get(
-    db: &impl ConnectionTrait,
-    tenant: &str,
-    id: &str,
-) -> AppResult<Option<delivery::Model>> {
+pub async fn get(db: &impl ConnectionTrait, tenant: &str, id: &str) -> AppResult<Option<delivery::Model>> {
     Ok(scoped::<delivery::Entity>(tenant)
         .filter(delivery::Column::Id.eq(id))
         .one(db)
@@ -136,10 +132,7 @@ pub async fn attempts_of(
         .await?;
     let mut grouped: HashMap<String, Vec<delivery_attempt::Model>> = HashMap::new();
     for attempt in attempts {
-        grouped
-            .entry(attempt.delivery_id.clone())
-            .or_default()
-            .push(attempt);
+        grouped.entry(attempt.delivery_id.clone()).or_default().push(attempt);
     }
     Ok(grouped)
 }
@@ -217,9 +210,7 @@ pub async fn hook_stats(
 /// alone (`CONFLICT`); the hook must exist and be enabled.
 pub async fn redeliver(db: &Db, tenant: &str, id: &str) -> AppResult<delivery::Model> {
     let txn = db.write.begin().await?;
-    let current = get(&txn, tenant, id)
-        .await?
-        .ok_or(AppError::NotFound("delivery"))?;
+    let current = get(&txn, tenant, id).await?.ok_or(AppError::NotFound("delivery"))?;
     if current.status == DeliveryStatus::Sending.as_str() {
         return Err(AppError::Conflict(
             "the delivery is being sent right now; try again when it is done".into(),
@@ -228,22 +219,14 @@ pub async fn redeliver(db: &Db, tenant: &str, id: &str) -> AppResult<delivery::M
     ensure_hook_enabled(&txn, tenant, &current.hook_id).await?;
     let now = now_ms();
     delivery::Entity::update_many()
-        .col_expr(
-            delivery::Column::Status,
-            Expr::value(DeliveryStatus::Pending.as_str()),
-        )
-        .col_expr(
-            delivery::Column::NextTrigger,
-            Expr::value(Trigger::Manual.as_str()),
-        )
+        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
+        .col_expr(delivery::Column::NextTrigger, Expr::value(Trigger::Manual.as_str()))
         .col_expr(delivery::Column::DueAt, Expr::value(now))
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(delivery::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    let updated = get(&txn, tenant, id)
-        .await?
-        .ok_or(AppError::NotFound("delivery"))?;
+    let updated = get(&txn, tenant, id).await?.ok_or(AppError::NotFound("delivery"))?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -280,14 +263,8 @@ pub async fn replay(
     ensure_hook_enabled(&txn, tenant, hook_id).await?;
     let now = now_ms();
     let mut update = delivery::Entity::update_many()
-        .col_expr(
-            delivery::Column::Status,
-            Expr::value(DeliveryStatus::Pending.as_str()),
-        )
-        .col_expr(
-            delivery::Column::NextTrigger,
-            Expr::value(Trigger::Scheduled.as_str()),
-        )
+        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
+        .col_expr(delivery::Column::NextTrigger, Expr::value(Trigger::Scheduled.as_str()))
         .col_expr(delivery::Column::RoundAttempts, Expr::value(0))
         .col_expr(delivery::Column::DueAt, Expr::value(now))
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
@@ -303,16 +280,10 @@ pub async fn replay(
     Ok(result.rows_affected)
 }
 
-async fn ensure_hook_enabled(
-    db: &impl ConnectionTrait,
-    tenant: &str,
-    hook_id: &str,
-) -> AppResult<()> {
+async fn ensure_hook_enabled(db: &impl ConnectionTrait, tenant: &str, hook_id: &str) -> AppResult<()> {
     match hooks::get(db, tenant, hook_id).await? {
         None => Err(AppError::NotFound("hook")),
-        Some(hook) if !hook.enabled => Err(AppError::Conflict(
-            "the hook is disabled; enable it first".into(),
-        )),
+        Some(hook) if !hook.enabled => Err(AppError::Conflict("the hook is disabled; enable it first".into())),
         Some(_) => Ok(()),
     }
 }
@@ -329,10 +300,7 @@ pub async fn cancel_for_hook(db: &impl ConnectionTrait, hook_id: &str) -> AppRes
         .col_expr(delivery::Column::DueAt, Expr::value(Option::<i64>::None))
         .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
         .filter(delivery::Column::HookId.eq(hook_id))
-        .filter(delivery::Column::Status.is_in([
-            DeliveryStatus::Pending.as_str(),
-            DeliveryStatus::Sending.as_str(),
-        ]))
+        .filter(delivery::Column::Status.is_in([DeliveryStatus::Pending.as_str(), DeliveryStatus::Sending.as_str()]))
         .exec(db)
         .await?;
     Ok(result.rows_affected)
@@ -342,9 +310,7 @@ pub async fn cancel_for_hook(db: &impl ConnectionTrait, hook_id: &str) -> AppRes
 pub async fn pending_count(db: &impl ConnectionTrait) -> AppResult<u64> {
     let backend = db.get_database_backend();
     let sql = "SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('PENDING', 'SENDING')";
-    let row = db
-        .query_one_raw(Statement::from_string(backend, sql))
-        .await?;
+    let row = db.query_one_raw(Statement::from_string(backend, sql)).await?;
     let n: i64 = match row {
         Some(row) => row.try_get("", "n")?,
         None => 0,

@@ -1,9 +1,6 @@
 //! Events: custom event types, `emitEvent`, and reading stored events.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, Set, SqlErr,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, Set, SqlErr, TransactionTrait};
 use serde_json::{Map, Value};
 
 use entity::{event, event_type};
@@ -61,16 +58,8 @@ fn custom_info(model: event_type::Model) -> EventTypeInfo {
 
 /// Fails with `BAD_USER_INPUT` on `field` unless every name is a catalogue event or one of the
 /// tenant's custom types.
-pub async fn ensure_known(
-    db: &impl ConnectionTrait,
-    tenant: &str,
-    names: &[String],
-    field: &str,
-) -> AppResult<()> {
-    let unknown: Vec<&String> = names
-        .iter()
-        .filter(|n| catalogue::find(n).is_none())
-        .collect();
+pub async fn ensure_known(db: &impl ConnectionTrait, tenant: &str, names: &[String], field: &str) -> AppResult<()> {
+    let unknown: Vec<&String> = names.iter().filter(|n| catalogue::find(n).is_none()).collect();
     if unknown.is_empty() {
         return Ok(());
     }
@@ -85,21 +74,14 @@ pub async fn ensure_known(
         None => Ok(()),
         Some(name) => Err(AppError::bad_input(
             field,
-            format!(
-                "unknown event type {name:?}; see the eventTypes query or define it with defineEventType"
-            ),
+            format!("unknown event type {name:?}; see the eventTypes query or define it with defineEventType"),
         )),
     }
 }
 
 /// `defineEventType`: names like `Invoice.Paid`, dot-separated PascalCase parts, at least two,
 /// not in a catalogue group.
-pub async fn define(
-    db: &Db,
-    tenant: &str,
-    name: String,
-    description: Option<String>,
-) -> AppResult<EventTypeInfo> {
+pub async fn define(db: &Db, tenant: &str, name: String, description: Option<String>) -> AppResult<EventTypeInfo> {
     validate_custom_name(&name)?;
     if description
         .as_ref()
@@ -135,17 +117,14 @@ fn validate_custom_name(name: &str) -> AppResult<()> {
     }
     let parts: Vec<&str> = name.split('.').collect();
     let pascal = |p: &&str| {
-        p.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-            && p.chars().all(|c| c.is_ascii_alphanumeric())
+        p.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && p.chars().all(|c| c.is_ascii_alphanumeric())
     };
     if parts.len() < 2 || !parts.iter().all(pascal) {
         return bad(format!(
             "{name:?} is not a valid event type: use dot-separated PascalCase parts, e.g. Invoice.Paid"
         ));
     }
-    let reserved = CATALOGUE
-        .iter()
-        .any(|e| e.name.split('.').next() == Some(parts[0]));
+    let reserved = CATALOGUE.iter().any(|e| e.name.split('.').next() == Some(parts[0]));
     if reserved {
         return bad(format!(
             "{:?} is a catalogue group; custom types need their own",
@@ -173,9 +152,7 @@ pub async fn emit(
             format!("idempotencyKey must be 1 to {MAX_KEY_LEN} bytes"),
         ));
     }
-    let size = serde_json::to_vec(&data)
-        .map_err(anyhow::Error::from)?
-        .len();
+    let size = serde_json::to_vec(&data).map_err(anyhow::Error::from)?.len();
     if size > MAX_DATA_BYTES {
         return Err(AppError::LimitExceeded(format!(
             "data is {size} bytes serialized; at most {MAX_DATA_BYTES} are allowed"
@@ -210,9 +187,7 @@ pub async fn emit(
             Ok((event, true))
         }
         // A concurrent emit with the same key won the race (PostgreSQL): answer with its event.
-        Err(AppError::Db(e))
-            if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
-        {
+        Err(AppError::Db(e)) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             drop(txn);
             let key = idempotency_key.as_deref().unwrap_or_default();
             match find_by_key(&db.write, tenant, key).await? {
@@ -224,22 +199,14 @@ pub async fn emit(
     }
 }
 
-async fn find_by_key(
-    db: &impl ConnectionTrait,
-    tenant: &str,
-    key: &str,
-) -> AppResult<Option<event::Model>> {
+async fn find_by_key(db: &impl ConnectionTrait, tenant: &str, key: &str) -> AppResult<Option<event::Model>> {
     Ok(scoped::<event::Entity>(tenant)
         .filter(event::Column::IdempotencyKey.eq(key))
         .one(db)
         .await?)
 }
 
-pub async fn get(
-    db: &impl ConnectionTrait,
-    tenant: &str,
-    id: &str,
-) -> AppResult<Option<event::Model>> {
+pub async fn get(db: &impl ConnectionTrait, tenant: &str, id: &str) -> AppResult<Option<event::Model>> {
     Ok(scoped::<event::Entity>(tenant)
         .filter(event::Column::Id.eq(id))
         .one(db)

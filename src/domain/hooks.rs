@@ -4,8 +4,8 @@ use base64::Engine;
 use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, Set, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
@@ -100,11 +100,7 @@ pub fn previous_keys_of(hook: &hook::Model, now: i64) -> Vec<PreviousKey> {
     keys.into_iter().filter(|k| k.expires_at > now).collect()
 }
 
-pub async fn get(
-    db: &impl ConnectionTrait,
-    tenant: &str,
-    id: &str,
-) -> AppResult<Option<hook::Model>> {
+pub async fn get(db: &impl ConnectionTrait, tenant: &str, id: &str) -> AppResult<Option<hook::Model>> {
     Ok(scoped::<hook::Entity>(tenant)
         .filter(hook::Column::Id.eq(id))
         .one(db)
@@ -126,18 +122,12 @@ pub async fn list(
         query = query.filter(hook::Column::Enabled.eq(enabled));
     }
     if let Some(event) = &filter.event {
-        query =
-            query.filter(Expr::col(hook::Column::Events).like(outbox::event_name_pattern(event)));
+        query = query.filter(Expr::col(hook::Column::Events).like(outbox::event_name_pattern(event)));
     }
     page::fetch(db, query, hook::Column::Id, page, Order::OldestFirst).await
 }
 
-pub async fn create(
-    db: &Db,
-    tenant: &str,
-    input: CreateHook,
-    rules: &HookRules,
-) -> AppResult<hook::Model> {
+pub async fn create(db: &Db, tenant: &str, input: CreateHook, rules: &HookRules) -> AppResult<hook::Model> {
     let hook = CreateHook {
         name: validate_name(input.name)?,
         events: validate_events(input.events)?,
@@ -175,19 +165,10 @@ pub async fn create(
     Ok(model)
 }
 
-pub async fn update(
-    db: &Db,
-    tenant: &str,
-    id: &str,
-    input: UpdateHook,
-    rules: &HookRules,
-) -> AppResult<hook::Model> {
+pub async fn update(db: &Db, tenant: &str, id: &str, input: UpdateHook, rules: &HookRules) -> AppResult<hook::Model> {
     let name = input.name.map(validate_name).transpose()?;
     let events = input.events.map(validate_events).transpose()?;
-    let url = input
-        .url
-        .map(|u| validate_url(u, &rules.targets))
-        .transpose()?;
+    let url = input.url.map(|u| validate_url(u, &rules.targets)).transpose()?;
     let headers = input.headers.map(validate_headers).transpose()?;
     if let Some(events) = &events {
         events::ensure_known(&db.read, tenant, events, "events").await?;
@@ -223,21 +204,14 @@ pub async fn update(
 pub async fn delete(db: &Db, tenant: &str, id: &str) -> AppResult<String> {
     let txn = db.write.begin().await?;
     let current = get_required(&txn, tenant, id).await?;
-    hook::Entity::delete_by_id(current.id.clone())
-        .exec(&txn)
-        .await?;
+    hook::Entity::delete_by_id(current.id.clone()).exec(&txn).await?;
     txn.commit().await?;
     Ok(current.id)
 }
 
 /// Replaces the signing key. The old key keeps signing (Standard Webhooks header only) for
 /// `grace_seconds`; keys past their grace and all but the newest `MAX_PREVIOUS_KEYS` are dropped.
-pub async fn rotate_signing_key(
-    db: &Db,
-    tenant: &str,
-    id: &str,
-    grace_seconds: i64,
-) -> AppResult<hook::Model> {
+pub async fn rotate_signing_key(db: &Db, tenant: &str, id: &str, grace_seconds: i64) -> AppResult<hook::Model> {
     if !(0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
         return Err(AppError::bad_input(
             "gracePeriodSeconds",
@@ -285,10 +259,7 @@ async fn lock_tenant(txn: &DatabaseTransaction, tenant: &str) -> AppResult<()> {
 fn new_signing_key() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    )
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
@@ -312,10 +283,7 @@ fn validate_name(name: String) -> AppResult<String> {
 
 fn validate_events(events: Vec<String>) -> AppResult<Vec<String>> {
     if events.is_empty() {
-        return Err(AppError::bad_input(
-            "events",
-            "events must name at least one event",
-        ));
+        return Err(AppError::bad_input("events", "events must name at least one event"));
     }
     let mut unique: Vec<String> = Vec::with_capacity(events.len());
     for event in events {
@@ -332,18 +300,12 @@ pub fn parse_url(raw: &str) -> AppResult<Url> {
     if raw.len() > MAX_URL_LEN {
         return Err(bad(format!("url must be at most {MAX_URL_LEN} characters")));
     }
-    let url =
-        Url::parse(raw).map_err(|_| bad("url must be an absolute http or https URL".to_owned()))?;
+    let url = Url::parse(raw).map_err(|_| bad("url must be an absolute http or https URL".to_owned()))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad(format!(
-            "url scheme must be http or https, not {:?}",
-            url.scheme()
-        )));
+        return Err(bad(format!("url scheme must be http or https, not {:?}", url.scheme())));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            "url must not contain a user name or password".to_owned()
-        ));
+        return Err(bad("url must not contain a user name or password".to_owned()));
     }
     if url.host().is_none() {
         return Err(bad("url must have a host".to_owned()));
@@ -361,39 +323,31 @@ fn validate_url(raw: String, targets: &TargetPolicy) -> AppResult<String> {
         _ => None,
     };
     if let Some(ip) = ip {
-        targets.check(ip).map_err(|reason| {
-            AppError::bad_input("url", format!("url is not an allowed target: {reason}"))
-        })?;
+        targets
+            .check(ip)
+            .map_err(|reason| AppError::bad_input("url", format!("url is not an allowed target: {reason}")))?;
     }
     Ok(raw)
 }
 
 fn validate_headers(headers: Vec<(String, String)>) -> AppResult<Vec<(String, String)>> {
     if headers.len() > MAX_HEADERS {
-        return Err(AppError::bad_input(
-            "headers",
-            format!("at most {MAX_HEADERS} headers"),
-        ));
+        return Err(AppError::bad_input("headers", format!("at most {MAX_HEADERS} headers")));
     }
     let mut seen: Vec<String> = Vec::with_capacity(headers.len());
     for (name, value) in &headers {
         let bad = |message: String| AppError::bad_input("headers", message);
         if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(bad(format!(
-                "header name {name:?} is not a valid HTTP header name"
-            )));
+            return Err(bad(format!("header name {name:?} is not a valid HTTP header name")));
         }
         let lower = name.to_ascii_lowercase();
         if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("webhook-") {
-            return Err(bad(format!(
-                "header {name:?} is set by hookd and cannot be configured"
-            )));
+            return Err(bad(format!("header {name:?} is set by hookd and cannot be configured")));
         }
         if seen.contains(&lower) {
             return Err(bad(format!("header {name:?} is given twice")));
         }
-        if value.len() > MAX_HEADER_VALUE_LEN || !value.bytes().all(|b| (0x20..=0x7e).contains(&b))
-        {
+        if value.len() > MAX_HEADER_VALUE_LEN || !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
             return Err(bad(format!(
                 "header {name:?} must have a value of printable ASCII, at most {MAX_HEADER_VALUE_LEN} characters"
             )));

@@ -7,9 +7,7 @@
 //! dispatcher claims the new rows at once.
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde_json::{Map, Value};
 
 use entity::{delivery, event, hook};
@@ -35,11 +33,7 @@ pub fn iso_now() -> String {
 }
 
 /// Stores `new` and its deliveries in `txn`. Returns the event and how many deliveries it got.
-pub async fn emit<C: ConnectionTrait>(
-    txn: &C,
-    tenant: &str,
-    new: NewEvent,
-) -> AppResult<(event::Model, usize)> {
+pub async fn emit<C: ConnectionTrait>(txn: &C, tenant: &str, new: NewEvent) -> AppResult<(event::Model, usize)> {
     let now = now_ms();
     let payload = serde_json::to_string(&new.envelope).map_err(anyhow::Error::from)?;
     let event = event::ActiveModel {
@@ -85,10 +79,7 @@ pub async fn emit<C: ConnectionTrait>(
 /// A LIKE pattern matching hooks whose JSON `events` array contains exactly `name`.
 pub fn event_name_pattern(name: &str) -> LikeExpr {
     let quoted = Value::from(name).to_string();
-    let escaped = quoted
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped = quoted.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
@@ -117,9 +108,6 @@ mod tests {
             delivery_body(r#"{"event":"A.B","data":{"x":1}}"#, "e1", "h1"),
             r#"{"event":"A.B","data":{"x":1},"eventId":"e1","hookId":"h1"}"#
         );
-        assert_eq!(
-            delivery_body("{}", "e", "h"),
-            r#"{"eventId":"e","hookId":"h"}"#
-        );
+        assert_eq!(delivery_body("{}", "e", "h"), r#"{"eventId":"e","hookId":"h"}"#);
     }
 }

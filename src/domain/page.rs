@@ -6,8 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
 use crate::error::{AppError, AppResult};
@@ -35,9 +34,7 @@ impl PageRequest {
             }
         };
         let after = after
-            .map(|cursor| {
-                decode_cursor(&cursor).ok_or_else(|| AppError::bad_input("after", "invalid cursor"))
-            })
+            .map(|cursor| decode_cursor(&cursor).ok_or_else(|| AppError::bad_input("after", "invalid cursor")))
             .transpose()?;
         Ok(PageRequest { first, after })
     }

@@ -34,10 +34,7 @@ impl Loaders {
             hooks: Arc::new(DataLoader::new(HookLoader(scope()), tokio::spawn)),
             events: Arc::new(DataLoader::new(EventLoader(scope()), tokio::spawn)),
             attempts: Arc::new(DataLoader::new(AttemptsLoader(scope()), tokio::spawn)),
-            event_deliveries: Arc::new(DataLoader::new(
-                EventDeliveriesLoader(scope()),
-                tokio::spawn,
-            )),
+            event_deliveries: Arc::new(DataLoader::new(EventDeliveriesLoader(scope()), tokio::spawn)),
         }
     }
 }
@@ -64,10 +61,7 @@ impl Loader<String> for HookLoader {
             .all(&self.0.db.read)
             .await
             .map_err(to_graphql)?;
-        Ok(rows
-            .into_iter()
-            .map(|h| (h.id.clone(), Arc::new(h)))
-            .collect())
+        Ok(rows.into_iter().map(|h| (h.id.clone(), Arc::new(h))).collect())
     }
 }
 
@@ -83,10 +77,7 @@ impl Loader<String> for EventLoader {
             .all(&self.0.db.read)
             .await
             .map_err(to_graphql)?;
-        Ok(rows
-            .into_iter()
-            .map(|e| (e.id.clone(), Arc::new(e)))
-            .collect())
+        Ok(rows.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect())
     }
 }
 

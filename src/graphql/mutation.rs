@@ -31,11 +31,9 @@ impl HookMutation {
     ) -> Result<Hook> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(
-            hooks::create(&state.db, tenant, input.into(), &state.hook_rules)
-                .await?
-                .into(),
-        )
+        Ok(hooks::create(&state.db, tenant, input.into(), &state.hook_rules)
+            .await?
+            .into())
     }
 
     /// Changes a hook; omitted fields stay as they are. Needs `hooks:write`.
@@ -48,20 +46,14 @@ impl HookMutation {
     ) -> Result<Hook> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(
-            hooks::update(&state.db, tenant, &id, input.into(), &state.hook_rules)
-                .await?
-                .into(),
-        )
+        Ok(hooks::update(&state.db, tenant, &id, input.into(), &state.hook_rules)
+            .await?
+            .into())
     }
 
     /// Deletes a hook and returns its id. Needs `hooks:write`.
     #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
-    async fn delete_hook(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The hook's id.")] id: ID,
-    ) -> Result<ID> {
+    async fn delete_hook(&self, ctx: &Context<'_>, #[graphql(desc = "The hook's id.")] id: ID) -> Result<ID> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
         Ok(ID(hooks::delete(&state.db, tenant, &id).await?))
@@ -143,14 +135,8 @@ impl EventMutation {
     ) -> Result<Event> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        let (event, is_new) = events::emit(
-            &state.db,
-            tenant,
-            input.event_type,
-            input.data.0,
-            input.idempotency_key,
-        )
-        .await?;
+        let (event, is_new) =
+            events::emit(&state.db, tenant, input.event_type, input.data.0, input.idempotency_key).await?;
         if is_new {
             state.published(std::slice::from_ref(&event));
         }
@@ -167,11 +153,9 @@ impl EventMutation {
     ) -> Result<EventType> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(
-            events::define(&state.db, tenant, input.name, input.description)
-                .await?
-                .into(),
-        )
+        Ok(events::define(&state.db, tenant, input.name, input.description)
+            .await?
+            .into())
     }
 }
 
@@ -204,9 +188,7 @@ impl DeliveryMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The hook.")] hook_id: ID,
         #[graphql(desc = "Deliveries created at or after this time.")] since: DateTime<Utc>,
-        #[graphql(desc = "Deliveries created before this time (default: no end).")] until: Option<
-            DateTime<Utc>,
-        >,
+        #[graphql(desc = "Deliveries created before this time (default: no end).")] until: Option<DateTime<Utc>>,
         #[graphql(
             desc = "Statuses to replay: FAILED, CANCELLED, SUCCEEDED.",
             default_with = "vec![DeliveryStatus::Failed]"
@@ -218,8 +200,7 @@ impl DeliveryMutation {
         let statuses: Vec<DomainStatus> = statuses.into_iter().map(Into::into).collect();
         let since = since.timestamp_millis();
         let until = until.map(|u| u.timestamp_millis());
-        let count =
-            deliveries::replay(&state.db, tenant, &hook_id, since, until, &statuses).await?;
+        let count = deliveries::replay(&state.db, tenant, &hook_id, since, until, &statuses).await?;
         if count > 0 {
             state.wake.wake();
         }

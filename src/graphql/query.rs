@@ -25,16 +25,10 @@ pub struct HookQuery;
 impl HookQuery {
     /// One hook by id; null when there is none in the caller's tenant. Needs `hooks:read`.
     #[graphql(guard = "RequireScope(Scope::HooksRead)")]
-    async fn hook(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The hook's id.")] id: ID,
-    ) -> Result<Option<Hook>> {
+    async fn hook(&self, ctx: &Context<'_>, #[graphql(desc = "The hook's id.")] id: ID) -> Result<Option<Hook>> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(hooks::get(&state.db.read, tenant, &id)
-            .await?
-            .map(Hook::from))
+        Ok(hooks::get(&state.db.read, tenant, &id).await?.map(Hook::from))
     }
 
     /// The caller's hooks, oldest first. Needs `hooks:read`.
@@ -43,9 +37,7 @@ impl HookQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 0–100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<
-            String,
-        >,
+        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
         #[graphql(desc = "Only enabled (true) or disabled (false) hooks.")] enabled: Option<bool>,
         #[graphql(desc = "Only hooks subscribed to this event name.")] event: Option<String>,
     ) -> Result<Connection<Edge<Hook>>> {
@@ -78,16 +70,10 @@ pub struct EventQuery;
 impl EventQuery {
     /// One event by id; null when there is none in the caller's tenant. Needs `deliveries:read`.
     #[graphql(guard = "RequireScope(Scope::DeliveriesRead)")]
-    async fn event(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The event's id.")] id: ID,
-    ) -> Result<Option<Event>> {
+    async fn event(&self, ctx: &Context<'_>, #[graphql(desc = "The event's id.")] id: ID) -> Result<Option<Event>> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(events::get(&state.db.read, tenant, &id)
-            .await?
-            .map(Event::from))
+        Ok(events::get(&state.db.read, tenant, &id).await?.map(Event::from))
     }
 
     /// The caller's events, newest first. Needs `deliveries:read`.
@@ -97,9 +83,7 @@ impl EventQuery {
         ctx: &Context<'_>,
         #[graphql(name = "type", desc = "Only events of this type.")] event_type: Option<String>,
         #[graphql(desc = "Page size, 0–100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<
-            String,
-        >,
+        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Connection<EventEdge>> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
@@ -118,9 +102,7 @@ impl EventQuery {
     ) -> Result<Option<Delivery>> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(deliveries::get(&state.db.read, tenant, &id)
-            .await?
-            .map(Delivery::from))
+        Ok(deliveries::get(&state.db.read, tenant, &id).await?.map(Delivery::from))
     }
 
     /// The caller's deliveries, newest first, filtered. Needs `deliveries:read`.
@@ -132,14 +114,10 @@ impl EventQuery {
         #[graphql(desc = "Only deliveries to this hook.")] hook_id: Option<ID>,
         #[graphql(desc = "Only deliveries in this status.")] status: Option<DeliveryStatus>,
         #[graphql(desc = "Only deliveries of this event type.")] event: Option<String>,
-        #[graphql(desc = "Only deliveries created at or after this time.")] since: Option<
-            DateTime<Utc>,
-        >,
+        #[graphql(desc = "Only deliveries created at or after this time.")] since: Option<DateTime<Utc>>,
         #[graphql(desc = "Only deliveries created before this time.")] until: Option<DateTime<Utc>>,
         #[graphql(desc = "Page size, 0–100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<
-            String,
-        >,
+        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Connection<DeliveryEdge>> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;

@@ -21,10 +21,7 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Byte
     let json_body = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.starts_with("application/json")
-                || ct.starts_with("application/graphql-response+json")
-        });
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("application/graphql-response+json"));
     if !json_body {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -56,31 +53,23 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Byte
         Err(response) => return response,
     };
     for request in batch.iter() {
-        count_request(operation_type(
-            &request.query,
-            request.operation_name.as_deref(),
-        ));
+        count_request(operation_type(&request.query, request.operation_name.as_deref()));
     }
     let loaders = Loaders::new(&state.app, &claims.tenant);
     execute(&state, batch.data(claims).data(loaders)).await
 }
 
-pub async fn get(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let request =
-        match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
-            Ok(request) => request,
-            Err(e) => {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    "BAD_USER_INPUT",
-                    &format!("invalid GraphQL query string: {e}"),
-                );
-            }
-        };
+pub async fn get(State(state): State<HttpState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
+        Ok(request) => request,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("invalid GraphQL query string: {e}"),
+            );
+        }
+    };
     // GET must not change anything (it may be cached, prefetched or replayed by a browser).
     let operation = operation_type(&request.query, request.operation_name.as_deref());
     if operation.is_some_and(|t| t != OperationType::Query) {
@@ -100,11 +89,7 @@ pub async fn get(
     };
     count_request(operation);
     let loaders = Loaders::new(&state.app, &claims.tenant);
-    execute(
-        &state,
-        BatchRequest::Single(request.data(claims).data(loaders)),
-    )
-    .await
+    execute(&state, BatchRequest::Single(request.data(claims).data(loaders))).await
 }
 
 #[derive(Deserialize)]
@@ -116,10 +101,7 @@ pub struct GraphiqlParams {
 pub async fn graphiql(Query(params): Query<GraphiqlParams>) -> Html<String> {
     let authorization = params
         .token
-        .filter(|t| {
-            t.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        })
+        .filter(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
         .map(|t| format!("Bearer {t}"));
     let mut source = GraphiQLSource::build()
         .endpoint("/graphql")
@@ -132,40 +114,27 @@ pub async fn graphiql(Query(params): Query<GraphiqlParams>) -> Html<String> {
 }
 
 async fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Claims, Response> {
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    state
-        .app
-        .auth
-        .authenticate_header(header)
-        .await
-        .map_err(|e| {
-            let mut response = error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", e.0);
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            response
-        })
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    state.app.auth.authenticate_header(header).await.map_err(|e| {
+        let mut response = error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", e.0);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+    })
 }
 
 async fn execute(state: &HttpState, batch: BatchRequest) -> Response {
     let mut response: BatchResponse = state.schema.execute_batch(batch).await;
     match &mut response {
         BatchResponse::Single(response) => crate::graphql::ensure_error_codes(response),
-        BatchResponse::Batch(responses) => responses
-            .iter_mut()
-            .for_each(crate::graphql::ensure_error_codes),
+        BatchResponse::Batch(responses) => responses.iter_mut().for_each(crate::graphql::ensure_error_codes),
     }
     match serde_json::to_vec(&response) {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cannot serialize GraphQL response");
-            error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                "internal error",
-            )
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
         }
     }
 }
@@ -186,9 +155,7 @@ fn operation_type(query: &str, operation_name: Option<&str>) -> Option<Operation
     match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
         (DocumentOperations::Multiple(_), None) => None,
     }
 }
@@ -196,10 +163,5 @@ fn operation_type(query: &str, operation_name: Option<&str>) -> Option<Operation
 /// A GraphQL-shaped error for failures before execution (auth, transport, limits).
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }

@@ -13,10 +13,7 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, &'static str
     if state.app.db.ready().await {
         (StatusCode::OK, "ready")
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database unreachable or not migrated",
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable or not migrated")
     }
 }
 
@@ -28,10 +25,7 @@ pub async fn metrics(State(state): State<HttpState>) -> impl axum::response::Int
         Err(_) => tracing::warn!("cannot count pending deliveries for /metrics"),
     }
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::metrics::render(),
     )
 }

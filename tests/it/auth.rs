@@ -22,11 +22,7 @@ const ISSUER: &str = "https://issuer.test";
 const AUDIENCE: &str = "hookd-api";
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture")
+    std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
 }
 
 fn now() -> i64 {
@@ -40,12 +36,7 @@ fn sign(algorithm: Algorithm, key: &EncodingKey, claims: Value, kid: Option<&str
 }
 
 fn hs256(secret: &[u8], claims: Value) -> String {
-    sign(
-        Algorithm::HS256,
-        &EncodingKey::from_secret(secret),
-        claims,
-        None,
-    )
+    sign(Algorithm::HS256, &EncodingKey::from_secret(secret), claims, None)
 }
 
 fn claims(overrides: Value) -> Value {
@@ -77,10 +68,7 @@ async fn bad_tokens_are_unauthenticated(backend: Backend) {
     assert_eq!(ok["data"]["hooks"]["totalCount"], 0, "{ok}");
     // Inside the 30 s leeway is still valid.
     let just_expired = hs256(secret, claims(json!({ "exp": now() - 10 })));
-    assert_eq!(
-        app.gql(&just_expired, PROBE, json!({})).await["errors"],
-        Value::Null
-    );
+    assert_eq!(app.gql(&just_expired, PROBE, json!({})).await["errors"], Value::Null);
 
     let alg_none = {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
@@ -98,10 +86,7 @@ async fn bad_tokens_are_unauthenticated(backend: Backend) {
             "bad signature",
             Some(format!(
                 "Bearer {}",
-                hs256(
-                    b"another-secret-another-secret-0123456789",
-                    claims(json!({}))
-                )
+                hs256(b"another-secret-another-secret-0123456789", claims(json!({})))
             )),
         ),
         ("alg none", Some(format!("Bearer {alg_none}"))),
@@ -121,10 +106,7 @@ async fn bad_tokens_are_unauthenticated(backend: Backend) {
         ),
         (
             "no exp",
-            Some(format!(
-                "Bearer {}",
-                hs256(secret, claims(json!({ "exp": null })))
-            )),
+            Some(format!("Bearer {}", hs256(secret, claims(json!({ "exp": null }))))),
         ),
         (
             "wrong iss",
@@ -135,10 +117,7 @@ async fn bad_tokens_are_unauthenticated(backend: Backend) {
         ),
         (
             "no iss",
-            Some(format!(
-                "Bearer {}",
-                hs256(secret, claims(json!({ "iss": null })))
-            )),
+            Some(format!("Bearer {}", hs256(secret, claims(json!({ "iss": null }))))),
         ),
         (
             "wrong aud",
@@ -149,10 +128,7 @@ async fn bad_tokens_are_unauthenticated(backend: Backend) {
         ),
         (
             "tenant not a string",
-            Some(format!(
-                "Bearer {}",
-                hs256(secret, claims(json!({ "tenant": 7 })))
-            )),
+            Some(format!("Bearer {}", hs256(secret, claims(json!({ "tenant": 7 }))))),
         ),
     ];
     for (label, authorization) in cases {
@@ -160,21 +136,12 @@ async fn bad_tokens_are_unauthenticated(backend: Backend) {
             PROBE,
             "mutation { createHook(input: { name: \"x\", events: [\"User.Created\"], url: \"https://example.com/\" }) { id } }",
         ] {
-            let response = app
-                .gql_raw(authorization.as_deref(), query, json!({}))
-                .await;
-            assert_eq!(
-                error_code(&response),
-                Some("UNAUTHENTICATED"),
-                "{label}: {response}"
-            );
+            let response = app.gql_raw(authorization.as_deref(), query, json!({})).await;
+            assert_eq!(error_code(&response), Some("UNAUTHENTICATED"), "{label}: {response}");
             assert_eq!(response["data"], Value::Null, "{label}");
         }
     }
-    assert!(
-        app.hook_rows().await.is_empty(),
-        "no rejected request created anything"
-    );
+    assert!(app.hook_rows().await.is_empty(), "no rejected request created anything");
 
     // The HTTP status says so too, for clients that look at it.
     let status = app
@@ -190,13 +157,9 @@ async fn bad_tokens_are_unauthenticated(backend: Backend) {
 
 async fn every_root_field_checks_its_scope(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let hook = app
-        .create_hook(&app.admin(), "target", "https://example.com/")
-        .await;
+    let hook = app.create_hook(&app.admin(), "target", "https://example.com/").await;
     let id = hook["id"].as_str().expect("id").to_owned();
-    let victim = app
-        .create_hook(&app.admin(), "to delete", "https://example.com/")
-        .await;
+    let victim = app.create_hook(&app.admin(), "to delete", "https://example.com/").await;
     let victim_id = victim["id"].as_str().expect("id").to_owned();
 
     // (root field, operation, the scope it needs, the scopes that suffice together)
@@ -234,29 +197,17 @@ async fn every_root_field_checks_its_scope(backend: Backend) {
             "{label} without {needed}: {forbidden}"
         );
 
-        let allowed = app
-            .gql(&app.token(sufficient, "default"), query, json!({}))
-            .await;
-        assert_eq!(
-            allowed["errors"],
-            Value::Null,
-            "{label} with {sufficient}: {allowed}"
-        );
+        let allowed = app.gql(&app.token(sufficient, "default"), query, json!({})).await;
+        assert_eq!(allowed["errors"], Value::Null, "{label} with {sufficient}: {allowed}");
     }
     let rows = app.hook_rows().await;
-    assert!(
-        rows.iter().all(|r| r.id != victim_id),
-        "deleted only with the scope"
-    );
+    assert!(rows.iter().all(|r| r.id != victim_id), "deleted only with the scope");
     assert!(rows.iter().any(|r| r.name == "renamed"));
 }
 
 async fn public_key_pins_rs256(backend: Backend) {
     let public_pem = fixture("rsa-public.pem");
-    let path = format!(
-        "{}/tests/fixtures/rsa-public.pem",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/tests/fixtures/rsa-public.pem", env!("CARGO_MANIFEST_DIR"));
     let app = TestApp::spawn_with(backend, |raw| {
         raw.jwt_secret = None;
         raw.jwt_public_key = Some(path);
@@ -269,37 +220,21 @@ async fn public_key_pins_rs256(backend: Backend) {
         claims(json!({ "iss": null, "aud": null })),
         None,
     );
-    assert_eq!(
-        app.gql(&good, PROBE, json!({})).await["data"]["hooks"]["totalCount"],
-        0
-    );
+    assert_eq!(app.gql(&good, PROBE, json!({})).await["data"]["hooks"]["totalCount"], 0);
 
     let ec = EncodingKey::from_ec_pem(&fixture("ec-private.pem")).expect("ec key");
     for (label, token) in [
         // The classic confusion attack: HS256 keyed with the public key's PEM text.
-        (
-            "HS256 keyed by the public key",
-            hs256(&public_pem, claims(json!({}))),
-        ),
-        (
-            "HS256 with a secret",
-            hs256(TEST_SECRET.as_bytes(), claims(json!({}))),
-        ),
-        (
-            "ES256",
-            sign(Algorithm::ES256, &ec, claims(json!({})), None),
-        ),
+        ("HS256 keyed by the public key", hs256(&public_pem, claims(json!({})))),
+        ("HS256 with a secret", hs256(TEST_SECRET.as_bytes(), claims(json!({})))),
+        ("ES256", sign(Algorithm::ES256, &ec, claims(json!({})), None)),
         (
             "RS384 with the right key",
             sign(Algorithm::RS384, &rsa, claims(json!({})), None),
         ),
     ] {
         let response = app.gql(&token, PROBE, json!({})).await;
-        assert_eq!(
-            error_code(&response),
-            Some("UNAUTHENTICATED"),
-            "{label}: {response}"
-        );
+        assert_eq!(error_code(&response), Some("UNAUTHENTICATED"), "{label}: {response}");
     }
 }
 
@@ -326,9 +261,7 @@ async fn jwks_keys_and_refetch_limit(backend: Backend) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let jwks_url = format!("http://{}/jwks", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, router).await });
 
@@ -350,8 +283,7 @@ async fn jwks_keys_and_refetch_limit(backend: Backend) {
 
     assert_eq!(fetches.load(Ordering::SeqCst), 0, "keys are fetched lazily");
     let acme = token("k1", "acme");
-    app.create_hook(&acme, "acme's", "https://example.com/")
-        .await;
+    app.create_hook(&acme, "acme's", "https://example.com/").await;
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
     // The tenant comes from the configured claim.
     let other = app.gql(&token("k1", "globex"), PROBE, json!({})).await;
@@ -361,21 +293,12 @@ async fn jwks_keys_and_refetch_limit(backend: Backend) {
 
     // Unknown kids are rejected, and within 60 s they do not trigger another fetch.
     for i in 0..5 {
-        let response = app
-            .gql(&token(&format!("unknown-{i}"), "acme"), PROBE, json!({}))
-            .await;
+        let response = app.gql(&token(&format!("unknown-{i}"), "acme"), PROBE, json!({})).await;
         assert_eq!(error_code(&response), Some("UNAUTHENTICATED"));
     }
-    assert_eq!(
-        fetches.load(Ordering::SeqCst),
-        1,
-        "at most one fetch per 60 s"
-    );
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "at most one fetch per 60 s");
     // HS256 is not accepted when a JWKS is configured.
-    let hs = hs256(
-        TEST_SECRET.as_bytes(),
-        claims(json!({ "iss": null, "aud": null })),
-    );
+    let hs = hs256(TEST_SECRET.as_bytes(), claims(json!({ "iss": null, "aud": null })));
     assert_eq!(
         error_code(&app.gql(&hs, PROBE, json!({})).await),
         Some("UNAUTHENTICATED")
@@ -385,7 +308,5 @@ async fn jwks_keys_and_refetch_limit(backend: Backend) {
 fn pem_body(pem: &[u8]) -> Vec<u8> {
     let text = String::from_utf8(pem.to_vec()).expect("utf8");
     let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .expect("base64")
+    base64::engine::general_purpose::STANDARD.decode(body).expect("base64")
 }

@@ -42,10 +42,7 @@ async fn lifecycle_create_list_update_rotate_delete(backend: Backend) {
         "duplicates dropped, order kept"
     );
     assert_eq!(hook["enabled"], true);
-    assert_eq!(
-        hook["headers"],
-        json!([{ "name": "X-Api-Key", "value": "k1" }])
-    );
+    assert_eq!(hook["headers"], json!([{ "name": "X-Api-Key", "value": "k1" }]));
     let key = hook["signingKey"].as_str().expect("signing key");
     assert!(key.starts_with("whsec_"), "{key}");
     let raw = base64_decode(&key["whsec_".len()..]);
@@ -77,10 +74,7 @@ async fn lifecycle_create_list_update_rotate_delete(backend: Backend) {
         json!([{ "name": "content-type", "value": "application/json; charset=utf-8" }]),
         "headers replaced"
     );
-    assert_eq!(
-        updated["signingKey"], hook["signingKey"],
-        "update keeps the key"
-    );
+    assert_eq!(updated["signingKey"], hook["signingKey"], "update keeps the key");
 
     let rotated = app
         .gql(
@@ -102,11 +96,7 @@ async fn lifecycle_create_list_update_rotate_delete(backend: Backend) {
         .await;
     assert_eq!(deleted["data"]["deleteHook"], id.as_str());
     let gone = app
-        .gql(
-            &token,
-            "query($id: ID!) { hook(id: $id) { id } }",
-            json!({ "id": id }),
-        )
+        .gql(&token, "query($id: ID!) { hook(id: $id) { id } }", json!({ "id": id }))
         .await;
     assert_eq!(gone["data"]["hook"], Value::Null);
     assert!(app.hook_rows().await.is_empty());
@@ -141,12 +131,7 @@ async fn list_filters_and_pagination(backend: Backend) {
                 json!({ "input": { "name": format!("h{i}"), "events": events, "url": "https://example.com/", "enabled": i != 1 } }),
             )
             .await;
-        ids.push(
-            response["data"]["createHook"]["id"]
-                .as_str()
-                .expect("id")
-                .to_owned(),
-        );
+        ids.push(response["data"]["createHook"]["id"].as_str().expect("id").to_owned());
     }
 
     let list = |args: &str| {
@@ -163,9 +148,7 @@ async fn list_filters_and_pagination(backend: Backend) {
             .collect()
     };
 
-    let by_event = app
-        .gql(&token, &list("event: \"User.Created\""), json!({}))
-        .await;
+    let by_event = app.gql(&token, &list("event: \"User.Created\""), json!({})).await;
     assert_eq!(names(&by_event), ["h0", "h2"]);
     assert_eq!(by_event["data"]["hooks"]["totalCount"], 2);
     // `User.Data.Updated` must not match `User.Created`-only hooks, nor a LIKE wildcard match.
@@ -182,45 +165,29 @@ async fn list_filters_and_pagination(backend: Backend) {
     assert_eq!(page1["data"]["hooks"]["totalCount"], 5);
     let after = info["endCursor"].as_str().expect("cursor");
     let page2 = app
-        .gql(
-            &token,
-            &list(&format!("first: 2, after: \"{after}\"")),
-            json!({}),
-        )
+        .gql(&token, &list(&format!("first: 2, after: \"{after}\"")), json!({}))
         .await;
     assert_eq!(names(&page2), ["h2", "h3"]);
     let after = page2["data"]["hooks"]["pageInfo"]["endCursor"]
         .as_str()
         .expect("cursor");
     let page3 = app
-        .gql(
-            &token,
-            &list(&format!("first: 2, after: \"{after}\"")),
-            json!({}),
-        )
+        .gql(&token, &list(&format!("first: 2, after: \"{after}\"")), json!({}))
         .await;
     assert_eq!(names(&page3), ["h4"]);
     assert_eq!(page3["data"]["hooks"]["pageInfo"]["hasNextPage"], false);
 
     let too_many = app.gql(&token, &list("first: 101"), json!({})).await;
-    assert_eq!(
-        first_error(&too_many),
-        (Some("BAD_USER_INPUT"), Some("first"))
-    );
+    assert_eq!(first_error(&too_many), (Some("BAD_USER_INPUT"), Some("first")));
     let bad_cursor = app.gql(&token, &list("after: \"!!\""), json!({})).await;
-    assert_eq!(
-        first_error(&bad_cursor),
-        (Some("BAD_USER_INPUT"), Some("after"))
-    );
+    assert_eq!(first_error(&bad_cursor), (Some("BAD_USER_INPUT"), Some("after")));
 }
 
 async fn tenant_isolation(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = app.token("admin", "tenant-a");
     let b = app.token("admin", "tenant-b");
-    let hook = app
-        .create_hook(&a, "A's hook", "https://a.example.com/")
-        .await;
+    let hook = app.create_hook(&a, "A's hook", "https://a.example.com/").await;
     let id = hook["id"].as_str().expect("id");
     let before = app.hook_rows().await;
 
@@ -235,11 +202,7 @@ async fn tenant_isolation(backend: Backend) {
     assert_eq!(seen["data"]["hooks"]["totalCount"], 0);
     assert_eq!(seen["data"]["hooks"]["edges"], json!([]));
     let filtered = app
-        .gql(
-            &b,
-            "{ hooks(event: \"User.Created\") { totalCount } }",
-            json!({}),
-        )
+        .gql(&b, "{ hooks(event: \"User.Created\") { totalCount } }", json!({}))
         .await;
     assert_eq!(filtered["data"]["hooks"]["totalCount"], 0);
 
@@ -249,11 +212,7 @@ async fn tenant_isolation(backend: Backend) {
         "mutation($id: ID!) { rotateHookSigningKey(id: $id) { id } }",
     ] {
         let response = app.gql(&b, mutation, json!({ "id": id })).await;
-        assert_eq!(
-            error_code(&response),
-            Some("NOT_FOUND"),
-            "{mutation}: {response}"
-        );
+        assert_eq!(error_code(&response), Some("NOT_FOUND"), "{mutation}: {response}");
         assert!(
             !response.to_string().contains("tenant-a"),
             "the error must not hint at the owner: {response}"
@@ -268,9 +227,7 @@ async fn tenant_isolation(backend: Backend) {
 async fn validation_table_changes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.admin();
-    let existing = app
-        .create_hook(&token, "existing", "https://example.com/a")
-        .await;
+    let existing = app.create_hook(&token, "existing", "https://example.com/a").await;
     let id = existing["id"].as_str().expect("id");
     let before = app.hook_rows().await;
 
@@ -289,62 +246,33 @@ async fn validation_table_changes_nothing(backend: Backend) {
     };
     let cases: Vec<(&str, Value, &str)> = vec![
         ("empty events", with("events", json!([])), "events"),
-        (
-            "unknown event",
-            with("events", json!(["User.Exploded"])),
-            "events",
-        ),
+        ("unknown event", with("events", json!(["User.Exploded"])), "events"),
         ("relative URL", with("url", json!("/hooks")), "url"),
         ("ftp URL", with("url", json!("ftp://example.com/")), "url"),
-        (
-            "userinfo",
-            with("url", json!("https://user:pw@example.com/")),
-            "url",
-        ),
-        (
-            "loopback literal",
-            with("url", json!("http://127.0.0.1:8080/")),
-            "url",
-        ),
-        (
-            "loopback shorthand",
-            with("url", json!("http://127.1/")),
-            "url",
-        ),
+        ("userinfo", with("url", json!("https://user:pw@example.com/")), "url"),
+        ("loopback literal", with("url", json!("http://127.0.0.1:8080/")), "url"),
+        ("loopback shorthand", with("url", json!("http://127.1/")), "url"),
         (
             "mapped loopback",
             with("url", json!("http://[::ffff:127.0.0.1]/")),
             "url",
         ),
         ("IPv6 loopback", with("url", json!("http://[::1]/")), "url"),
-        (
-            "metadata",
-            with("url", json!("http://169.254.169.254/latest")),
-            "url",
-        ),
+        ("metadata", with("url", json!("http://169.254.169.254/latest")), "url"),
         ("private", with("url", json!("http://10.0.0.1/")), "url"),
         (
             "2049-char URL",
-            with(
-                "url",
-                json!(format!("https://example.com/{}", "a".repeat(2049 - 20))),
-            ),
+            with("url", json!(format!("https://example.com/{}", "a".repeat(2049 - 20)))),
             "url",
         ),
         (
             "reserved header",
-            with(
-                "headers",
-                json!([{ "name": "webhook-signature", "value": "x" }]),
-            ),
+            with("headers", json!([{ "name": "webhook-signature", "value": "x" }])),
             "headers",
         ),
         (
             "reserved header (case)",
-            with(
-                "headers",
-                json!([{ "name": "Logto-Signature-SHA-256", "value": "x" }]),
-            ),
+            with("headers", json!([{ "name": "Logto-Signature-SHA-256", "value": "x" }])),
             "headers",
         ),
         (
@@ -373,17 +301,10 @@ async fn validation_table_changes_nothing(backend: Backend) {
         ("21 headers", with("headers", headers(21)), "headers"),
         ("empty name", with("name", json!("")), "name"),
         ("blank name", with("name", json!("   ")), "name"),
-        (
-            "257-char name",
-            with("name", json!("n".repeat(257))),
-            "name",
-        ),
+        ("257-char name", with("name", json!("n".repeat(257))), "name"),
     ];
     assert_eq!(
-        with(
-            "url",
-            json!(format!("https://example.com/{}", "a".repeat(2049 - 20)))
-        )["url"]
+        with("url", json!(format!("https://example.com/{}", "a".repeat(2049 - 20))))["url"]
             .as_str()
             .map(str::len),
         Some(2049)
@@ -426,10 +347,7 @@ async fn validation_table_changes_nothing(backend: Backend) {
         ),
         with("headers", headers(20)),
         with("name", json!("n".repeat(256))),
-        with(
-            "url",
-            json!(format!("https://example.com/{}", "a".repeat(2048 - 20))),
-        ),
+        with("url", json!(format!("https://example.com/{}", "a".repeat(2048 - 20)))),
     ] {
         let ok = app
             .gql(
@@ -439,10 +357,7 @@ async fn validation_table_changes_nothing(backend: Backend) {
             )
             .await;
         assert_eq!(ok["errors"], Value::Null, "{ok}");
-        let new_id = ok["data"]["createHook"]["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
+        let new_id = ok["data"]["createHook"]["id"].as_str().expect("id").to_owned();
         app.gql(
             &token,
             "mutation($id: ID!) { deleteHook(id: $id) }",
@@ -462,11 +377,7 @@ async fn validation_table_changes_nothing(backend: Backend) {
         (Some("BAD_USER_INPUT"), Some("gracePeriodSeconds"))
     );
 
-    assert_eq!(
-        app.hook_rows().await,
-        before,
-        "no rejected input changed the database"
-    );
+    assert_eq!(app.hook_rows().await, before, "no rejected input changed the database");
 }
 
 async fn hook_limit_per_tenant(backend: Backend) {
@@ -477,9 +388,7 @@ async fn hook_limit_per_tenant(backend: Backend) {
         let fields: String = (0..50)
             .map(|i| format!("h{i}: createHook(input: {{ name: \"hook {batch}-{i}\", events: [\"User.Created\"], url: \"https://example.com/{i}\" }}) {{ id }} "))
             .collect();
-        let response = app
-            .gql(&token, &format!("mutation {{ {fields} }}"), json!({}))
-            .await;
+        let response = app.gql(&token, &format!("mutation {{ {fields} }}"), json!({})).await;
         assert_eq!(response["errors"], Value::Null, "{response}");
     }
     let before = app.hook_rows().await;
@@ -491,16 +400,13 @@ async fn hook_limit_per_tenant(backend: Backend) {
     assert_eq!(app.hook_rows().await, before);
     // The limit is per tenant.
     let other = app.token("admin", "other");
-    app.create_hook(&other, "first of other", "https://example.com/")
-        .await;
+    app.create_hook(&other, "first of other", "https://example.com/").await;
 }
 
 async fn rotation_grace_and_cap(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.admin();
-    let hook = app
-        .create_hook(&token, "rotating", "https://example.com/")
-        .await;
+    let hook = app.create_hook(&token, "rotating", "https://example.com/").await;
     let id = hook["id"].as_str().expect("id");
     let rotate = |grace: i64| {
         let app = &app;
@@ -563,10 +469,7 @@ async fn rotation_grace_and_cap(backend: Backend) {
         .parse()
         .expect("RFC 3339");
     let in_an_hour = chrono::Utc::now() + chrono::Duration::seconds(3600);
-    assert!(
-        (expires - in_an_hour).num_seconds().abs() < 120,
-        "{expires}"
-    );
+    assert!((expires - in_an_hour).num_seconds().abs() < 120, "{expires}");
 }
 
 async fn event_types_catalogue(backend: Backend) {
@@ -578,14 +481,9 @@ async fn event_types_catalogue(backend: Backend) {
             json!({}),
         )
         .await;
-    let types = response["data"]["eventTypes"]
-        .as_array()
-        .expect("eventTypes");
+    let types = response["data"]["eventTypes"].as_array().expect("eventTypes");
     assert_eq!(types.len(), 27);
-    let names: Vec<&str> = types
-        .iter()
-        .map(|t| t["name"].as_str().expect("name"))
-        .collect();
+    let names: Vec<&str> = types.iter().map(|t| t["name"].as_str().expect("name")).collect();
     for name in [
         "PostRegister",
         "PostSignIn",
@@ -631,7 +529,5 @@ async fn event_types_catalogue(backend: Backend) {
 
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .expect("base64")
+    base64::engine::general_purpose::STANDARD.decode(s).expect("base64")
 }

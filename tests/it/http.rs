@@ -5,11 +5,7 @@ use serde_json::{Value, json};
 use crate::db_test;
 use crate::support::{Backend, TestApp, error_code};
 
-db_test!(
-    limits_and_methods,
-    health_and_graphiql,
-    introspection_can_be_disabled
-);
+db_test!(limits_and_methods, health_and_graphiql, introspection_can_be_disabled);
 
 async fn limits_and_methods(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -63,9 +59,7 @@ async fn limits_and_methods(backend: Backend) {
     assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
 
     // Complexity over 2000.
-    let wide: String = (0..1001)
-        .map(|i| format!("a{i}: eventTypes {{ name }} "))
-        .collect();
+    let wide: String = (0..1001).map(|i| format!("a{i}: eventTypes {{ name }} ")).collect();
     let response = app.gql(&token, &format!("{{ {wide} }}"), json!({})).await;
     assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
 
@@ -84,9 +78,7 @@ async fn limits_and_methods(backend: Backend) {
         .await
         .expect("json");
     assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"));
-    let small: Vec<Value> = (0..2)
-        .map(|_| json!({ "query": "{ hooks { totalCount } }" }))
-        .collect();
+    let small: Vec<Value> = (0..2).map(|_| json!({ "query": "{ hooks { totalCount } }" })).collect();
     let response: Value = client
         .post(&endpoint)
         .bearer_auth(&token)
@@ -100,17 +92,9 @@ async fn limits_and_methods(backend: Backend) {
     assert_eq!(response[1]["data"]["hooks"]["totalCount"], 0, "{response}");
 
     // Malformed documents and unknown fields are client errors with a code.
-    for query in [
-        "{ hooks { ",
-        "{ nope }",
-        "{ hooks(first: \"x\") { totalCount } }",
-    ] {
+    for query in ["{ hooks { ", "{ nope }", "{ hooks(first: \"x\") { totalCount } }"] {
         let response = app.gql(&token, query, json!({})).await;
-        assert_eq!(
-            error_code(&response),
-            Some("BAD_USER_INPUT"),
-            "{query}: {response}"
-        );
+        assert_eq!(error_code(&response), Some("BAD_USER_INPUT"), "{query}: {response}");
     }
     let not_json = client
         .post(&endpoint)
@@ -144,10 +128,7 @@ async fn health_and_graphiql(backend: Backend) {
         .await
         .expect("text");
     assert!(page.contains("/graphql"), "GraphiQL points at /graphql");
-    assert!(
-        page.contains("Bearer abc.def.ghi"),
-        "?token= pre-fills the header"
-    );
+    assert!(page.contains("Bearer abc.def.ghi"), "?token= pre-fills the header");
     let hostile = client
         .get(format!("{}/graphiql?token=%3C/script%3E", app.base_url))
         .send()
@@ -162,19 +143,13 @@ async fn health_and_graphiql(backend: Backend) {
 async fn introspection_can_be_disabled(backend: Backend) {
     let app = TestApp::spawn_with(backend, |raw| raw.introspection = Some("false".into())).await;
     let response = app
-        .gql(
-            &app.admin(),
-            "{ __schema { queryType { name } } }",
-            json!({}),
-        )
+        .gql(&app.admin(), "{ __schema { queryType { name } } }", json!({}))
         .await;
     assert_eq!(
         response["data"]["__schema"],
         Value::Null,
         "introspection answers nothing: {response}"
     );
-    let ok = app
-        .gql(&app.admin(), "{ hooks { totalCount } }", json!({}))
-        .await;
+    let ok = app.gql(&app.admin(), "{ hooks { totalCount } }", json!({})).await;
     assert_eq!(ok["data"]["hooks"]["totalCount"], 0);
 }

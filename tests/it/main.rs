@@ -3,7 +3,9 @@
 mod support;
 
 mod auth;
+mod delivery;
 mod hooks;
 mod http;
+mod receiver;
 mod schema;
 mod startup;

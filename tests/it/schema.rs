@@ -23,14 +23,8 @@ async fn every_type_field_argument_and_value_is_described() {
         inputFields { name description }
         enumValues { name description } } } }";
     let response = app.gql(&app.admin(), query, json!({})).await;
-    let types = response["data"]["__schema"]["types"]
-        .as_array()
-        .expect("types");
-    let described = |v: &Value| {
-        v["description"]
-            .as_str()
-            .is_some_and(|d| !d.trim().is_empty())
-    };
+    let types = response["data"]["__schema"]["types"].as_array().expect("types");
+    let described = |v: &Value| v["description"].as_str().is_some_and(|d| !d.trim().is_empty());
     let mut missing = Vec::new();
     for t in types {
         let name = t["name"].as_str().unwrap_or_default();

@@ -27,19 +27,13 @@ async fn a_bad_setting_stops_start_up_with_one_line() {
     std::fs::write(&file, "not a directory").expect("write");
     let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
         (vec![("HOOKD_LISTEN", "nope".into())], "HOOKD_LISTEN"),
-        (
-            vec![("HOOKD_LISTEN", "127.0.0.1:99999".into())],
-            "HOOKD_LISTEN",
-        ),
+        (vec![("HOOKD_LISTEN", "127.0.0.1:99999".into())], "HOOKD_LISTEN"),
         (
             vec![("HOOKD_DATABASE_URL", "mysql://localhost/x".into())],
             "HOOKD_DATABASE_URL",
         ),
         (
-            vec![(
-                "HOOKD_DATABASE_URL",
-                "postgres://hookd@127.0.0.1:1/hookd".into(),
-            )],
+            vec![("HOOKD_DATABASE_URL", "postgres://hookd@127.0.0.1:1/hookd".into())],
             "HOOKD_DATABASE_URL",
         ),
         (
@@ -50,32 +44,20 @@ async fn a_bad_setting_stops_start_up_with_one_line() {
             vec![("HOOKD_DELIVERY_TIMEOUT", "fast".into())],
             "HOOKD_DELIVERY_TIMEOUT",
         ),
-        (
-            vec![("HOOKD_RETRY_SCHEDULE", "5s,soon".into())],
-            "HOOKD_RETRY_SCHEDULE",
-        ),
+        (vec![("HOOKD_RETRY_SCHEDULE", "5s,soon".into())], "HOOKD_RETRY_SCHEDULE"),
         (
             vec![("HOOKD_ALLOWED_TARGETS", "10.0.0.0/99".into())],
             "HOOKD_ALLOWED_TARGETS",
         ),
-        (
-            vec![("HOOKD_JWT_SECRET", "short".into())],
-            "HOOKD_JWT_SECRET",
-        ),
+        (vec![("HOOKD_JWT_SECRET", "short".into())], "HOOKD_JWT_SECRET"),
         (
             vec![("HOOKD_JWT_PUBLIC_KEY", "/nonexistent/key.pem".into())],
             "HOOKD_JWT_PUBLIC_KEY",
         ),
-        (
-            vec![("HOOKD_JWKS_URL", "ftp://keys".into())],
-            "HOOKD_JWKS_URL",
-        ),
+        (vec![("HOOKD_JWKS_URL", "ftp://keys".into())], "HOOKD_JWKS_URL"),
         (vec![("HOOKD_WORKERS", "0".into())], "HOOKD_WORKERS"),
         (vec![("HOOKD_LOG_FORMAT", "xml".into())], "HOOKD_LOG_FORMAT"),
-        (
-            vec![("HOOKD_INTROSPECTION", "maybe".into())],
-            "HOOKD_INTROSPECTION",
-        ),
+        (vec![("HOOKD_INTROSPECTION", "maybe".into())], "HOOKD_INTROSPECTION"),
         (
             vec![
                 ("HOOKD_JWT_SECRET", "x".repeat(40)),
@@ -94,10 +76,7 @@ async fn a_bad_setting_stops_start_up_with_one_line() {
             .expect("runs");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{env:?} should fail");
-        let messages: Vec<&str> = stderr
-            .lines()
-            .filter(|l| l.starts_with("hookd: "))
-            .collect();
+        let messages: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hookd: ")).collect();
         assert_eq!(messages.len(), 1, "{env:?}: one error line, got {stderr:?}");
         assert!(
             messages[0].contains(variable),
@@ -159,16 +138,9 @@ async fn first_start_creates_the_secret_and_a_second_start_reuses_it() {
     let data = dir.path().join("data");
 
     let (mut first, base, token) = start(&data).await;
-    assert_eq!(
-        hooks_count(&base, &token).await["data"]["hooks"]["totalCount"],
-        0
-    );
+    assert_eq!(hooks_count(&base, &token).await["data"]["hooks"]["totalCount"], 0);
     let secret = data.join("jwt-secret");
-    let mode = std::fs::metadata(&secret)
-        .expect("secret file")
-        .permissions()
-        .mode()
-        & 0o777;
+    let mode = std::fs::metadata(&secret).expect("secret file").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the generated secret is private");
     assert!(
         data.join("hookd.db").exists(),
@@ -201,11 +173,7 @@ async fn first_start_creates_the_secret_and_a_second_start_reuses_it() {
         .output()
         .await
         .expect("hookd token");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let minted = String::from_utf8(output.stdout).expect("utf8");
     assert_eq!(
         hooks_count(&base, minted.trim()).await["data"]["hooks"]["totalCount"],
@@ -225,8 +193,5 @@ async fn first_start_creates_the_secret_and_a_second_start_reuses_it() {
 async fn schema_command_prints_the_committed_sdl() {
     let output = hookd().arg("schema").output().await.expect("hookd schema");
     assert!(output.status.success());
-    assert_eq!(
-        String::from_utf8(output.stdout).expect("utf8"),
-        hookd::graphql::sdl()
-    );
+    assert_eq!(String::from_utf8(output.stdout).expect("utf8"), hookd::graphql::sdl());
 }

@@ -25,9 +25,7 @@ pub fn postgres_admin_url() -> Option<String> {
     match std::env::var("HOOKD_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "CI=true but HOOKD_TEST_POSTGRES_URL is not set: PostgreSQL tests cannot be skipped in CI"
-            )
+            panic!("CI=true but HOOKD_TEST_POSTGRES_URL is not set: PostgreSQL tests cannot be skipped in CI")
         }
         _ => {
             eprintln!("skipped: set HOOKD_TEST_POSTGRES_URL to run the PostgreSQL variant");
@@ -60,6 +58,9 @@ macro_rules! db_test {
     };
 }
 
+pub const DELIVERY_FIELDS: &str = "id hookId eventType status attemptCount nextAttemptAt createdAt updatedAt \
+    attempts { number trigger startedAt durationMs responseStatus responseBody error }";
+
 pub const TEST_SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
 
 pub struct TestApp {
@@ -79,10 +80,7 @@ impl Drop for TestApp {
 /// Creates an empty database for one test and returns its URL.
 pub async fn fresh_database(backend: Backend, dir: &TempDir) -> String {
     match backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("hookd.db").display()
-        ),
+        Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("hookd.db").display()),
         Backend::Postgres => {
             let admin = postgres_admin_url().expect("PostgreSQL URL");
             let name = format!("hookd_test_{}", uuid::Uuid::now_v7().simple());
@@ -119,9 +117,7 @@ impl TestApp {
         let config = Config::from_raw(raw).expect("valid test config");
         let app = hookd::start(config).await.expect("hookd starts");
         let state = app.state().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
         tokio::spawn(app.serve(listener, shutdown.clone()));
@@ -136,6 +132,80 @@ impl TestApp {
             client,
             shutdown,
             _dir: dir,
+        }
+    }
+
+    /// A server that may deliver to local receivers (`127.0.0.0/8` allowed), with a fast retry
+    /// schedule, adjusted by `configure`.
+    pub async fn delivering(backend: Backend, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
+        TestApp::spawn_with(backend, |raw| {
+            raw.allowed_targets = Some("127.0.0.0/8".into());
+            raw.retry_schedule = Some("10ms,10ms".into());
+            raw.delivery_timeout = Some("5s".into());
+            configure(raw);
+        })
+        .await
+    }
+
+    /// Creates a hook for `events` at `url` and returns its JSON (`id`, `signingKey`).
+    pub async fn hook_to(&self, url: &str, events: &[&str]) -> Value {
+        let response = self
+            .gql(
+                &self.admin(),
+                "mutation($input: CreateHookInput!) { createHook(input: $input) { id signingKey events } }",
+                json!({ "input": { "name": "receiver", "events": events, "url": url } }),
+            )
+            .await;
+        assert_eq!(response["errors"], Value::Null, "createHook failed: {response}");
+        response["data"]["createHook"].clone()
+    }
+
+    /// Emits an event and returns its id.
+    pub async fn emit(&self, event_type: &str, data: Value) -> String {
+        let response = self
+            .gql(
+                &self.admin(),
+                "mutation($input: EmitEventInput!) { emitEvent(input: $input) { id } }",
+                json!({ "input": { "type": event_type, "data": data } }),
+            )
+            .await;
+        assert_eq!(response["errors"], Value::Null, "emitEvent failed: {response}");
+        response["data"]["emitEvent"]["id"]
+            .as_str()
+            .expect("event id")
+            .to_owned()
+    }
+
+    /// The deliveries of an event (with attempts), as GraphQL JSON.
+    pub async fn deliveries_of(&self, event_id: &str) -> Vec<Value> {
+        let response = self
+            .gql(
+                &self.admin(),
+                &format!("query($id: ID!) {{ event(id: $id) {{ deliveries {{ {DELIVERY_FIELDS} }} }} }}"),
+                json!({ "id": event_id }),
+            )
+            .await;
+        response["data"]["event"]["deliveries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Polls until the event's only delivery reaches `status` (panics after 30 s).
+    pub async fn wait_for_status(&self, event_id: &str, status: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let deliveries = self.deliveries_of(event_id).await;
+            if let Some(delivery) = deliveries.first()
+                && delivery["status"] == status
+            {
+                return delivery.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "delivery never reached {status}: {deliveries:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -161,16 +231,10 @@ impl TestApp {
 
     /// POSTs a GraphQL operation and returns the JSON response (whatever the status).
     pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Value {
-        self.gql_raw(Some(&format!("Bearer {token}")), query, variables)
-            .await
+        self.gql_raw(Some(&format!("Bearer {token}")), query, variables).await
     }
 
-    pub async fn gql_raw(
-        &self,
-        authorization: Option<&str>,
-        query: &str,
-        variables: Value,
-    ) -> Value {
+    pub async fn gql_raw(&self, authorization: Option<&str>, query: &str, variables: Value) -> Value {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.base_url))
@@ -205,11 +269,7 @@ impl TestApp {
                 json!({ "input": { "name": name, "events": ["User.Created"], "url": url } }),
             )
             .await;
-        assert_eq!(
-            response["errors"],
-            Value::Null,
-            "createHook failed: {response}"
-        );
+        assert_eq!(response["errors"], Value::Null, "createHook failed: {response}");
         response["data"]["createHook"].clone()
     }
 }

@@ -91,11 +91,7 @@ impl Delivery {
     /// The event delivered.
     async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
         let loaders = ctx.data::<Loaders>()?;
-        Ok(loaders
-            .events
-            .load_one(self.0.event_id.clone())
-            .await?
-            .map(Event))
+        Ok(loaders.events.load_one(self.0.event_id.clone()).await?.map(Event))
     }
 
     /// The event type, e.g. `User.Created`.
@@ -136,11 +132,7 @@ impl Delivery {
     /// Every attempt, oldest first.
     async fn attempts(&self, ctx: &Context<'_>) -> Result<Vec<DeliveryAttempt>> {
         let loaders = ctx.data::<Loaders>()?;
-        let attempts = loaders
-            .attempts
-            .load_one(self.0.id.clone())
-            .await?
-            .unwrap_or_default();
+        let attempts = loaders.attempts.load_one(self.0.id.clone()).await?.unwrap_or_default();
         Ok(attempts.into_iter().map(DeliveryAttempt).collect())
     }
 }
@@ -210,8 +202,7 @@ impl From<DomainStats> for HookStats {
         HookStats {
             request_count: s.request_count,
             success_count: s.success_count,
-            success_rate: (s.request_count > 0)
-                .then(|| s.success_count as f64 / s.request_count as f64),
+            success_rate: (s.request_count > 0).then(|| s.success_count as f64 / s.request_count as f64),
             p50_latency_ms: s.p50_latency_ms,
             p95_latency_ms: s.p95_latency_ms,
         }

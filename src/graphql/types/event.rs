@@ -47,10 +47,6 @@ impl Event {
     async fn deliveries(&self, ctx: &Context<'_>) -> Result<Vec<Delivery>> {
         let loaders = ctx.data::<Loaders>()?;
         let rows = loaders.event_deliveries.load_one(self.0.id.clone()).await?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(Delivery::from)
-            .collect())
+        Ok(rows.unwrap_or_default().into_iter().map(Delivery::from).collect())
     }
 }

@@ -86,23 +86,13 @@ impl Hook {
     async fn execution_stats(
         &self,
         ctx: &Context<'_>,
-        #[graphql(
-            desc = "Window in seconds, 1–2592000 (default one day).",
-            default = 86400
-        )]
-        window: i32,
+        #[graphql(desc = "Window in seconds, 1–2592000 (default one day).", default = 86400)] window: i32,
     ) -> Result<HookStats> {
         if !(1..=30 * 86_400).contains(&window) {
-            return Err(AppError::bad_input(
-                "window",
-                "window must be between 1 and 2592000 seconds",
-            )
-            .into());
+            return Err(AppError::bad_input("window", "window must be between 1 and 2592000 seconds").into());
         }
         let state = context::state(ctx)?;
-        let stats =
-            deliveries::hook_stats(&state.db.read, &self.0.tenant_id, &self.0.id, window.into())
-                .await?;
+        let stats = deliveries::hook_stats(&state.db.read, &self.0.tenant_id, &self.0.id, window.into()).await?;
         Ok(stats.into())
     }
 
@@ -113,9 +103,7 @@ impl Hook {
         ctx: &Context<'_>,
         #[graphql(desc = "Only deliveries in this status.")] status: Option<DeliveryStatus>,
         #[graphql(desc = "Page size, 0–100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<
-            String,
-        >,
+        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Connection<DeliveryEdge>> {
         let state = context::state(ctx)?;
         let page = PageRequest::new(first, after)?;
