@@ -134,7 +134,7 @@ async fn bad_tokens_are_unauthenticated(backend: Backend) {
     for (label, authorization) in cases {
         for query in [
             PROBE,
-            "mutation { createHook(input: { name: \"x\", events: [\"User.Created\"], url: \"https://example.com/\" }) { id } }",
+            "mutation { createHook(input: { name: \"x\", events: [\"User.Created\"], url: \"https://example.invalid/\" }) { id } }",
         ] {
             let response = app.gql_raw(authorization.as_deref(), query, json!({})).await;
             assert_eq!(error_code(&response), Some("UNAUTHENTICATED"), "{label}: {response}");
@@ -156,11 +156,19 @@ async fn bad_tokens_are_unauthenticated(backend: Backend) {
 }
 
 async fn every_root_field_checks_its_scope(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let hook = app.create_hook(&app.admin(), "target", "https://example.com/").await;
+    let app = TestApp::delivering(backend, |_| {}).await;
+    let receiver = crate::receiver::Receiver::spawn().await;
+    let hook = app.hook_to(&receiver.url, &["User.Created"]).await;
     let id = hook["id"].as_str().expect("id").to_owned();
-    let victim = app.create_hook(&app.admin(), "to delete", "https://example.com/").await;
+    let event_id = app.emit("User.Created", json!({})).await;
+    let delivery = app.wait_for_status(&event_id, "SUCCEEDED").await;
+    // Created after the emit, so nothing is ever delivered to its (unreachable) URL.
+    let victim = app
+        .create_hook(&app.admin(), "to delete", "https://example.invalid/")
+        .await;
     let victim_id = victim["id"].as_str().expect("id").to_owned();
+    let delivery_id = delivery["id"].as_str().expect("id").to_owned();
+    let url = &receiver.url;
 
     // (root field, operation, the scope it needs, the scopes that suffice together)
     let operations: Vec<(&str, String, &str, &str)> = vec![
@@ -169,10 +177,21 @@ async fn every_root_field_checks_its_scope(backend: Backend) {
         ("eventTypes", "{ eventTypes { name } }".into(), "hooks:read", "hooks:read"),
         ("Hook.signingKey", format!("{{ hook(id: \"{id}\") {{ signingKey }} }}"), "hooks:write", "hooks:read hooks:write"),
         ("Hook.previousSigningKeys", format!("{{ hook(id: \"{id}\") {{ previousSigningKeys {{ key }} }} }}"), "hooks:write", "hooks:read hooks:write"),
-        ("createHook", "mutation { createHook(input: { name: \"s\", events: [\"User.Created\"], url: \"https://example.com/\" }) { id } }".into(), "hooks:write", "hooks:write"),
+        ("createHook", "mutation { createHook(input: { name: \"s\", events: [\"User.Created\"], url: \"https://example.invalid/\" }) { id } }".into(), "hooks:write", "hooks:write"),
         ("updateHook", format!("mutation {{ updateHook(id: \"{id}\", input: {{ name: \"renamed\" }}) {{ id }} }}"), "hooks:write", "hooks:write"),
         ("rotateHookSigningKey", format!("mutation {{ rotateHookSigningKey(id: \"{id}\") {{ id }} }}"), "hooks:write", "hooks:write"),
         ("deleteHook", format!("mutation {{ deleteHook(id: \"{victim_id}\") }}"), "hooks:write", "hooks:write"),
+        ("testHook", format!("mutation {{ testHook(id: \"{id}\", events: [\"User.Created\"], url: \"{url}\") {{ ok }} }}"), "hooks:write", "hooks:write"),
+        ("event", format!("{{ event(id: \"{event_id}\") {{ id }} }}"), "deliveries:read", "deliveries:read"),
+        ("events", "{ events { totalCount } }".into(), "deliveries:read", "deliveries:read"),
+        ("delivery", format!("{{ delivery(id: \"{delivery_id}\") {{ id }} }}"), "deliveries:read", "deliveries:read"),
+        ("deliveries", "{ deliveries { totalCount } }".into(), "deliveries:read", "deliveries:read"),
+        ("Hook.deliveries", format!("{{ hook(id: \"{id}\") {{ deliveries {{ totalCount }} }} }}"), "deliveries:read", "hooks:read deliveries:read"),
+        ("Hook.executionStats", format!("{{ hook(id: \"{id}\") {{ executionStats {{ requestCount }} }} }}"), "deliveries:read", "hooks:read deliveries:read"),
+        ("emitEvent", "mutation { emitEvent(input: { type: \"Role.Created\", data: {} }) { id } }".into(), "events:write", "events:write"),
+        ("defineEventType", "mutation { defineEventType(input: { name: \"Invoice.Paid\" }) { name } }".into(), "events:write", "events:write"),
+        ("redeliver", format!("mutation {{ redeliver(deliveryId: \"{delivery_id}\") {{ id }} }}"), "deliveries:write", "deliveries:write"),
+        ("replayDeliveries", format!("mutation {{ replayDeliveries(hookId: \"{id}\", since: \"2020-01-01T00:00:00Z\") }}"), "deliveries:write", "deliveries:write"),
     ];
     for (label, query, needed, sufficient) in &operations {
         let unauthenticated = app.gql_raw(None, query, json!({})).await;
@@ -283,7 +302,7 @@ async fn jwks_keys_and_refetch_limit(backend: Backend) {
 
     assert_eq!(fetches.load(Ordering::SeqCst), 0, "keys are fetched lazily");
     let acme = token("k1", "acme");
-    app.create_hook(&acme, "acme's", "https://example.com/").await;
+    app.create_hook(&acme, "acme's", "https://example.invalid/").await;
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
     // The tenant comes from the configured claim.
     let other = app.gql(&token("k1", "globex"), PROBE, json!({})).await;

@@ -121,7 +121,10 @@ async fn rotation_signs_with_both_keys_during_grace(backend: Backend) {
                     json!({ "id": id, "grace": grace }),
                 )
                 .await;
-            response["data"]["rotateHookSigningKey"]["signingKey"].as_str().expect("key").to_owned()
+            response["data"]["rotateHookSigningKey"]["signingKey"]
+                .as_str()
+                .expect("key")
+                .to_owned()
         }
     };
 
@@ -135,10 +138,19 @@ async fn rotation_signs_with_both_keys_during_grace(backend: Backend) {
     let signature = request.header("webhook-signature");
     assert_eq!(signature.split(' ').count(), 2, "one entry per active key: {signature}");
     let (id, ts) = (request.header("webhook-id"), request.header("webhook-timestamp"));
-    assert!(standard_verifies(&old_key, id, ts, &request.body, signature), "old key still verifies");
-    assert!(standard_verifies(&new_key, id, ts, &request.body, signature), "new key verifies");
+    assert!(
+        standard_verifies(&old_key, id, ts, &request.body, signature),
+        "old key still verifies"
+    );
+    assert!(
+        standard_verifies(&new_key, id, ts, &request.body, signature),
+        "new key verifies"
+    );
     // Logto's header uses the current key only.
-    assert_eq!(request.header("logto-signature-sha-256"), logto_signature(&new_key, &request.body));
+    assert_eq!(
+        request.header("logto-signature-sha-256"),
+        logto_signature(&new_key, &request.body)
+    );
 
     // After the grace period only the new key signs.
     let after = Receiver::spawn().await;
@@ -381,7 +393,7 @@ async fn failed_emit_stores_nothing(backend: Backend) {
         .write
         .execute_unprepared(&format!(
             "INSERT INTO hooks (id, tenant_id, name, url, events, headers, enabled, signing_key, previous_keys, created_at, updated_at) \
-             VALUES ('', 'default', 'corrupt', 'https://example.com/', '[\"User.Created\"]', '[]', true, 'whsec_x', '[]', {now}, {now})"
+             VALUES ('', 'default', 'corrupt', 'https://example.invalid/', '[\"User.Created\"]', '[]', true, 'whsec_x', '[]', {now}, {now})"
         ))
         .await
         .expect("insert corrupt hook");

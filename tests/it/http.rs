@@ -41,7 +41,7 @@ async fn limits_and_methods(backend: Backend) {
     let mutation = client
         .get(&endpoint)
         .bearer_auth(&token)
-        .query(&[("query", "mutation { createHook(input: { name: \"g\", events: [\"User.Created\"], url: \"https://example.com/\" }) { id } }")])
+        .query(&[("query", "mutation { createHook(input: { name: \"g\", events: [\"User.Created\"], url: \"https://example.invalid/\" }) { id } }")])
         .send()
         .await
         .expect("send");

@@ -3,9 +3,12 @@
 mod support;
 
 mod auth;
+mod crash;
 mod delivery;
+mod events;
 mod hooks;
 mod http;
 mod receiver;
 mod schema;
+mod ssrf;
 mod startup;

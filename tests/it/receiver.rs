@@ -110,19 +110,43 @@ impl Receiver {
     }
 }
 
+/// Marks a `webhook-id` in flight until dropped, also when the client hangs up mid-answer and
+/// the handler is cancelled (a killed hookd does exactly that).
+struct InFlight {
+    inner: Arc<Inner>,
+    id: String,
+}
+
+impl InFlight {
+    fn enter(inner: &Arc<Inner>, id: String) -> InFlight {
+        let mut in_flight = inner.in_flight.lock().expect("lock");
+        if !id.is_empty() && in_flight.contains(&id) {
+            inner.overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+        in_flight.push(id.clone());
+        InFlight {
+            inner: inner.clone(),
+            id,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut in_flight = self.inner.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = in_flight.iter().position(|x| *x == self.id) {
+            in_flight.swap_remove(i);
+        }
+    }
+}
+
 async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
     let id = headers
         .get("webhook-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    {
-        let mut in_flight = inner.in_flight.lock().expect("lock");
-        if !id.is_empty() && in_flight.contains(&id) {
-            inner.overlaps.fetch_add(1, Ordering::SeqCst);
-        }
-        in_flight.push(id.clone());
-    }
+    let _in_flight = InFlight::enter(&inner, id);
     inner.received.lock().expect("lock").push(Received {
         headers,
         body,
@@ -139,12 +163,6 @@ async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
         .expect("lock")
         .pop_front()
         .unwrap_or(Reply::Status(200));
-    {
-        let mut in_flight = inner.in_flight.lock().expect("lock");
-        if let Some(i) = in_flight.iter().position(|x| *x == id) {
-            in_flight.swap_remove(i);
-        }
-    }
     respond(reply).await
 }
 
