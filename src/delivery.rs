@@ -2,6 +2,7 @@
 
 pub mod claim;
 pub mod dispatcher;
+pub mod pruner;
 pub mod recorder;
 pub mod retry;
 pub mod sender;
@@ -37,10 +38,17 @@ impl Wake {
 /// done (or timed out) and every outcome is stored.
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let (records, queue) = mpsc::channel(RECORD_QUEUE);
-    let recorder = tokio::spawn(recorder::run(state.db.clone(), queue, state.wake.clone()));
+    let recorder = tokio::spawn(recorder::run(
+        state.db.clone(),
+        queue,
+        state.wake.clone(),
+        state.bus.clone(),
+    ));
+    let pruner = tokio::spawn(pruner::run(state.db.clone(), state.config.retention, shutdown.clone()));
     let config = &state.config;
     let dispatcher = Dispatcher {
         db: state.db.clone(),
+        bus: state.bus.clone(),
         sender: state.sender.clone(),
         wake: state.wake.clone(),
         records,
@@ -55,4 +63,5 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     if let Err(e) = recorder.await {
         tracing::error!(error = %e, "recorder task failed");
     }
+    pruner.abort();
 }

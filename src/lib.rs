@@ -5,6 +5,7 @@
 //! same two functions. See `ARCHITECTURE.md` for the map.
 
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod db;
 pub mod delivery;
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
+use crate::bus::Bus;
 use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::Wake;
@@ -59,6 +61,7 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
             hook_rules: Arc::new(hook_rules),
             wake: Wake::default(),
             sender: Arc::new(sender),
+            bus: Bus::default(),
         },
     })
 }

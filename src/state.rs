@@ -3,11 +3,13 @@
 use std::sync::Arc;
 
 use crate::auth::Auth;
+use crate::bus::{Bus, DeliveryUpdate};
 use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::Wake;
 use crate::delivery::sender::Sender;
 use crate::domain::hooks::HookRules;
+use crate::domain::outbox::Emitted;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,14 +21,30 @@ pub struct AppState {
     pub wake: Wake,
     /// The HTTP client that sends webhooks (shared by the dispatcher and `testHook`).
     pub sender: Arc<Sender>,
+    /// Delivery updates and new events, for subscriptions.
+    pub bus: Bus,
 }
 
 impl AppState {
-    /// After a commit that emitted `events`: count them and wake the dispatcher.
-    pub fn published(&self, events: &[entity::event::Model]) {
-        for event in events {
+    /// After the commit of a transaction that emitted events: count them, tell subscribers,
+    /// and wake the dispatcher to send the new deliveries.
+    pub fn published(&self, emitted: Vec<Emitted>) {
+        for Emitted { event, deliveries } in emitted {
             metrics::counter!("hookd_events_total", "type" => crate::metrics::event_label(&event.event_type))
                 .increment(1);
+            for delivery in &deliveries {
+                self.bus.delivery(DeliveryUpdate::of(delivery));
+            }
+            self.bus.event(event);
+        }
+        self.wake.wake();
+    }
+
+    /// After the commit of a change to deliveries (cancelled, requeued): tell subscribers, and
+    /// wake the dispatcher in case some are due now.
+    pub fn changed(&self, deliveries: &[entity::delivery::Model]) {
+        for delivery in deliveries {
+            self.bus.delivery(DeliveryUpdate::of(delivery));
         }
         self.wake.wake();
     }

@@ -17,12 +17,14 @@ pub struct Claimed {
     pub tenant_id: String,
     pub event_id: String,
     pub hook_id: String,
+    pub event_type: String,
     pub attempt_count: i32,
     pub round_attempts: i32,
     pub next_trigger: String,
 }
 
-const RETURNING: &str = "RETURNING id, tenant_id, event_id, hook_id, attempt_count, round_attempts, next_trigger";
+const RETURNING: &str =
+    "RETURNING id, tenant_id, event_id, hook_id, event_type, attempt_count, round_attempts, next_trigger";
 
 /// Claims up to `limit` deliveries due at `now`, leased until `lease_until` (epoch ms).
 pub async fn claim(db: &Db, now: i64, lease_until: i64, limit: u64) -> Result<Vec<Claimed>, DbErr> {
@@ -55,5 +57,25 @@ pub async fn next_due(db: &Db) -> Result<Option<i64>, DbErr> {
     match db.read.query_one_raw(statement).await? {
         Some(row) => row.try_get::<Option<i64>>("", "due"),
         None => Ok(None),
+    }
+}
+
+impl Claimed {
+    /// The update subscribers get for this delivery in `status`.
+    pub fn update(&self, status: crate::domain::deliveries::DeliveryStatus) -> crate::bus::DeliveryUpdate {
+        crate::bus::DeliveryUpdate {
+            tenant_id: self.tenant_id.clone(),
+            delivery_id: self.id.clone(),
+            hook_id: self.hook_id.clone(),
+            event_id: self.event_id.clone(),
+            event_type: self.event_type.clone(),
+            status,
+            attempt_count: self.attempt_count,
+            response_status: None,
+            duration_ms: None,
+            error: None,
+            next_attempt_at: None,
+            at: crate::domain::now_ms(),
+        }
     }
 }

@@ -17,13 +17,14 @@ use tokio_util::task::TaskTracker;
 
 use entity::{event, hook};
 
+use crate::bus::Bus;
 use crate::db::Db;
 use crate::delivery::Wake;
 use crate::delivery::claim::{self, Claimed};
 use crate::delivery::recorder::Record;
 use crate::delivery::retry::{self, Attempted, JITTER};
 use crate::delivery::sender::{Outgoing, Sender};
-use crate::domain::deliveries::Trigger;
+use crate::domain::deliveries::{DeliveryStatus, Trigger};
 use crate::domain::{hooks, now_ms, outbox};
 
 /// Most deliveries claimed in one statement.
@@ -36,6 +37,7 @@ const ON_ERROR: Duration = Duration::from_secs(1);
 
 pub struct Dispatcher {
     pub db: Db,
+    pub bus: Bus,
     pub sender: Arc<Sender>,
     pub wake: Wake,
     pub records: mpsc::Sender<Record>,
@@ -95,6 +97,9 @@ impl Dispatcher {
             if claimed.is_empty() {
                 this.idle(&shutdown).await;
                 continue;
+            }
+            for delivery in &claimed {
+                this.bus.delivery(delivery.update(DeliveryStatus::Sending));
             }
             let (hooks, events) = match this.load(&claimed).await {
                 Ok(loaded) => loaded,
@@ -180,14 +185,12 @@ impl Dispatcher {
                 match permit {
                     Some(_permit) => self.attempt(delivery, &hook, &event).await,
                     None => Record::Release {
-                        delivery_id: delivery.id,
+                        delivery,
                         due_at: now_ms() + 1000,
                     },
                 }
             }
-            _ => Record::Cancel {
-                delivery_id: delivery.id,
-            },
+            _ => Record::Cancel { delivery },
         };
         if self.records.send(record).await.is_err() {
             tracing::error!("recorder stopped; the outcome is lost and the delivery will be retried after its lease");

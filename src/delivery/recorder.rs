@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use entity::{delivery, delivery_attempt, hook};
 
+use crate::bus::{Bus, DeliveryUpdate};
 use crate::db::Db;
 use crate::delivery::Wake;
 use crate::delivery::claim::Claimed;
@@ -35,13 +36,13 @@ pub enum Record {
         next: Next,
     },
     /// The hook or event is gone or the hook is disabled: nothing was sent.
-    Cancel { delivery_id: String },
-    /// Not sent (the hook had too many in flight): back to PENDING, due at `due_at`.
-    Release { delivery_id: String, due_at: i64 },
+    Cancel { delivery: Claimed },
+    /// Not sent (the hook had too many in flight, or shutdown): back to PENDING at `due_at`.
+    Release { delivery: Claimed, due_at: i64 },
 }
 
 /// Runs until every sender is gone, then returns.
-pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake) {
+pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake, bus: Bus) {
     let mut batch = Vec::with_capacity(BATCH);
     while records.recv_many(&mut batch, BATCH).await > 0 {
         let retries = batch.iter().any(|r| {
@@ -53,12 +54,16 @@ pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake) {
                 } | Record::Release { .. }
             )
         });
-        if let Err(e) = write_batch(&db, &batch).await {
-            // One bad record must not lose the others: store them one by one.
-            tracing::warn!(error = ?e, size = batch.len(), "batch write failed; retrying records one by one");
-            for record in &batch {
-                if let Err(e) = write_batch(&db, std::slice::from_ref(record)).await {
-                    tracing::error!(error = ?e, record = ?record, "cannot record delivery outcome");
+        match write_batch(&db, &batch).await {
+            Ok(updates) => updates.into_iter().for_each(|u| bus.delivery(u)),
+            Err(e) => {
+                // One bad record must not lose the others: store them one by one.
+                tracing::warn!(error = ?e, size = batch.len(), "batch write failed; retrying records one by one");
+                for record in &batch {
+                    match write_batch(&db, std::slice::from_ref(record)).await {
+                        Ok(updates) => updates.into_iter().for_each(|u| bus.delivery(u)),
+                        Err(e) => tracing::error!(error = ?e, record = ?record, "cannot record delivery outcome"),
+                    }
                 }
             }
         }
@@ -91,7 +96,8 @@ fn count(record: &Record) {
     }
 }
 
-async fn write_batch(db: &Db, batch: &[Record]) -> Result<(), AppError> {
+/// Stores a batch in one transaction; returns the updates to publish once it committed.
+async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, AppError> {
     let txn = db.write.begin().await?;
     let now = now_ms();
     let attempts: Vec<delivery_attempt::ActiveModel> = batch
@@ -122,13 +128,14 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<(), AppError> {
     if !attempts.is_empty() {
         delivery_attempt::Entity::insert_many(attempts).exec(&txn).await?;
     }
+    let mut updates = Vec::with_capacity(batch.len());
     for record in batch {
         match record {
             Record::Attempt {
                 delivery,
                 trigger,
+                result,
                 next,
-                ..
             } => {
                 let (status, due_at) = match next {
                     Next::Succeeded => (DeliveryStatus::Succeeded, None),
@@ -136,30 +143,50 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<(), AppError> {
                     Next::Failed | Next::FailedAndDisableHook => (DeliveryStatus::Failed, None),
                 };
                 let round = delivery.round_attempts + i32::from(*trigger == Trigger::Scheduled);
-                set_status(&delivery.id, status, due_at, now)
+                let updated = set_status(&delivery.id, status, due_at, now)
                     .col_expr(delivery::Column::AttemptCount, Expr::value(delivery.attempt_count + 1))
                     .col_expr(delivery::Column::RoundAttempts, Expr::value(round))
                     .col_expr(delivery::Column::NextTrigger, Expr::value(Trigger::Scheduled.as_str()))
                     .exec(&txn)
                     .await?;
+                if updated.rows_affected == 1 {
+                    updates.push(DeliveryUpdate {
+                        attempt_count: delivery.attempt_count + 1,
+                        response_status: result.status.map(i32::from),
+                        duration_ms: Some(result.duration_ms),
+                        error: result.error.clone(),
+                        next_attempt_at: due_at,
+                        ..delivery.update(status)
+                    });
+                }
                 if *next == Next::FailedAndDisableHook {
-                    disable_hook(&txn, &delivery.hook_id, now).await?;
+                    let cancelled = disable_hook(&txn, &delivery.hook_id, now).await?;
+                    updates.extend(cancelled.iter().map(DeliveryUpdate::of));
                 }
             }
-            Record::Cancel { delivery_id } => {
-                set_status(delivery_id, DeliveryStatus::Cancelled, None, now)
+            Record::Cancel { delivery } => {
+                let updated = set_status(&delivery.id, DeliveryStatus::Cancelled, None, now)
                     .exec(&txn)
                     .await?;
+                if updated.rows_affected == 1 {
+                    updates.push(delivery.update(DeliveryStatus::Cancelled));
+                }
             }
-            Record::Release { delivery_id, due_at } => {
-                set_status(delivery_id, DeliveryStatus::Pending, Some(*due_at), now)
+            Record::Release { delivery, due_at } => {
+                let updated = set_status(&delivery.id, DeliveryStatus::Pending, Some(*due_at), now)
                     .exec(&txn)
                     .await?;
+                if updated.rows_affected == 1 {
+                    updates.push(DeliveryUpdate {
+                        next_attempt_at: Some(*due_at),
+                        ..delivery.update(DeliveryStatus::Pending)
+                    });
+                }
             }
         }
     }
     txn.commit().await?;
-    Ok(())
+    Ok(updates)
 }
 
 /// `UPDATE deliveries SET status, due_at, updated_at WHERE id AND status = 'SENDING'`.
@@ -177,15 +204,15 @@ fn set_status(
         .filter(delivery::Column::Status.eq(DeliveryStatus::Sending.as_str()))
 }
 
-/// `410 Gone`: the receiver does not want this hook any more.
-async fn disable_hook(txn: &DatabaseTransaction, hook_id: &str, now: i64) -> Result<(), AppError> {
+/// `410 Gone`: the receiver does not want this hook any more. Returns the deliveries cancelled.
+async fn disable_hook(txn: &DatabaseTransaction, hook_id: &str, now: i64) -> Result<Vec<delivery::Model>, AppError> {
     hook::Entity::update_many()
         .col_expr(hook::Column::Enabled, Expr::value(false))
         .col_expr(hook::Column::UpdatedAt, Expr::value(now))
         .filter(hook::Column::Id.eq(hook_id))
         .exec(txn)
         .await?;
-    deliveries::cancel_for_hook(txn, hook_id).await?;
+    let cancelled = deliveries::cancel_for_hook(txn, hook_id).await?;
     tracing::warn!(hook_id, "receiver answered 410 Gone: hook disabled");
-    Ok(())
+    Ok(cancelled)
 }

@@ -232,7 +232,7 @@ pub async fn redeliver(db: &Db, tenant: &str, id: &str) -> AppResult<delivery::M
 }
 
 /// `replayDeliveries`: requeues a hook's deliveries created in `[since, until)` whose status is
-/// one of `statuses`, each with a fresh retry schedule. Returns how many were requeued.
+/// one of `statuses`, each with a fresh retry schedule. Returns the requeued deliveries.
 pub async fn replay(
     db: &Db,
     tenant: &str,
@@ -240,7 +240,7 @@ pub async fn replay(
     since: i64,
     until: Option<i64>,
     statuses: &[DeliveryStatus],
-) -> AppResult<u64> {
+) -> AppResult<Vec<delivery::Model>> {
     if let Some(s) = statuses
         .iter()
         .find(|s| matches!(s, DeliveryStatus::Pending | DeliveryStatus::Sending))
@@ -261,23 +261,22 @@ pub async fn replay(
     }
     let txn = db.write.begin().await?;
     ensure_hook_enabled(&txn, tenant, hook_id).await?;
-    let now = now_ms();
-    let mut update = delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
-        .col_expr(delivery::Column::NextTrigger, Expr::value(Trigger::Scheduled.as_str()))
-        .col_expr(delivery::Column::RoundAttempts, Expr::value(0))
-        .col_expr(delivery::Column::DueAt, Expr::value(now))
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-        .filter(delivery::Column::TenantId.eq(tenant))
+    let mut query = scoped::<delivery::Entity>(tenant)
         .filter(delivery::Column::HookId.eq(hook_id))
         .filter(delivery::Column::CreatedAt.gte(since))
         .filter(delivery::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
     if let Some(until) = until {
-        update = update.filter(delivery::Column::CreatedAt.lt(until));
+        query = query.filter(delivery::Column::CreatedAt.lt(until));
     }
-    let result = update.exec(&txn).await?;
+    let rows = query.all(&txn).await?;
+    let rows = set_status(&txn, rows, DeliveryStatus::Pending, Some(now_ms()), |update| {
+        update
+            .col_expr(delivery::Column::NextTrigger, Expr::value(Trigger::Scheduled.as_str()))
+            .col_expr(delivery::Column::RoundAttempts, Expr::value(0))
+    })
+    .await?;
     txn.commit().await?;
-    Ok(result.rows_affected)
+    Ok(rows)
 }
 
 async fn ensure_hook_enabled(db: &impl ConnectionTrait, tenant: &str, hook_id: &str) -> AppResult<()> {
@@ -288,22 +287,49 @@ async fn ensure_hook_enabled(db: &impl ConnectionTrait, tenant: &str, hook_id: &
     }
 }
 
-/// Cancels a hook's queued and in-flight deliveries (the hook was disabled or deleted). An
-/// attempt already on the wire still records its outcome, but the status stays CANCELLED.
-pub async fn cancel_for_hook(db: &impl ConnectionTrait, hook_id: &str) -> AppResult<u64> {
-    let now = now_ms();
-    let result = delivery::Entity::update_many()
-        .col_expr(
-            delivery::Column::Status,
-            Expr::value(DeliveryStatus::Cancelled.as_str()),
-        )
-        .col_expr(delivery::Column::DueAt, Expr::value(Option::<i64>::None))
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+/// Cancels a hook's queued and in-flight deliveries (the hook was disabled or deleted) and
+/// returns them as they are now. An attempt already on the wire still records its outcome, but
+/// the status stays CANCELLED.
+pub async fn cancel_for_hook(db: &impl ConnectionTrait, hook_id: &str) -> AppResult<Vec<delivery::Model>> {
+    let queued = [DeliveryStatus::Pending.as_str(), DeliveryStatus::Sending.as_str()];
+    let rows = delivery::Entity::find()
         .filter(delivery::Column::HookId.eq(hook_id))
-        .filter(delivery::Column::Status.is_in([DeliveryStatus::Pending.as_str(), DeliveryStatus::Sending.as_str()]))
-        .exec(db)
+        .filter(delivery::Column::Status.is_in(queued))
+        .all(db)
         .await?;
-    Ok(result.rows_affected)
+    set_status(db, rows, DeliveryStatus::Cancelled, None, |update| {
+        update.filter(delivery::Column::Status.is_in(queued))
+    })
+    .await
+}
+
+/// Sets `status` (and `due_at`) on `rows`, narrowed by `guard`; returns the rows as updated.
+async fn set_status(
+    db: &impl ConnectionTrait,
+    rows: Vec<delivery::Model>,
+    status: DeliveryStatus,
+    due_at: Option<i64>,
+    guard: impl FnOnce(sea_orm::UpdateMany<delivery::Entity>) -> sea_orm::UpdateMany<delivery::Entity>,
+) -> AppResult<Vec<delivery::Model>> {
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    let now = now_ms();
+    let update = delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, Expr::value(status.as_str()))
+        .col_expr(delivery::Column::DueAt, Expr::value(due_at))
+        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+        .filter(delivery::Column::Id.is_in(rows.iter().map(|r| r.id.as_str())));
+    guard(update).exec(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|mut row| {
+            row.status = status.as_str().to_owned();
+            row.due_at = due_at;
+            row.updated_at = now;
+            row
+        })
+        .collect())
 }
 
 /// Deliveries waiting or in flight, all tenants (the `hookd_deliveries_pending` gauge).

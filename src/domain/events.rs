@@ -7,7 +7,7 @@ use entity::{event, event_type};
 
 use crate::db::Db;
 use crate::domain::catalogue::{self, CATALOGUE};
-use crate::domain::outbox::{self, NewEvent};
+use crate::domain::outbox::{self, Emitted, NewEvent};
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::tenant::scoped;
 use crate::domain::{new_id, now_ms};
@@ -136,14 +136,14 @@ fn validate_custom_name(name: &str) -> AppResult<()> {
 
 /// `emitEvent`: stores a custom-envelope event (`event, createdAt, data, eventId, hookId`) and its
 /// deliveries. A repeated idempotency key within 24 h returns the first event and stores nothing.
-/// Returns the event and whether it is new (the caller wakes the dispatcher then).
+/// Returns the event, and what was stored when it is new (for the caller to publish).
 pub async fn emit(
     db: &Db,
     tenant: &str,
     event_type: String,
     data: Value,
     idempotency_key: Option<String>,
-) -> AppResult<(event::Model, bool)> {
+) -> AppResult<(event::Model, Option<Emitted>)> {
     if let Some(key) = &idempotency_key
         && (key.is_empty() || key.len() > MAX_KEY_LEN)
     {
@@ -165,7 +165,7 @@ pub async fn emit(
         && let Some(existing) = find_by_key(&txn, tenant, key).await?
     {
         if existing.created_at > now_ms() - IDEMPOTENCY_WINDOW_MS {
-            return Ok((existing, false));
+            return Ok((existing, None));
         }
         // Expired: the key is free again.
         let mut stale: event::ActiveModel = existing.into();
@@ -182,16 +182,16 @@ pub async fn emit(
         idempotency_key: idempotency_key.clone(),
     };
     match outbox::emit(&txn, tenant, new).await {
-        Ok((event, _)) => {
+        Ok(emitted) => {
             txn.commit().await?;
-            Ok((event, true))
+            Ok((emitted.event.clone(), Some(emitted)))
         }
         // A concurrent emit with the same key won the race (PostgreSQL): answer with its event.
         Err(AppError::Db(e)) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             drop(txn);
             let key = idempotency_key.as_deref().unwrap_or_default();
             match find_by_key(&db.write, tenant, key).await? {
-                Some(existing) => Ok((existing, false)),
+                Some(existing) => Ok((existing, None)),
                 None => Err(AppError::Db(e)),
             }
         }

@@ -10,7 +10,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
-use entity::hook;
+use entity::{delivery, hook};
 
 use crate::db::Db;
 use crate::domain::page::{self, Order, Page, PageRequest};
@@ -165,7 +165,14 @@ pub async fn create(db: &Db, tenant: &str, input: CreateHook, rules: &HookRules)
     Ok(model)
 }
 
-pub async fn update(db: &Db, tenant: &str, id: &str, input: UpdateHook, rules: &HookRules) -> AppResult<hook::Model> {
+/// Applies `input`. Disabling cancels the hook's waiting deliveries, returned with the hook.
+pub async fn update(
+    db: &Db,
+    tenant: &str,
+    id: &str,
+    input: UpdateHook,
+    rules: &HookRules,
+) -> AppResult<(hook::Model, Vec<delivery::Model>)> {
     let name = input.name.map(validate_name).transpose()?;
     let events = input.events.map(validate_events).transpose()?;
     let url = input.url.map(|u| validate_url(u, &rules.targets)).transpose()?;
@@ -189,24 +196,27 @@ pub async fn update(db: &Db, tenant: &str, id: &str, input: UpdateHook, rules: &
     if let Some(headers) = headers {
         model.headers = Set(to_json(&headers));
     }
+    let mut cancelled = Vec::new();
     if let Some(enabled) = input.enabled {
         model.enabled = Set(enabled);
         if !enabled {
-            deliveries::cancel_for_hook(&txn, id).await?;
+            cancelled = deliveries::cancel_for_hook(&txn, id).await?;
         }
     }
     model.updated_at = Set(now_ms());
     let model = model.update(&txn).await?;
     txn.commit().await?;
-    Ok(model)
+    Ok((model, cancelled))
 }
 
-pub async fn delete(db: &Db, tenant: &str, id: &str) -> AppResult<String> {
+/// Deletes the hook and cancels its waiting deliveries (returned); their history stays.
+pub async fn delete(db: &Db, tenant: &str, id: &str) -> AppResult<(String, Vec<delivery::Model>)> {
     let txn = db.write.begin().await?;
     let current = get_required(&txn, tenant, id).await?;
+    let cancelled = deliveries::cancel_for_hook(&txn, &current.id).await?;
     hook::Entity::delete_by_id(current.id.clone()).exec(&txn).await?;
     txn.commit().await?;
-    Ok(current.id)
+    Ok((current.id, cancelled))
 }
 
 /// Replaces the signing key. The old key keeps signing (Standard Webhooks header only) for

@@ -32,8 +32,15 @@ pub fn iso_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Stores `new` and its deliveries in `txn`. Returns the event and how many deliveries it got.
-pub async fn emit<C: ConnectionTrait>(txn: &C, tenant: &str, new: NewEvent) -> AppResult<(event::Model, usize)> {
+/// What one emit stored: to publish once the caller's transaction has committed.
+#[derive(Clone, Debug)]
+pub struct Emitted {
+    pub event: event::Model,
+    pub deliveries: Vec<delivery::Model>,
+}
+
+/// Stores `new` and its deliveries in `txn`.
+pub async fn emit<C: ConnectionTrait>(txn: &C, tenant: &str, new: NewEvent) -> AppResult<Emitted> {
     let now = now_ms();
     let payload = serde_json::to_string(&new.envelope).map_err(anyhow::Error::from)?;
     let event = event::ActiveModel {
@@ -55,25 +62,28 @@ pub async fn emit<C: ConnectionTrait>(txn: &C, tenant: &str, new: NewEvent) -> A
         .into_tuple()
         .all(txn)
         .await?;
-    let count = hook_ids.len();
-    if count > 0 {
-        let rows = hook_ids.into_iter().map(|hook_id| delivery::ActiveModel {
-            id: Set(new_id()),
-            tenant_id: Set(tenant.to_owned()),
-            event_id: Set(event.id.clone()),
-            hook_id: Set(hook_id),
-            event_type: Set(new.event_type.clone()),
-            status: Set(DeliveryStatus::Pending.as_str().to_owned()),
-            attempt_count: Set(0),
-            round_attempts: Set(0),
-            next_trigger: Set(Trigger::Scheduled.as_str().to_owned()),
-            due_at: Set(Some(now)),
-            created_at: Set(now),
-            updated_at: Set(now),
-        });
+    let deliveries: Vec<delivery::Model> = hook_ids
+        .into_iter()
+        .map(|hook_id| delivery::Model {
+            id: new_id(),
+            tenant_id: tenant.to_owned(),
+            event_id: event.id.clone(),
+            hook_id,
+            event_type: new.event_type.clone(),
+            status: DeliveryStatus::Pending.as_str().to_owned(),
+            attempt_count: 0,
+            round_attempts: 0,
+            next_trigger: Trigger::Scheduled.as_str().to_owned(),
+            due_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    if !deliveries.is_empty() {
+        let rows = deliveries.iter().cloned().map(delivery::ActiveModel::from);
         delivery::Entity::insert_many(rows).exec(txn).await?;
     }
-    Ok((event, count))
+    Ok(Emitted { event, deliveries })
 }
 
 /// A LIKE pattern matching hooks whose JSON `events` array contains exactly `name`.

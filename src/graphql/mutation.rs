@@ -46,9 +46,9 @@ impl HookMutation {
     ) -> Result<Hook> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(hooks::update(&state.db, tenant, &id, input.into(), &state.hook_rules)
-            .await?
-            .into())
+        let (hook, cancelled) = hooks::update(&state.db, tenant, &id, input.into(), &state.hook_rules).await?;
+        state.changed(&cancelled);
+        Ok(hook.into())
     }
 
     /// Deletes a hook and returns its id. Needs `hooks:write`.
@@ -56,7 +56,9 @@ impl HookMutation {
     async fn delete_hook(&self, ctx: &Context<'_>, #[graphql(desc = "The hook's id.")] id: ID) -> Result<ID> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        Ok(ID(hooks::delete(&state.db, tenant, &id).await?))
+        let (id, cancelled) = hooks::delete(&state.db, tenant, &id).await?;
+        state.changed(&cancelled);
+        Ok(ID(id))
     }
 
     /// Gives the hook a new signing key at once. The old key keeps signing the Standard
@@ -135,10 +137,10 @@ impl EventMutation {
     ) -> Result<Event> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        let (event, is_new) =
+        let (event, emitted) =
             events::emit(&state.db, tenant, input.event_type, input.data.0, input.idempotency_key).await?;
-        if is_new {
-            state.published(std::slice::from_ref(&event));
+        if let Some(emitted) = emitted {
+            state.published(vec![emitted]);
         }
         Ok(event.into())
     }
@@ -175,7 +177,7 @@ impl DeliveryMutation {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
         let delivery = deliveries::redeliver(&state.db, tenant, &delivery_id).await?;
-        state.wake.wake();
+        state.changed(std::slice::from_ref(&delivery));
         Ok(delivery.into())
     }
 
@@ -200,10 +202,8 @@ impl DeliveryMutation {
         let statuses: Vec<DomainStatus> = statuses.into_iter().map(Into::into).collect();
         let since = since.timestamp_millis();
         let until = until.map(|u| u.timestamp_millis());
-        let count = deliveries::replay(&state.db, tenant, &hook_id, since, until, &statuses).await?;
-        if count > 0 {
-            state.wake.wake();
-        }
-        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+        let requeued = deliveries::replay(&state.db, tenant, &hook_id, since, until, &statuses).await?;
+        state.changed(&requeued);
+        Ok(i32::try_from(requeued.len()).unwrap_or(i32::MAX))
     }
 }

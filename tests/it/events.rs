@@ -17,6 +17,7 @@ db_test!(
     replay_requeues_failed_deliveries,
     test_hook_sends_logto_test_payloads,
     deliveries_are_tenant_scoped,
+    history_older_than_retention_is_pruned,
 );
 
 const EMIT: &str = "mutation($input: EmitEventInput!) { emitEvent(input: $input) { id type payload } }";
@@ -481,4 +482,51 @@ async fn deliveries_are_tenant_scoped(backend: Backend) {
     assert!(theirs["data"]["emitEvent"]["id"].is_string());
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(receiver.count(), 1);
+}
+
+async fn history_older_than_retention_is_pruned(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::delivering(backend, |_| {}).await;
+    let receiver = Receiver::spawn().await;
+    app.hook_to(&receiver.url, &["User.Created"]).await;
+    let old = app.emit("User.Created", json!({ "age": "old" })).await;
+    app.wait_for_status(&old, "SUCCEEDED").await;
+    // Age that event's history by 60 days (the default retention is 30).
+    let ago = chrono::Utc::now().timestamp_millis() - 60 * 86_400_000;
+    for sql in [
+        format!("UPDATE events SET created_at = {ago} WHERE id = '{old}'"),
+        format!("UPDATE deliveries SET created_at = {ago}, updated_at = {ago} WHERE event_id = '{old}'"),
+        format!("UPDATE delivery_attempts SET started_at = {ago}"),
+    ] {
+        app.state.db.write.execute_unprepared(&sql).await.expect("age rows");
+    }
+    // A recent event and its history stay.
+    let recent = app.emit("User.Created", json!({ "age": "new" })).await;
+    app.wait_for_status(&recent, "SUCCEEDED").await;
+
+    // Pruning runs at start-up.
+    let app = app
+        .restart(|raw| raw.allowed_targets = Some("127.0.0.0/8".into()))
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = app
+            .gql(
+                &app.admin(),
+                "{ events { edges { node { id } } } deliveries { totalCount } }",
+                json!({}),
+            )
+            .await;
+        if seen["data"]["events"]["edges"] == json!([{ "node": { "id": recent } }]) {
+            assert_eq!(seen["data"]["deliveries"]["totalCount"], 1);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "old history not pruned: {seen}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        count_rows(&app, "delivery_attempts").await,
+        1,
+        "only the recent attempt is left"
+    );
 }

@@ -66,6 +66,7 @@ pub const TEST_SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
 pub struct TestApp {
     pub base_url: String,
     pub state: AppState,
+    database_url: String,
     client: reqwest::Client,
     shutdown: CancellationToken,
     _dir: TempDir,
@@ -107,6 +108,19 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let database_url = fresh_database(backend, &dir).await;
+        TestApp::spawn_at(dir, database_url, configure).await
+    }
+
+    /// Stops this server and starts a new one on the same database and data dir.
+    pub async fn restart(mut self, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
+        self.shutdown.cancel();
+        // Let the old server finish its shutdown before the new one starts.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("tempdir"));
+        TestApp::spawn_at(dir, self.database_url.clone(), configure).await
+    }
+
+    async fn spawn_at(dir: TempDir, database_url: String, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
         let mut raw = RawSettings {
             database_url: Some(database_url.clone()),
             data_dir: Some(dir.path().display().to_string()),
@@ -129,6 +143,7 @@ impl TestApp {
         TestApp {
             base_url,
             state,
+            database_url,
             client,
             shutdown,
             _dir: dir,
