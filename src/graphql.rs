@@ -6,23 +6,25 @@ mod guard;
 pub mod loaders;
 mod mutation;
 mod query;
+mod subscription;
 pub mod types;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
 
 pub use mutation::Mutation;
 pub use query::Query;
+pub use subscription::Subscription;
 
 use crate::state::AppState;
 
-pub type HookdSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type HookdSchema = Schema<Query, Mutation, Subscription>;
 
 /// SPEC §8 limits.
 pub const MAX_DEPTH: usize = 15;
 pub const MAX_COMPLEXITY: usize = 2000;
 
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(64)

@@ -1,13 +1,18 @@
 //! The only module that knows axum: routes, request limits, and turning HTTP into GraphQL
 //! requests (with the caller's verified claims attached) and back.
 
+mod dashboard;
 mod graphql;
 mod health;
+mod ws;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use tower_http::trace::TraceLayer;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::graphql::HookdSchema;
 use crate::state::AppState;
@@ -19,10 +24,15 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct HttpState {
     pub app: AppState,
     pub schema: HookdSchema,
+    /// Ends WebSocket connections on shutdown.
+    pub shutdown: CancellationToken,
+    /// Upgraded WebSocket connections, which axum's graceful shutdown does not wait for.
+    pub sockets: TaskTracker,
 }
 
-pub fn router(app: AppState, schema: HookdSchema) -> Router {
+pub fn router(state: HttpState) -> Router {
     Router::new()
+        .route("/", get(dashboard::page))
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql", get(graphql::graphiql))
         .route("/healthz", get(health::healthz))
@@ -30,5 +40,5 @@ pub fn router(app: AppState, schema: HookdSchema) -> Router {
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
-        .with_state(HttpState { app, schema })
+        .with_state(state)
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
 use crate::bus::Bus;
@@ -78,11 +79,24 @@ impl App {
         // Deliveries left SENDING by a previous process are due once their lease runs out;
         // anything PENDING is due now. Either way the dispatcher's first claim finds them.
         let dispatcher = tokio::spawn(delivery::run(self.state.clone(), shutdown.clone()));
-        let schema = graphql::build(self.state.clone());
-        let router = http::router(self.state, schema);
+        let sockets = TaskTracker::new();
+        let router = http::router(http::HttpState {
+            schema: graphql::build(self.state.clone()),
+            app: self.state,
+            shutdown: shutdown.clone(),
+            sockets: sockets.clone(),
+        });
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await;
+        // WebSocket connections close themselves on shutdown; wait for them to finish.
+        sockets.close();
+        if tokio::time::timeout(std::time::Duration::from_secs(5), sockets.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("WebSocket connections still open after shutdown");
+        }
         // If serving failed, stop the dispatcher too.
         shutdown.cancel();
         if let Err(e) = dispatcher.await {

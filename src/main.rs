@@ -104,6 +104,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("hookd {} listening on {base}", env!("CARGO_PKG_VERSION"));
     println!("  GraphQL:  {base}/graphql");
     println!("  GraphiQL: {base}/graphiql");
+    println!("  Dashboard: {base}/");
     let auth: &Auth = &app.state().auth;
     if auth.can_mint() {
         let token = auth.mint(

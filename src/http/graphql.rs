@@ -4,7 +4,8 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
-use axum::extract::{Query, RawQuery, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
@@ -59,7 +60,23 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Byte
     execute(&state, batch.data(claims).data(loaders)).await
 }
 
-pub async fn get(State(state): State<HttpState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+/// A WebSocket upgrade (subscriptions) or a query in the query string.
+pub async fn get(State(state): State<HttpState>, request: axum::extract::Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let wants_socket = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if wants_socket {
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => super::ws::upgrade(state, upgrade),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let headers = parts.headers;
+    let query = parts.uri.query().map(str::to_owned);
+
     let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
         Ok(request) => request,
         Err(e) => {

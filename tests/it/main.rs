@@ -3,6 +3,7 @@
 mod support;
 
 mod auth;
+mod browser;
 mod crash;
 mod delivery;
 mod events;
@@ -12,3 +13,4 @@ mod receiver;
 mod schema;
 mod ssrf;
 mod startup;
+mod subscriptions;

@@ -225,3 +225,65 @@ pub struct TestDelivery {
     /// What went wrong, if anything.
     pub error: Option<String>,
 }
+
+/// One status change of one delivery, as it happened.
+pub struct DeliveryUpdate(pub crate::bus::DeliveryUpdate);
+
+/// One status change of one delivery, as it happened.
+#[Object]
+impl DeliveryUpdate {
+    /// The delivery.
+    async fn delivery_id(&self) -> ID {
+        ID(self.0.delivery_id.clone())
+    }
+
+    /// Its hook.
+    async fn hook_id(&self) -> ID {
+        ID(self.0.hook_id.clone())
+    }
+
+    /// Its event.
+    async fn event_id(&self) -> ID {
+        ID(self.0.event_id.clone())
+    }
+
+    /// The event type, e.g. `User.Created`.
+    async fn event(&self) -> &str {
+        &self.0.event_type
+    }
+
+    /// The status the delivery is now in.
+    async fn status(&self) -> DeliveryStatus {
+        self.0.status.into()
+    }
+
+    /// Attempts made so far.
+    async fn attempt_count(&self) -> i32 {
+        self.0.attempt_count
+    }
+
+    /// For an attempt's outcome: the HTTP status, null when no response came.
+    async fn response_status(&self) -> Option<i32> {
+        self.0.response_status
+    }
+
+    /// For an attempt's outcome: how long it took.
+    async fn duration_ms(&self) -> Option<i32> {
+        self.0.duration_ms
+    }
+
+    /// For an attempt's outcome: what went wrong, if anything.
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+
+    /// When PENDING: when the next attempt is due.
+    async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        self.0.next_attempt_at.map(datetime)
+    }
+
+    /// When the change was committed.
+    async fn at(&self) -> DateTime<Utc> {
+        datetime(self.0.at)
+    }
+}
