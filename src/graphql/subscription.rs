@@ -20,10 +20,10 @@ use crate::graphql::guard::RequireScope;
 use crate::graphql::types::delivery::{DeliveryStatus, DeliveryUpdate};
 use crate::graphql::types::event::Event;
 
-/// Live updates of the caller's tenant.
 #[derive(Default)]
 pub struct Subscription;
 
+/// Live updates of the caller's tenant, over WebSocket.
 #[SubscriptionObject]
 impl Subscription {
     /// One update per status change of a delivery: created (PENDING), SENDING, each attempt's
