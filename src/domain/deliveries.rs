@@ -3,10 +3,7 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement, TransactionTrait};
 
 use entity::{delivery, delivery_attempt};
 
@@ -164,46 +161,168 @@ pub struct HookStats {
     pub p95_latency_ms: Option<i32>,
 }
 
-pub async fn hook_stats(
+/// Statistics of many hooks over the same window: one query for the counts, one for the
+/// percentiles (by rank, within each hook).
+pub async fn stats_of_hooks(
     db: &impl ConnectionTrait,
     tenant: &str,
-    hook_id: &str,
+    hook_ids: &[String],
     window_secs: i64,
-) -> AppResult<HookStats> {
+) -> AppResult<HashMap<String, HookStats>> {
     let since = now_ms() - window_secs * 1000;
-    let window = || {
-        scoped::<delivery_attempt::Entity>(tenant)
-            .filter(delivery_attempt::Column::HookId.eq(hook_id))
-            .filter(delivery_attempt::Column::StartedAt.gte(since))
-    };
-    let request_count = window().count(db).await?;
-    let success_count = window()
-        .filter(delivery_attempt::Column::Succeeded.eq(true))
-        .count(db)
+    let backend = db.get_database_backend();
+    let ids = placeholders(hook_ids.len());
+    let mut values: Vec<sea_orm::Value> = vec![tenant.into(), since.into()];
+    values.extend(hook_ids.iter().map(|id| id.as_str().into()));
+
+    let counts = numbered(
+        backend,
+        &format!(
+            "SELECT hook_id, COUNT(*) AS requests, SUM(CASE WHEN succeeded THEN 1 ELSE 0 END) AS successes \
+             FROM delivery_attempts WHERE tenant_id = ? AND started_at >= ? AND hook_id IN ({ids}) GROUP BY hook_id"
+        ),
+    );
+    let mut stats: HashMap<String, HookStats> = HashMap::new();
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, counts, values.clone()))
+        .await?
+    {
+        let hook_id: String = row.try_get("", "hook_id")?;
+        let requests: i64 = row.try_get("", "requests")?;
+        let successes: i64 = row.try_get("", "successes")?;
+        stats.insert(
+            hook_id,
+            HookStats {
+                request_count: requests.max(0) as u64,
+                success_count: successes.max(0) as u64,
+                p50_latency_ms: None,
+                p95_latency_ms: None,
+            },
+        );
+    }
+    // The p-th percentile is the duration at rank ⌈p·n⌉: (n+1)/2 and (95n+99)/100 in integers.
+    let ranked = numbered(
+        backend,
+        &format!(
+            "SELECT hook_id, duration_ms, rn, n FROM (\
+               SELECT hook_id, duration_ms, \
+                      ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY duration_ms) AS rn, \
+                      COUNT(*) OVER (PARTITION BY hook_id) AS n \
+               FROM delivery_attempts WHERE tenant_id = ? AND started_at >= ? AND hook_id IN ({ids})) ranked \
+             WHERE rn = (n + 1) / 2 OR rn = (95 * n + 99) / 100"
+        ),
+    );
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, ranked, values))
+        .await?
+    {
+        let hook_id: String = row.try_get("", "hook_id")?;
+        let duration: i32 = row.try_get("", "duration_ms")?;
+        let rank: i64 = row.try_get("", "rn")?;
+        let n: i64 = row.try_get("", "n")?;
+        if let Some(entry) = stats.get_mut(&hook_id) {
+            if rank == (n + 1) / 2 {
+                entry.p50_latency_ms = Some(duration);
+            }
+            if rank == (95 * n + 99) / 100 {
+                entry.p95_latency_ms = Some(duration);
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// The first page of each hook's deliveries (newest first), all hooks in one query plus one
+/// count, for `Hook.deliveries` on a list of hooks.
+pub async fn pages_of_hooks(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    hook_ids: &[String],
+    status: Option<DeliveryStatus>,
+    page: &PageRequest,
+) -> AppResult<HashMap<String, Page<delivery::Model>>> {
+    let backend = db.get_database_backend();
+    let ids = placeholders(hook_ids.len());
+    let mut filter = format!("tenant_id = ? AND hook_id IN ({ids})");
+    let mut values: Vec<sea_orm::Value> = vec![tenant.into()];
+    values.extend(hook_ids.iter().map(|id| id.as_str().into()));
+    if let Some(status) = status {
+        filter.push_str(" AND status = ?");
+        values.push(status.as_str().into());
+    }
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let count_sql = numbered(
+        backend,
+        &format!("SELECT hook_id, COUNT(*) AS n FROM deliveries WHERE {filter} GROUP BY hook_id"),
+    );
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, count_sql, values.clone()))
+        .await?
+    {
+        let n: i64 = row.try_get("", "n")?;
+        counts.insert(row.try_get("", "hook_id")?, n.max(0) as u64);
+    }
+    if let Some(after) = &page.after {
+        filter.push_str(" AND id < ?");
+        values.push(after.as_str().into());
+    }
+    values.push(((page.first + 1) as i64).into());
+    let rows_sql = numbered(
+        backend,
+        &format!(
+            "SELECT * FROM (SELECT deliveries.*, ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY id DESC) AS rn \
+             FROM deliveries WHERE {filter}) ranked WHERE rn <= ? ORDER BY id DESC"
+        ),
+    );
+    let rows = delivery::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(backend, rows_sql, values))
+        .all(db)
         .await?;
-    // Percentiles by rank: the row at offset ⌈p·n⌉−1 of the durations in order.
-    let percentile = |p: f64| {
-        let offset = ((p * request_count as f64).ceil() as u64).saturating_sub(1);
-        window()
-            .select_only()
-            .column(delivery_attempt::Column::DurationMs)
-            .order_by_asc(delivery_attempt::Column::DurationMs)
-            .offset(offset)
-            .limit(1)
-            .into_tuple::<i32>()
-            .one(db)
-    };
-    let (p50, p95) = if request_count == 0 {
-        (None, None)
-    } else {
-        (percentile(0.50).await?, percentile(0.95).await?)
-    };
-    Ok(HookStats {
-        request_count,
-        success_count,
-        p50_latency_ms: p50,
-        p95_latency_ms: p95,
-    })
+    let mut pages: HashMap<String, Page<delivery::Model>> = hook_ids
+        .iter()
+        .map(|id| {
+            let page = Page {
+                items: Vec::new(),
+                has_next_page: false,
+                has_previous_page: page.after.is_some(),
+                total_count: counts.get(id).copied().unwrap_or(0),
+            };
+            (id.clone(), page)
+        })
+        .collect();
+    for row in rows {
+        if let Some(entry) = pages.get_mut(&row.hook_id) {
+            if entry.items.len() as u64 == page.first {
+                entry.has_next_page = true;
+            } else {
+                entry.items.push(row);
+            }
+        }
+    }
+    Ok(pages)
+}
+
+/// `?, ?, …` for an IN list.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Numbers `?` placeholders as `$1, $2, …` for PostgreSQL.
+fn numbered(backend: sea_orm::DbBackend, sql: &str) -> String {
+    if backend != sea_orm::DbBackend::Postgres {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `redeliver`: one new attempt now, counted as MANUAL. A delivery being sent right now is left

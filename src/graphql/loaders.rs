@@ -10,7 +10,8 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use entity::{delivery, delivery_attempt, event, hook};
 
 use crate::db::Db;
-use crate::domain::deliveries;
+use crate::domain::deliveries::{self, DeliveryStatus, HookStats};
+use crate::domain::page::{Page, PageRequest};
 use crate::domain::tenant::scoped;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -22,6 +23,8 @@ pub struct Loaders {
     pub events: Arc<DataLoader<EventLoader>>,
     pub attempts: Arc<DataLoader<AttemptsLoader>>,
     pub event_deliveries: Arc<DataLoader<EventDeliveriesLoader>>,
+    pub hook_deliveries: Arc<DataLoader<HookDeliveriesLoader>>,
+    pub hook_stats: Arc<DataLoader<HookStatsLoader>>,
 }
 
 impl Loaders {
@@ -35,6 +38,8 @@ impl Loaders {
             events: Arc::new(DataLoader::new(EventLoader(scope()), tokio::spawn)),
             attempts: Arc::new(DataLoader::new(AttemptsLoader(scope()), tokio::spawn)),
             event_deliveries: Arc::new(DataLoader::new(EventDeliveriesLoader(scope()), tokio::spawn)),
+            hook_deliveries: Arc::new(DataLoader::new(HookDeliveriesLoader(scope()), tokio::spawn)),
+            hook_stats: Arc::new(DataLoader::new(HookStatsLoader(scope()), tokio::spawn)),
         }
     }
 }
@@ -104,5 +109,83 @@ impl Loader<String> for EventDeliveriesLoader {
         deliveries::of_events(&self.0.db.read, &self.0.tenant, keys)
             .await
             .map_err(to_graphql)
+    }
+}
+
+/// `Hook.deliveries(status, first, after)` of one hook; hooks asked with the same arguments
+/// load together.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HookDeliveriesKey {
+    pub hook_id: String,
+    pub status: Option<DeliveryStatus>,
+    pub first: u64,
+    pub after: Option<String>,
+}
+
+pub struct HookDeliveriesLoader(Scope);
+
+impl Loader<HookDeliveriesKey> for HookDeliveriesLoader {
+    type Value = Page<delivery::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[HookDeliveriesKey]) -> Result<HashMap<HookDeliveriesKey, Self::Value>, Self::Error> {
+        let mut groups: HashMap<(Option<DeliveryStatus>, u64, Option<String>), Vec<String>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.status, key.first, key.after.clone()))
+                .or_default()
+                .push(key.hook_id.clone());
+        }
+        let mut loaded = HashMap::new();
+        for ((status, first, after), hook_ids) in groups {
+            let page = PageRequest {
+                first,
+                after: after.clone(),
+            };
+            let pages = deliveries::pages_of_hooks(&self.0.db.read, &self.0.tenant, &hook_ids, status, &page)
+                .await
+                .map_err(to_graphql)?;
+            for (hook_id, page) in pages {
+                let key = HookDeliveriesKey {
+                    hook_id,
+                    status,
+                    first,
+                    after: after.clone(),
+                };
+                loaded.insert(key, page);
+            }
+        }
+        Ok(loaded)
+    }
+}
+
+/// `Hook.executionStats(window)` of one hook; hooks asked with the same window load together.
+pub struct HookStatsLoader(Scope);
+
+impl Loader<(String, i64)> for HookStatsLoader {
+    type Value = HookStats;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[(String, i64)]) -> Result<HashMap<(String, i64), Self::Value>, Self::Error> {
+        let mut windows: HashMap<i64, Vec<String>> = HashMap::new();
+        for (hook_id, window) in keys {
+            windows.entry(*window).or_default().push(hook_id.clone());
+        }
+        let mut loaded = HashMap::new();
+        for (window, hook_ids) in windows {
+            let stats = deliveries::stats_of_hooks(&self.0.db.read, &self.0.tenant, &hook_ids, window)
+                .await
+                .map_err(to_graphql)?;
+            for hook_id in hook_ids {
+                let value = stats.get(&hook_id).cloned().unwrap_or(HookStats {
+                    request_count: 0,
+                    success_count: 0,
+                    p50_latency_ms: None,
+                    p95_latency_ms: None,
+                });
+                loaded.insert((hook_id, window), value);
+            }
+        }
+        Ok(loaded)
     }
 }

@@ -276,6 +276,35 @@ async fn event_and_delivery_queries(backend: Backend) {
         good_stats["data"]["hook"]["executionStats"],
         json!({ "requestCount": 2, "successRate": 1.0 })
     );
+    // The same through the hooks list: every hook's own deliveries and stats, loaded together.
+    let listed = app
+        .gql(
+            &token,
+            "{ hooks { edges { node { id executionStats { requestCount successCount p50LatencyMs } deliveries(first: 1) { totalCount pageInfo { hasNextPage } edges { node { hookId status } } } } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = listed["data"]["hooks"]["edges"].as_array().expect("edges");
+    let node = |id: &Value| {
+        nodes
+            .iter()
+            .map(|e| &e["node"])
+            .find(|n| n["id"] == *id)
+            .cloned()
+            .expect("hook listed")
+    };
+    let (good_node, bad_node) = (node(&good["id"]), node(&bad["id"]));
+    assert_eq!(good_node["executionStats"]["requestCount"], 2, "{listed}");
+    assert_eq!(good_node["executionStats"]["successCount"], 2);
+    assert!(good_node["executionStats"]["p50LatencyMs"].is_number());
+    assert_eq!(good_node["deliveries"]["totalCount"], 2);
+    assert_eq!(good_node["deliveries"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(good_node["deliveries"]["edges"][0]["node"]["hookId"], good["id"]);
+    assert_eq!(bad_node["executionStats"]["requestCount"], 3);
+    assert_eq!(bad_node["deliveries"]["totalCount"], 1);
+    assert_eq!(bad_node["deliveries"]["pageInfo"]["hasNextPage"], false);
+    assert_eq!(bad_node["deliveries"]["edges"][0]["node"]["status"], "FAILED");
+
     let empty = app.hook_to("https://example.invalid/", &["PostSignIn"]).await;
     let no_requests = app
         .gql(

@@ -4,13 +4,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use entity::hook;
 
 use crate::auth::Scope;
-use crate::domain::deliveries::{self, DeliveryFilter};
 use crate::domain::hooks::{self as hooks, CreateHook, UpdateHook};
 use crate::domain::now_ms;
 use crate::domain::page::PageRequest;
 use crate::error::AppError;
-use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
+use crate::graphql::loaders::{HookDeliveriesKey, Loaders};
 use crate::graphql::types::connection::{Connection, DeliveryEdge};
 use crate::graphql::types::delivery::{Delivery, DeliveryStatus, HookStats};
 
@@ -91,8 +90,12 @@ impl Hook {
         if !(1..=30 * 86_400).contains(&window) {
             return Err(AppError::bad_input("window", "window must be between 1 and 2592000 seconds").into());
         }
-        let state = context::state(ctx)?;
-        let stats = deliveries::hook_stats(&state.db.read, &self.0.tenant_id, &self.0.id, window.into()).await?;
+        let loaders = ctx.data::<Loaders>()?;
+        let stats = loaders
+            .hook_stats
+            .load_one((self.0.id.clone(), i64::from(window)))
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stats loader returned nothing")))?;
         Ok(stats.into())
     }
 
@@ -105,14 +108,19 @@ impl Hook {
         #[graphql(desc = "Page size, 0–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Connection<DeliveryEdge>> {
-        let state = context::state(ctx)?;
         let page = PageRequest::new(first, after)?;
-        let filter = DeliveryFilter {
-            hook_id: Some(self.0.id.clone()),
+        let key = HookDeliveriesKey {
+            hook_id: self.0.id.clone(),
             status: status.map(Into::into),
-            ..DeliveryFilter::default()
+            first: page.first,
+            after: page.after,
         };
-        let page = deliveries::list(&state.db.read, &self.0.tenant_id, &filter, &page).await?;
+        let loaders = ctx.data::<Loaders>()?;
+        let page = loaders
+            .hook_deliveries
+            .load_one(key)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("deliveries loader returned nothing")))?;
         Ok(Connection::from_page(page, |m| &m.id, Delivery::from))
     }
 
