@@ -10,7 +10,7 @@ use tokio::process::{Child, Command};
 
 use crate::db_test;
 use crate::receiver::Receiver;
-use crate::support::{Backend, TEST_SECRET, fresh_database};
+use crate::support::{Backend, TEST_SECRET, fresh_database, post_graphql};
 
 db_test!(kill_9_loses_nothing, sigterm_finishes_attempts_in_flight);
 
@@ -72,19 +72,7 @@ fn admin_token() -> String {
 }
 
 async fn gql(base: &str, query: &str, variables: Value) -> Value {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
-        .post(format!("{base}/graphql"))
-        .bearer_auth(admin_token())
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
+    post_graphql(base, &admin_token(), query, variables).await
 }
 
 async fn create_hook(base: &str, url: &str) -> String {

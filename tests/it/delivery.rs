@@ -397,23 +397,6 @@ async fn failed_emit_stores_nothing(backend: Backend) {
         ))
         .await
         .expect("insert corrupt hook");
-    let count = |table: &'static str| {
-        let app = &app;
-        async move {
-            let row = app
-                .state
-                .db
-                .read
-                .query_one_raw(sea_orm::Statement::from_string(
-                    app.state.db.backend(),
-                    format!("SELECT COUNT(*) AS n FROM {table}"),
-                ))
-                .await
-                .expect("count")
-                .expect("row");
-            row.try_get::<i64>("", "n").expect("n")
-        }
-    };
     let response = app
         .gql(
             &app.admin(),
@@ -426,8 +409,8 @@ async fn failed_emit_stores_nothing(backend: Backend) {
         !response.to_string().to_lowercase().contains("constraint"),
         "no database text: {response}"
     );
-    assert_eq!(count("events").await, 0, "the event insert was rolled back");
-    assert_eq!(count("deliveries").await, 0, "no delivery row either");
+    assert_eq!(app.count_rows("events").await, 0, "the event insert was rolled back");
+    assert_eq!(app.count_rows("deliveries").await, 0, "no delivery row either");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(receiver.count(), 0, "nothing was sent");
 }

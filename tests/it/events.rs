@@ -22,22 +22,6 @@ db_test!(
 
 const EMIT: &str = "mutation($input: EmitEventInput!) { emitEvent(input: $input) { id type payload } }";
 
-async fn count_rows(app: &TestApp, table: &str) -> i64 {
-    use sea_orm::ConnectionTrait;
-    let row = app
-        .state
-        .db
-        .read
-        .query_one_raw(sea_orm::Statement::from_string(
-            app.state.db.backend(),
-            format!("SELECT COUNT(*) AS n FROM {table}"),
-        ))
-        .await
-        .expect("count")
-        .expect("row");
-    row.try_get::<i64>("", "n").expect("n")
-}
-
 async fn emit_validation_and_idempotency(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
@@ -72,7 +56,7 @@ async fn emit_validation_and_idempotency(backend: Backend) {
         first_error(&empty_key),
         (Some("BAD_USER_INPUT"), Some("idempotencyKey"))
     );
-    assert_eq!(count_rows(&app, "events").await, 0, "rejected emits store nothing");
+    assert_eq!(app.count_rows("events").await, 0, "rejected emits store nothing");
 
     let input = json!({ "input": { "type": "User.Created", "data": { "n": 1 }, "idempotencyKey": "order-42" } });
     let first = app.gql(&token, EMIT, input.clone()).await;
@@ -81,8 +65,8 @@ async fn emit_validation_and_idempotency(backend: Backend) {
         first["data"]["emitEvent"]["id"], again["data"]["emitEvent"]["id"],
         "{again}"
     );
-    assert_eq!(count_rows(&app, "events").await, 1);
-    assert_eq!(count_rows(&app, "deliveries").await, 1);
+    assert_eq!(app.count_rows("events").await, 1);
+    assert_eq!(app.count_rows("deliveries").await, 1);
     receiver.wait_for(1, Duration::from_secs(30)).await;
     // Keys are per tenant.
     let other = app.token("admin", "other");
@@ -449,7 +433,7 @@ async fn test_hook_sends_logto_test_payloads(backend: Backend) {
         assert!(request.header("webhook-id").starts_with("test_"));
         assert!(!request.header("logto-signature-sha-256").is_empty());
     }
-    assert_eq!(count_rows(&app, "deliveries").await, 0, "tests are not stored");
+    assert_eq!(app.count_rows("deliveries").await, 0, "tests are not stored");
 
     let unknown = app
         .gql(
@@ -554,7 +538,7 @@ async fn history_older_than_retention_is_pruned(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(
-        count_rows(&app, "delivery_attempts").await,
+        app.count_rows("delivery_attempts").await,
         1,
         "only the recent attempt is left"
     );

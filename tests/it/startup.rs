@@ -117,19 +117,7 @@ async fn start(data_dir: &std::path::Path) -> (Child, String, String) {
 }
 
 async fn hooks_count(base: &str, token: &str) -> Value {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
-        .post(format!("{base}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": "{ hooks { totalCount } }" }))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json")
+    crate::support::post_graphql(base, token, "{ hooks { totalCount } }", json!({})).await
 }
 
 #[tokio::test]

@@ -266,6 +266,22 @@ impl TestApp {
             .expect("JSON response")
     }
 
+    /// How many rows a table holds (all tenants).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        use sea_orm::ConnectionTrait;
+        let statement =
+            sea_orm::Statement::from_string(self.state.db.backend(), format!("SELECT COUNT(*) AS n FROM {table}"));
+        let row = self
+            .state
+            .db
+            .read
+            .query_one_raw(statement)
+            .await
+            .expect("count")
+            .expect("row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+
     /// Every hook row of every tenant, for "nothing changed" assertions.
     pub async fn hook_rows(&self) -> Vec<entity::hook::Model> {
         entity::hook::Entity::find()
@@ -287,6 +303,23 @@ impl TestApp {
         assert_eq!(response["errors"], Value::Null, "createHook failed: {response}");
         response["data"]["createHook"].clone()
     }
+}
+
+/// POSTs a GraphQL operation to a hookd at `base` (a child process) and returns the JSON.
+pub async fn post_graphql(base: &str, token: &str, query: &str, variables: Value) -> Value {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json")
 }
 
 /// `(code, field)` of the first error of a response.

@@ -10,6 +10,7 @@ use crate::graphql::types::hook::{Hook, datetime};
 
 /// Where a delivery stands.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "domain::DeliveryStatus")]
 pub enum DeliveryStatus {
     /// Waiting for its first attempt or its next retry.
     Pending,
@@ -21,30 +22,6 @@ pub enum DeliveryStatus {
     Failed,
     /// The hook was disabled or deleted before the delivery succeeded.
     Cancelled,
-}
-
-impl From<DeliveryStatus> for domain::DeliveryStatus {
-    fn from(s: DeliveryStatus) -> Self {
-        match s {
-            DeliveryStatus::Pending => domain::DeliveryStatus::Pending,
-            DeliveryStatus::Sending => domain::DeliveryStatus::Sending,
-            DeliveryStatus::Succeeded => domain::DeliveryStatus::Succeeded,
-            DeliveryStatus::Failed => domain::DeliveryStatus::Failed,
-            DeliveryStatus::Cancelled => domain::DeliveryStatus::Cancelled,
-        }
-    }
-}
-
-impl From<domain::DeliveryStatus> for DeliveryStatus {
-    fn from(s: domain::DeliveryStatus) -> Self {
-        match s {
-            domain::DeliveryStatus::Pending => DeliveryStatus::Pending,
-            domain::DeliveryStatus::Sending => DeliveryStatus::Sending,
-            domain::DeliveryStatus::Succeeded => DeliveryStatus::Succeeded,
-            domain::DeliveryStatus::Failed => DeliveryStatus::Failed,
-            domain::DeliveryStatus::Cancelled => DeliveryStatus::Cancelled,
-        }
-    }
 }
 
 /// Why an attempt was made.
