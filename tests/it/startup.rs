@@ -178,6 +178,32 @@ async fn first_start_creates_the_secret_and_a_second_start_reuses_it() {
 }
 
 #[tokio::test]
+async fn migrate_applies_migrations_and_exits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    for run in ["first", "second"] {
+        let output = hookd()
+            .arg("migrate")
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .await
+            .expect("hookd migrate");
+        assert!(
+            output.status.success(),
+            "{run}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            "migrations applied",
+            "{run}"
+        );
+    }
+    assert!(data.join("hookd.db").exists());
+}
+
+#[tokio::test]
 async fn schema_command_prints_the_committed_sdl() {
     let output = hookd().arg("schema").output().await.expect("hookd schema");
     assert!(output.status.success());

@@ -19,6 +19,7 @@ db_test!(
     an_expired_token_ends_the_stream,
     fifty_subscribers_all_receive,
     legacy_protocol_and_event_emitted,
+    shutdown_closes_subscriptions,
 );
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -307,4 +308,13 @@ async fn legacy_protocol_and_event_emitted(backend: Backend) {
         "filtered to the requested types: {data}"
     );
     assert_eq!(data["eventEmitted"]["payload"]["data"], json!({ "n": 1 }));
+}
+
+async fn shutdown_closes_subscriptions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut client = Client::connect(&app, &app.admin()).await;
+    client.subscribe("1", UPDATES).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.shut_down();
+    assert_eq!(client.closed(Duration::from_secs(30)).await, 1001, "going away");
 }

@@ -111,6 +111,11 @@ impl TestApp {
         TestApp::spawn_at(dir, database_url, configure).await
     }
 
+    /// Starts a graceful shutdown, as SIGTERM does.
+    pub fn shut_down(&self) {
+        self.shutdown.cancel();
+    }
+
     /// Stops this server and starts a new one on the same database and data dir.
     pub async fn restart(mut self, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
         self.shutdown.cancel();
