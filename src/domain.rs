@@ -7,7 +7,9 @@ pub mod events;
 pub mod hooks;
 pub mod outbox;
 pub mod page;
+pub mod payload;
 pub mod tenant;
+pub mod users;
 
 /// Milliseconds since the Unix epoch: how every table stores time.
 pub fn now_ms() -> i64 {

@@ -3,6 +3,7 @@
 
 mod context;
 mod guard;
+mod identity;
 pub mod loaders;
 mod mutation;
 mod query;

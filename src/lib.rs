@@ -86,9 +86,12 @@ impl App {
             shutdown: shutdown.clone(),
             sockets: sockets.clone(),
         });
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await;
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await;
         // WebSocket connections close themselves on shutdown; wait for them to finish.
         sockets.close();
         if tokio::time::timeout(std::time::Duration::from_secs(5), sockets.wait())

@@ -11,3 +11,4 @@ pub mod delivery_attempt;
 pub mod event;
 pub mod event_type;
 pub mod hook;
+pub mod user;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_hooks;
 mod m20261126_000002_create_events_and_deliveries;
+mod m20261126_000003_create_users;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_hooks::Migration),
             Box::new(m20261126_000002_create_events_and_deliveries::Migration),
+            Box::new(m20261126_000003_create_users::Migration),
         ]
     }
 }

@@ -20,7 +20,7 @@ macro_rules! tenant_scoped {
     };
 }
 
-tenant_scoped!(hook, event, event_type, delivery, delivery_attempt);
+tenant_scoped!(hook, event, event_type, delivery, delivery_attempt, user);
 
 /// `SELECT … FROM e WHERE tenant_id = tenant`.
 pub fn scoped<E: TenantScoped>(tenant: &str) -> Select<E> {

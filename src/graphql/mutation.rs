@@ -8,6 +8,7 @@ use crate::domain::{events, hooks};
 use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
+use crate::graphql::identity::IdentityMutation;
 use crate::graphql::types::delivery::{Delivery, DeliveryStatus, TestDelivery};
 use crate::graphql::types::event::Event;
 use crate::graphql::types::event_type::{DefineEventTypeInput, EmitEventInput, EventType};
@@ -15,7 +16,7 @@ use crate::graphql::types::hook::{CreateHookInput, Hook, UpdateHookInput};
 
 /// Changes to hooks, events and identity data of the caller's tenant.
 #[derive(MergedObject, Default)]
-pub struct Mutation(HookMutation, EventMutation, DeliveryMutation);
+pub struct Mutation(HookMutation, EventMutation, DeliveryMutation, IdentityMutation);
 
 #[derive(Default)]
 pub struct HookMutation;

@@ -5,3 +5,4 @@ pub mod delivery;
 pub mod event;
 pub mod event_type;
 pub mod hook;
+pub mod user;

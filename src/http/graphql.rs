@@ -5,20 +5,30 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
+
 use crate::auth::Claims;
+use crate::domain::payload::RequestMeta;
 use crate::graphql::loaders::Loaders;
 use crate::http::HttpState;
 
 /// Operations in one batched POST.
 const MAX_BATCH: usize = 10;
 
-pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let json_body = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -57,7 +67,8 @@ pub async fn post(State(state): State<HttpState>, headers: HeaderMap, body: Byte
         count_request(operation_type(&request.query, request.operation_name.as_deref()));
     }
     let loaders = Loaders::new(&state.app, &claims.tenant);
-    execute(&state, batch.data(claims).data(loaders)).await
+    let meta = request_meta(&headers, peer, &state.app.config.trusted_proxies);
+    execute(&state, batch.data(claims).data(loaders).data(meta)).await
 }
 
 /// A WebSocket upgrade (subscriptions) or a query in the query string.
@@ -74,7 +85,7 @@ pub async fn get(State(state): State<HttpState>, request: axum::extract::Request
             Err(rejection) => rejection.into_response(),
         };
     }
-    let headers = parts.headers;
+    let headers = parts.headers.clone();
     let query = parts.uri.query().map(str::to_owned);
 
     let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
@@ -106,7 +117,15 @@ pub async fn get(State(state): State<HttpState>, request: axum::extract::Request
     };
     count_request(operation);
     let loaders = Loaders::new(&state.app, &claims.tenant);
-    execute(&state, BatchRequest::Single(request.data(claims).data(loaders))).await
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let meta = peer
+        .map(|peer| request_meta(&headers, peer, &state.app.config.trusted_proxies))
+        .unwrap_or_default();
+    execute(
+        &state,
+        BatchRequest::Single(request.data(claims).data(loaders).data(meta)),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -164,6 +183,37 @@ fn count_request(operation: Option<OperationType>) {
         None => "invalid",
     };
     metrics::counter!("hookd_graphql_requests_total", "operation_type" => label).increment(1);
+}
+
+/// Who is calling, for event payloads: the `User-Agent`, and the client address, which is the
+/// peer unless the peer is a trusted proxy (`HOOKD_TRUSTED_PROXIES`): then the right-most
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+fn request_meta(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpNet]) -> RequestMeta {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer.ip();
+    if is_trusted(&client) {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        for ip in forwarded.into_iter().rev() {
+            client = ip;
+            if !is_trusted(&ip) {
+                break;
+            }
+        }
+    }
+    RequestMeta {
+        user_agent,
+        ip: Some(client.to_string()),
+    }
 }
 
 /// The operation a request would run, when its document parses.

@@ -142,6 +142,7 @@ impl TestApp {
         tokio::spawn(app.serve(listener, shutdown.clone()));
         let client = reqwest::Client::builder()
             .no_proxy()
+            .user_agent("hookd-tests/1.0")
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");

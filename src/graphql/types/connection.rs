@@ -6,6 +6,7 @@ use crate::domain::page::{Page, encode_cursor};
 use crate::graphql::types::delivery::Delivery;
 use crate::graphql::types::event::Event;
 use crate::graphql::types::hook::Hook;
+use crate::graphql::types::user::User;
 
 /// Edge of the hooks list.
 pub type HookEdge = Edge<Hook>;
@@ -13,6 +14,8 @@ pub type HookEdge = Edge<Hook>;
 pub type EventEdge = Edge<Event>;
 /// Edge of a deliveries list.
 pub type DeliveryEdge = Edge<Delivery>;
+/// Edge of a users list.
+pub type UserEdge = Edge<User>;
 
 /// Where a page sits in the whole list.
 #[derive(SimpleObject, Clone, Debug)]
@@ -32,6 +35,7 @@ pub struct PageInfo {
 #[graphql(concrete(name = "HookEdge", params(Hook)))]
 #[graphql(concrete(name = "EventEdge", params(Event)))]
 #[graphql(concrete(name = "DeliveryEdge", params(Delivery)))]
+#[graphql(concrete(name = "UserEdge", params(User)))]
 pub struct Edge<T: OutputType> {
     /// Opaque cursor of this item.
     pub cursor: String,
@@ -44,6 +48,7 @@ pub struct Edge<T: OutputType> {
 #[graphql(concrete(name = "HookConnection", params(HookEdge)))]
 #[graphql(concrete(name = "EventConnection", params(EventEdge)))]
 #[graphql(concrete(name = "DeliveryConnection", params(DeliveryEdge)))]
+#[graphql(concrete(name = "UserConnection", params(UserEdge)))]
 pub struct Connection<E: OutputType> {
     /// The items of this page with their cursors.
     pub edges: Vec<E>,

@@ -1,0 +1,459 @@
+//! Users: validation, storage, and the `User.*` events (SPEC §3.3, §4).
+//!
+//! Every change and its event commit in one transaction (through `outbox::emit`); the caller
+//! publishes the returned `Emitted` after the commit. Passwords are hashed with Argon2id off the
+//! async runtime and never leave this module: not in a payload, a log line or an error.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+use serde_json::{Map, Value, json};
+
+use entity::user;
+
+use crate::db::Db;
+use crate::domain::outbox::{self, Emitted};
+use crate::domain::page::{self, Order, Page, PageRequest};
+use crate::domain::payload::{self, RequestMeta, Route};
+use crate::domain::tenant::scoped;
+use crate::domain::{new_id, now_ms};
+use crate::error::{AppError, AppResult};
+
+const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// A field that may be left alone (`None`), cleared (`Some(None)`) or set (`Some(Some(v))`).
+pub type Patch<T> = Option<Option<T>>;
+
+#[derive(Clone, Debug, Default)]
+pub struct CreateUser {
+    pub username: Option<String>,
+    pub primary_email: Option<String>,
+    pub primary_phone: Option<String>,
+    pub name: Option<String>,
+    pub avatar: Option<String>,
+    pub password: Option<String>,
+    pub custom_data: Option<Value>,
+    pub profile: Option<Value>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct UpdateUser {
+    pub username: Patch<String>,
+    pub primary_email: Patch<String>,
+    pub primary_phone: Patch<String>,
+    pub name: Patch<String>,
+    pub avatar: Patch<String>,
+}
+
+/// Logto's user entity, keys in Logto's order; `hasPassword` is added in admin responses.
+pub fn user_json(user: &user::Model, with_has_password: bool) -> Value {
+    let object = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
+    let mut map = Map::new();
+    map.insert("id".into(), user.id.as_str().into());
+    map.insert("username".into(), user.username.clone().into());
+    map.insert("primaryEmail".into(), user.primary_email.clone().into());
+    map.insert("primaryPhone".into(), user.primary_phone.clone().into());
+    map.insert("name".into(), user.name.clone().into());
+    map.insert("avatar".into(), user.avatar.clone().into());
+    map.insert("customData".into(), object(&user.custom_data));
+    map.insert("identities".into(), object(&user.identities));
+    map.insert("lastSignInAt".into(), user.last_sign_in_at.into());
+    map.insert("createdAt".into(), user.created_at.into());
+    map.insert("updatedAt".into(), user.updated_at.into());
+    map.insert("profile".into(), object(&user.profile));
+    map.insert("applicationId".into(), user.application_id.clone().into());
+    map.insert("isSuspended".into(), user.is_suspended.into());
+    if with_has_password {
+        map.insert("hasPassword".into(), user.password_hash.is_some().into());
+    }
+    Value::Object(map)
+}
+
+pub async fn get(db: &impl ConnectionTrait, tenant: &str, id: &str) -> AppResult<Option<user::Model>> {
+    Ok(scoped::<user::Entity>(tenant)
+        .filter(user::Column::Id.eq(id))
+        .one(db)
+        .await?)
+}
+
+async fn get_required(db: &impl ConnectionTrait, tenant: &str, id: &str) -> AppResult<user::Model> {
+    get(db, tenant, id).await?.ok_or(AppError::NotFound("user"))
+}
+
+/// Users whose username, email, phone or name contains `search` (case-insensitive), oldest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    search: Option<&str>,
+    page: &PageRequest,
+) -> AppResult<Page<user::Model>> {
+    let mut query = scoped::<user::Entity>(tenant);
+    if let Some(search) = search.filter(|s| !s.is_empty()) {
+        let escaped = search
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        let contains = |column: user::Column| Func::lower(Expr::col(column)).like(pattern.clone());
+        query = query.filter(
+            contains(user::Column::Username)
+                .or(contains(user::Column::PrimaryEmail))
+                .or(contains(user::Column::PrimaryPhone))
+                .or(contains(user::Column::Name)),
+        );
+    }
+    page::fetch(db, query, user::Column::Id, page, Order::OldestFirst).await
+}
+
+pub async fn create(db: &Db, tenant: &str, meta: &RequestMeta, input: CreateUser) -> AppResult<(user::Model, Emitted)> {
+    let username = input.username.map(|u| validate_username(&u).map(|()| u)).transpose()?;
+    let primary_email = input.primary_email.map(normalize_email).transpose()?;
+    let primary_phone = input
+        .primary_phone
+        .map(|p| validate_phone(&p).map(|()| p))
+        .transpose()?;
+    let name = input.name.map(|n| validate_name(&n).map(|()| n)).transpose()?;
+    let avatar = input.avatar.map(|a| validate_avatar(&a).map(|()| a)).transpose()?;
+    let custom_data = json_object("customData", input.custom_data)?;
+    let profile = json_object("profile", input.profile)?;
+    let password_hash = match input.password {
+        Some(password) => Some(hash_password(password).await?),
+        None => None,
+    };
+
+    let txn = db.write.begin().await?;
+    ensure_unique(&txn, tenant, None, username.as_deref(), primary_email.as_deref()).await?;
+    let now = now_ms();
+    let user = user::ActiveModel {
+        id: Set(new_id()),
+        tenant_id: Set(tenant.to_owned()),
+        username: Set(username),
+        primary_email: Set(primary_email),
+        primary_phone: Set(primary_phone),
+        name: Set(name),
+        avatar: Set(avatar),
+        custom_data: Set(custom_data),
+        identities: Set("{}".to_owned()),
+        profile: Set(profile),
+        password_hash: Set(password_hash),
+        application_id: Set(None),
+        is_suspended: Set(false),
+        last_sign_in_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let route = Route::new("POST", "/users", 200);
+    let emitted = emit(&txn, tenant, meta, "User.Created", &route, user_json(&user, true)).await?;
+    txn.commit().await?;
+    Ok((user, emitted))
+}
+
+pub async fn update(
+    db: &Db,
+    tenant: &str,
+    meta: &RequestMeta,
+    id: &str,
+    input: UpdateUser,
+) -> AppResult<(user::Model, Emitted)> {
+    let check = |value: &Patch<String>, f: fn(&str) -> AppResult<()>| match value {
+        Some(Some(v)) => f(v),
+        _ => Ok(()),
+    };
+    check(&input.username, validate_username)?;
+    check(&input.primary_phone, validate_phone)?;
+    check(&input.name, validate_name)?;
+    check(&input.avatar, validate_avatar)?;
+    let primary_email = match input.primary_email {
+        Some(Some(email)) => Some(Some(normalize_email(email)?)),
+        other => other,
+    };
+
+    let txn = db.write.begin().await?;
+    let current = get_required(&txn, tenant, id).await?;
+    let username = input.username.as_ref().and_then(|u| u.as_deref());
+    let email = primary_email.as_ref().and_then(|e| e.as_deref());
+    ensure_unique(&txn, tenant, Some(id), username, email).await?;
+    let mut model: user::ActiveModel = current.into();
+    if let Some(v) = input.username {
+        model.username = Set(v);
+    }
+    if let Some(v) = primary_email {
+        model.primary_email = Set(v);
+    }
+    if let Some(v) = input.primary_phone {
+        model.primary_phone = Set(v);
+    }
+    if let Some(v) = input.name {
+        model.name = Set(v);
+    }
+    if let Some(v) = input.avatar {
+        model.avatar = Set(v);
+    }
+    model.updated_at = Set(now_ms());
+    let user = model.update(&txn).await?;
+    let route = Route::new("PATCH", "/users/:userId", 200).param("userId", id);
+    let emitted = emit(&txn, tenant, meta, "User.Data.Updated", &route, user_json(&user, true)).await?;
+    txn.commit().await?;
+    Ok((user, emitted))
+}
+
+/// Replaces the user's custom data; the event's `data` is the custom data only (as Logto).
+pub async fn set_custom_data(
+    db: &Db,
+    tenant: &str,
+    meta: &RequestMeta,
+    id: &str,
+    custom_data: Value,
+) -> AppResult<(Value, Emitted)> {
+    let text = json_object("customData", Some(custom_data.clone()))?;
+    let route = Route::new("PATCH", "/users/:userId/custom-data", 200).param("userId", id);
+    set_json(db, tenant, meta, id, route, |m| m.custom_data = Set(text), custom_data).await
+}
+
+/// Replaces the user's profile; the event's `data` is the profile only (as Logto).
+pub async fn set_profile(
+    db: &Db,
+    tenant: &str,
+    meta: &RequestMeta,
+    id: &str,
+    profile: Value,
+) -> AppResult<(Value, Emitted)> {
+    let text = json_object("profile", Some(profile.clone()))?;
+    let route = Route::new("PATCH", "/users/:userId/profile", 200).param("userId", id);
+    set_json(db, tenant, meta, id, route, |m| m.profile = Set(text), profile).await
+}
+
+async fn set_json(
+    db: &Db,
+    tenant: &str,
+    meta: &RequestMeta,
+    id: &str,
+    route: Route,
+    apply: impl FnOnce(&mut user::ActiveModel),
+    data: Value,
+) -> AppResult<(Value, Emitted)> {
+    let txn = db.write.begin().await?;
+    let mut model: user::ActiveModel = get_required(&txn, tenant, id).await?.into();
+    apply(&mut model);
+    model.updated_at = Set(now_ms());
+    model.update(&txn).await?;
+    let emitted = emit(&txn, tenant, meta, "User.Data.Updated", &route, data.clone()).await?;
+    txn.commit().await?;
+    Ok((data, emitted))
+}
+
+pub async fn set_password(
+    db: &Db,
+    tenant: &str,
+    meta: &RequestMeta,
+    id: &str,
+    password: String,
+) -> AppResult<(user::Model, Emitted)> {
+    let hash = hash_password(password).await?;
+    let txn = db.write.begin().await?;
+    let mut model: user::ActiveModel = get_required(&txn, tenant, id).await?.into();
+    model.password_hash = Set(Some(hash));
+    model.updated_at = Set(now_ms());
+    let user = model.update(&txn).await?;
+    let route = Route::new("PATCH", "/users/:userId/password", 200).param("userId", id);
+    let emitted = emit(&txn, tenant, meta, "User.Data.Updated", &route, user_json(&user, true)).await?;
+    txn.commit().await?;
+    Ok((user, emitted))
+}
+
+pub async fn set_suspended(
+    db: &Db,
+    tenant: &str,
+    meta: &RequestMeta,
+    id: &str,
+    suspended: bool,
+) -> AppResult<(user::Model, Emitted)> {
+    let txn = db.write.begin().await?;
+    let mut model: user::ActiveModel = get_required(&txn, tenant, id).await?.into();
+    model.is_suspended = Set(suspended);
+    model.updated_at = Set(now_ms());
+    let user = model.update(&txn).await?;
+    let route = Route::new("PATCH", "/users/:userId/is-suspended", 200).param("userId", id);
+    let emitted = emit(
+        &txn,
+        tenant,
+        meta,
+        "User.SuspensionStatus.Updated",
+        &route,
+        user_json(&user, false),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((user, emitted))
+}
+
+/// Deletes the user; the event carries the user as it was.
+pub async fn delete(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) -> AppResult<(String, Emitted)> {
+    let txn = db.write.begin().await?;
+    let user = get_required(&txn, tenant, id).await?;
+    user::Entity::delete_by_id(user.id.clone()).exec(&txn).await?;
+    let route = Route::new("DELETE", "/users/:userId", 204).param("userId", id);
+    let emitted = emit(&txn, tenant, meta, "User.Deleted", &route, user_json(&user, false)).await?;
+    txn.commit().await?;
+    Ok((user.id, emitted))
+}
+
+async fn emit(
+    txn: &DatabaseTransaction,
+    tenant: &str,
+    meta: &RequestMeta,
+    event: &str,
+    route: &Route,
+    data: Value,
+) -> AppResult<Emitted> {
+    outbox::emit(
+        txn,
+        tenant,
+        payload::management(event, meta, route, Vec::new(), Some(data)),
+    )
+    .await
+}
+
+/// Usernames and primary emails are unique per tenant.
+async fn ensure_unique(
+    txn: &DatabaseTransaction,
+    tenant: &str,
+    except: Option<&str>,
+    username: Option<&str>,
+    email: Option<&str>,
+) -> AppResult<()> {
+    let taken = |column: user::Column, value: &str| {
+        let mut query = scoped::<user::Entity>(tenant).filter(column.eq(value));
+        if let Some(id) = except {
+            query = query.filter(user::Column::Id.ne(id));
+        }
+        query.one(txn)
+    };
+    if let Some(username) = username
+        && taken(user::Column::Username, username).await?.is_some()
+    {
+        return Err(AppError::Conflict(format!(
+            "the username {username:?} is already in use"
+        )));
+    }
+    if let Some(email) = email
+        && taken(user::Column::PrimaryEmail, email).await?.is_some()
+    {
+        return Err(AppError::Conflict("the primary email is already in use".to_owned()));
+    }
+    Ok(())
+}
+
+/// Argon2id with a random salt, on a blocking thread: hashing takes tens of milliseconds of CPU.
+pub async fn hash_password(password: String) -> AppResult<String> {
+    validate_password(&password)?;
+    tokio::task::spawn_blocking(move || {
+        let mut bytes = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        let salt = SaltString::encode_b64(&bytes).map_err(|e| AppError::Internal(anyhow::anyhow!("salt: {e}")))?;
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))?
+}
+
+/// Checks `password` against a stored hash, on a blocking thread.
+pub async fn verify_password(password: String, hash: String) -> AppResult<bool> {
+    tokio::task::spawn_blocking(move || {
+        let parsed =
+            PasswordHash::new(&hash).map_err(|e| AppError::Internal(anyhow::anyhow!("bad stored hash: {e}")))?;
+        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))?
+}
+
+fn validate_password(password: &str) -> AppResult<()> {
+    let chars = password.chars().count();
+    if !(8..=256).contains(&chars) {
+        return Err(AppError::bad_input("password", "password must be 8 to 256 characters"));
+    }
+    Ok(())
+}
+
+/// Logto's rule: a letter or underscore, then letters, digits and underscores.
+pub fn validate_username(username: &str) -> AppResult<()> {
+    let mut chars = username.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || username.len() > 128 {
+        return Err(AppError::bad_input(
+            "username",
+            "username must start with a letter or _ and hold only letters, digits and _ (at most 128)",
+        ));
+    }
+    Ok(())
+}
+
+/// Emails are stored lower-case, so uniqueness ignores case.
+pub fn normalize_email(email: String) -> AppResult<String> {
+    let email = email.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.contains(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        });
+    if !valid {
+        return Err(AppError::bad_input(
+            "primaryEmail",
+            "primaryEmail must be an email address",
+        ));
+    }
+    Ok(email)
+}
+
+fn validate_phone(phone: &str) -> AppResult<()> {
+    let digits = phone.strip_prefix('+').unwrap_or(phone);
+    if !(5..=20).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(AppError::bad_input(
+            "primaryPhone",
+            "primaryPhone must be 5 to 20 digits, optionally after +",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_name(name: &str) -> AppResult<()> {
+    if name.chars().count() > 128 {
+        return Err(AppError::bad_input("name", "name must be at most 128 characters"));
+    }
+    Ok(())
+}
+
+fn validate_avatar(avatar: &str) -> AppResult<()> {
+    let ok = avatar.len() <= 2048 && url::Url::parse(avatar).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+    if !ok {
+        return Err(AppError::bad_input(
+            "avatar",
+            "avatar must be an http(s) URL of at most 2048 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A JSON object (or `{}` when absent) as stored text.
+fn json_object(field: &str, value: Option<Value>) -> AppResult<String> {
+    let value = value.unwrap_or_else(|| json!({}));
+    if !value.is_object() {
+        return Err(AppError::bad_input(field, format!("{field} must be a JSON object")));
+    }
+    let text = value.to_string();
+    if text.len() > MAX_JSON_BYTES {
+        return Err(AppError::bad_input(field, format!("{field} must be at most 64 KiB")));
+    }
+    Ok(text)
+}

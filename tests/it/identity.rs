@@ -1,0 +1,309 @@
+//! Identity data through GraphQL, and the events it emits, compared with golden payloads.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::db_test;
+use crate::golden::assert_golden;
+use crate::receiver::Receiver;
+use crate::support::{Backend, TestApp, error_code, first_error};
+
+db_test!(
+    user_events_match_golden_payloads,
+    user_conflicts_validation_and_not_found,
+    users_are_tenant_scoped,
+    a_failed_emit_leaves_no_user,
+);
+
+const USER_EVENTS: [&str; 4] = [
+    "User.Created",
+    "User.Data.Updated",
+    "User.SuspensionStatus.Updated",
+    "User.Deleted",
+];
+const USER: &str = "id username primaryEmail primaryPhone name avatar customData identities profile lastSignInAt applicationId isSuspended hasPassword createdAt updatedAt";
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn user_events_match_golden_payloads(backend: Backend) {
+    let app = TestApp::delivering(backend, |_| {}).await;
+    let receiver = Receiver::spawn().await;
+    app.hook_to(&receiver.url, &USER_EVENTS).await;
+    let token = app.token("identity:write identity:read", "default");
+
+    let created = app
+        .gql(
+            &token,
+            &format!("mutation($input: CreateUserInput!) {{ createUser(input: $input) {{ {USER} }} }}"),
+            json!({ "input": { "username": "ada", "primaryEmail": "Ada@Example.org", "name": "Ada Lovelace",
+                "password": PASSWORD, "customData": { "plan": "pro" } } }),
+        )
+        .await;
+    assert_eq!(created["errors"], Value::Null, "{created}");
+    let user = &created["data"]["createUser"];
+    assert_eq!(user["primaryEmail"], "ada@example.org", "emails are stored lower-case");
+    assert_eq!(user["hasPassword"], true);
+    let id = user["id"].as_str().expect("id").to_owned();
+
+    let steps = [
+        (
+            "mutation($id: ID!) { updateUser(id: $id, input: { name: \"Ada King\", primaryPhone: \"+441234567\" }) { id } }",
+            json!({}),
+        ),
+        (
+            "mutation($id: ID!, $d: JSON!) { updateUserCustomData(id: $id, customData: $d) }",
+            json!({ "d": { "plan": "team", "seats": 5 } }),
+        ),
+        (
+            "mutation($id: ID!, $p: JSON!) { updateUserProfile(id: $id, profile: $p) }",
+            json!({ "p": { "givenName": "Ada", "locale": "en" } }),
+        ),
+        (
+            "mutation($id: ID!, $pw: String!) { updateUserPassword(id: $id, password: $pw) { hasPassword } }",
+            json!({ "pw": "another long password" }),
+        ),
+        (
+            "mutation($id: ID!) { setUserSuspended(id: $id, isSuspended: true) { isSuspended } }",
+            json!({}),
+        ),
+        ("mutation($id: ID!) { deleteUser(id: $id) }", json!({})),
+    ];
+    for (query, mut variables) in steps {
+        variables["id"] = Value::from(id.as_str());
+        let response = app.gql(&token, query, variables).await;
+        assert_eq!(response["errors"], Value::Null, "{query}: {response}");
+    }
+
+    let received = receiver.wait_for(7, Duration::from_secs(30)).await;
+    for request in &received {
+        let text = String::from_utf8_lossy(&request.body);
+        assert!(
+            !text.contains(PASSWORD) && !text.contains("another long password"),
+            "a password leaked: {text}"
+        );
+        assert!(!text.contains("argon2"), "a password hash leaked: {text}");
+        let body = request.json();
+        let name = match (
+            body["event"].as_str().unwrap_or_default(),
+            body["matchedRoute"].as_str().unwrap_or_default(),
+        ) {
+            ("User.Created", _) => "user.created",
+            ("User.Data.Updated", "/users/:userId") => "user.data.updated",
+            ("User.Data.Updated", "/users/:userId/custom-data") => "user.data.updated.custom-data",
+            ("User.Data.Updated", "/users/:userId/profile") => "user.data.updated.profile",
+            ("User.Data.Updated", "/users/:userId/password") => "user.data.updated.password",
+            ("User.SuspensionStatus.Updated", _) => "user.suspension-status.updated",
+            ("User.Deleted", _) => "user.deleted",
+            other => panic!("unexpected event {other:?}"),
+        };
+        assert_golden(name, &body);
+        let params = if name == "user.created" {
+            json!({})
+        } else {
+            json!({ "userId": id })
+        };
+        assert_eq!(body["params"], params, "{name}");
+        assert_eq!(body["ip"], "127.0.0.1");
+    }
+}
+
+async fn user_conflicts_validation_and_not_found(backend: Backend) {
+    let app = TestApp::delivering(backend, |_| {}).await;
+    let receiver = Receiver::spawn().await;
+    app.hook_to(&receiver.url, &USER_EVENTS).await;
+    let token = app.token("identity:write identity:read", "default");
+    let create = |input: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.gql(
+                &token,
+                "mutation($input: CreateUserInput!) { createUser(input: $input) { id } }",
+                json!({ "input": input }),
+            )
+            .await
+        }
+    };
+    let first = create(json!({ "username": "grace", "primaryEmail": "grace@example.org" })).await;
+    let id = first["data"]["createUser"]["id"].as_str().expect("id").to_owned();
+    let other = create(json!({ "username": "other" })).await;
+    let other_id = other["data"]["createUser"]["id"].as_str().expect("id").to_owned();
+    receiver.wait_for(2, Duration::from_secs(30)).await;
+    let users_before = app.count_rows("users").await;
+    let events_before = app.count_rows("events").await;
+
+    assert_eq!(
+        error_code(&create(json!({ "username": "grace" })).await),
+        Some("CONFLICT")
+    );
+    assert_eq!(
+        error_code(&create(json!({ "primaryEmail": "GRACE@example.org" })).await),
+        Some("CONFLICT")
+    );
+    for (input, field) in [
+        (json!({ "username": "9lives" }), "username"),
+        (json!({ "username": "has space" }), "username"),
+        (json!({ "primaryEmail": "not-an-email" }), "primaryEmail"),
+        (json!({ "primaryPhone": "12ab" }), "primaryPhone"),
+        (json!({ "avatar": "ftp://x" }), "avatar"),
+        (json!({ "password": "short" }), "password"),
+        (json!({ "customData": [1, 2] }), "customData"),
+    ] {
+        assert_eq!(
+            first_error(&create(input.clone()).await),
+            (Some("BAD_USER_INPUT"), Some(field)),
+            "{input}"
+        );
+    }
+    let rename = app
+        .gql(
+            &token,
+            "mutation($id: ID!) { updateUser(id: $id, input: { username: \"grace\" }) { id } }",
+            json!({ "id": other_id }),
+        )
+        .await;
+    assert_eq!(error_code(&rename), Some("CONFLICT"));
+    // Setting the same username on its own user is no conflict.
+    let same = app
+        .gql(
+            &token,
+            "mutation($id: ID!) { updateUser(id: $id, input: { username: \"grace\", name: null }) { username name } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        same["data"]["updateUser"],
+        json!({ "username": "grace", "name": null }),
+        "{same}"
+    );
+    for query in [
+        "mutation { updateUser(id: \"nope\", input: { name: \"x\" }) { id } }",
+        "mutation { setUserSuspended(id: \"nope\", isSuspended: true) { id } }",
+        "mutation { deleteUser(id: \"nope\") }",
+        "mutation { updateUserCustomData(id: \"nope\", customData: {}) }",
+    ] {
+        assert_eq!(
+            error_code(&app.gql(&token, query, json!({})).await),
+            Some("NOT_FOUND"),
+            "{query}"
+        );
+    }
+    assert_eq!(app.count_rows("users").await, users_before);
+    assert_eq!(
+        app.count_rows("events").await,
+        events_before + 1,
+        "only the successful rename emitted"
+    );
+
+    let found = app
+        .gql(
+            &token,
+            "{ users(search: \"GRAC\") { totalCount edges { node { username } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        found["data"]["users"],
+        json!({ "totalCount": 1, "edges": [{ "node": { "username": "grace" } }] })
+    );
+}
+
+async fn users_are_tenant_scoped(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = app.token("identity:write identity:read", "a");
+    let b = app.token("identity:write identity:read", "b");
+    let created = app
+        .gql(
+            &a,
+            "mutation { createUser(input: { username: \"shared\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let id = created["data"]["createUser"]["id"].as_str().expect("id").to_owned();
+    // The same username is free in another tenant.
+    let theirs = app
+        .gql(
+            &b,
+            "mutation { createUser(input: { username: \"shared\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(theirs["data"]["createUser"]["id"].is_string(), "{theirs}");
+    let seen = app
+        .gql(
+            &b,
+            "query($id: ID!) { user(id: $id) { id } users { totalCount } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(seen["data"], json!({ "user": null, "users": { "totalCount": 1 } }));
+    for query in [
+        "mutation($id: ID!) { updateUser(id: $id, input: { name: \"x\" }) { id } }",
+        "mutation($id: ID!) { updateUserCustomData(id: $id, customData: {}) }",
+        "mutation($id: ID!) { updateUserProfile(id: $id, profile: {}) }",
+        "mutation($id: ID!) { updateUserPassword(id: $id, password: \"long enough\") { id } }",
+        "mutation($id: ID!) { setUserSuspended(id: $id, isSuspended: true) { id } }",
+        "mutation($id: ID!) { deleteUser(id: $id) }",
+    ] {
+        assert_eq!(
+            error_code(&app.gql(&b, query, json!({ "id": id })).await),
+            Some("NOT_FOUND"),
+            "{query}"
+        );
+    }
+    let still = app
+        .gql(
+            &a,
+            "query($id: ID!) { user(id: $id) { username isSuspended hasPassword } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        still["data"]["user"],
+        json!({ "username": "shared", "isSuspended": false, "hasPassword": false })
+    );
+    // Scopes: reading needs identity:read, writing identity:write.
+    let reader = app.token("identity:read", "a");
+    assert_eq!(
+        error_code(
+            &app.gql(&reader, "mutation { createUser(input: {}) { id } }", json!({}))
+                .await
+        ),
+        Some("FORBIDDEN")
+    );
+    let writer = app.token("identity:write", "a");
+    assert_eq!(
+        error_code(&app.gql(&writer, "{ users { totalCount } }", json!({})).await),
+        Some("FORBIDDEN")
+    );
+}
+
+async fn a_failed_emit_leaves_no_user(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn(backend).await;
+    // A corrupt hook row (empty id) subscribed to User.Created makes the outbox insert fail.
+    let now = chrono::Utc::now().timestamp_millis();
+    app.state
+        .db
+        .write
+        .execute_unprepared(&format!(
+            "INSERT INTO hooks (id, tenant_id, name, url, events, headers, enabled, signing_key, previous_keys, created_at, updated_at) \
+             VALUES ('', 'default', 'corrupt', 'https://example.invalid/', '[\"User.Created\"]', '[]', true, 'whsec_x', '[]', {now}, {now})"
+        ))
+        .await
+        .expect("insert corrupt hook");
+    let response = app
+        .gql(
+            &app.admin(),
+            "mutation { createUser(input: { username: \"lost\", password: \"long enough\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&response), Some("INTERNAL"), "{response}");
+    assert_eq!(
+        app.count_rows("users").await,
+        0,
+        "the user insert was rolled back with the event"
+    );
+    assert_eq!(app.count_rows("events").await, 0);
+}
