@@ -8,6 +8,8 @@ pub mod hooks;
 pub mod outbox;
 pub mod page;
 pub mod payload;
+pub mod resources;
+pub mod roles;
 pub mod tenant;
 pub mod users;
 

@@ -93,3 +93,18 @@ impl From<AppError> for async_graphql::Error {
         })
     }
 }
+
+/// Maps a unique-constraint violation to `CONFLICT` where it happens; other database errors
+/// stay infrastructure errors.
+pub trait OnConflict<T> {
+    fn on_conflict(self, message: impl FnOnce() -> String) -> AppResult<T>;
+}
+
+impl<T> OnConflict<T> for Result<T, DbErr> {
+    fn on_conflict(self, message: impl FnOnce() -> String) -> AppResult<T> {
+        self.map_err(|e| match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => AppError::Conflict(message()),
+            _ => AppError::Db(e),
+        })
+    }
+}

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_hooks;
 mod m20261126_000002_create_events_and_deliveries;
 mod m20261126_000003_create_users;
+mod m20261126_000004_create_roles_and_scopes;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_hooks::Migration),
             Box::new(m20261126_000002_create_events_and_deliveries::Migration),
             Box::new(m20261126_000003_create_users::Migration),
+            Box::new(m20261126_000004_create_roles_and_scopes::Migration),
         ]
     }
 }

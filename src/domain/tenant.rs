@@ -20,7 +20,19 @@ macro_rules! tenant_scoped {
     };
 }
 
-tenant_scoped!(hook, event, event_type, delivery, delivery_attempt, user);
+tenant_scoped!(
+    hook,
+    event,
+    event_type,
+    delivery,
+    delivery_attempt,
+    user,
+    resource,
+    scope,
+    role,
+    role_scope,
+    user_role
+);
 
 /// `SELECT … FROM e WHERE tenant_id = tenant`.
 pub fn scoped<E: TenantScoped>(tenant: &str) -> Select<E> {

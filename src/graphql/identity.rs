@@ -7,10 +7,15 @@ use serde_json::Value;
 use crate::auth::Scope;
 use crate::domain::page::PageRequest;
 use crate::domain::payload::RequestMeta;
-use crate::domain::users;
+use crate::domain::{resources, roles, users};
+use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
-use crate::graphql::types::connection::{Connection, UserEdge};
+use crate::graphql::types::connection::{Connection, ResourceEdge, RoleEdge, UserEdge};
+use crate::graphql::types::role::{
+    CreateResourceInput, CreateRoleInput, CreateScopeInput, Permission, Resource, Role, UpdateRoleInput,
+    UpdateScopeInput, patch,
+};
 use crate::graphql::types::user::{CreateUserInput, UpdateUserInput, User};
 
 fn meta<'a>(ctx: &Context<'a>) -> RequestMeta {
@@ -46,6 +51,40 @@ impl IdentityQuery {
         let page = PageRequest::new(first, after)?;
         let page = users::list(&state.db.read, context::tenant(ctx)?, search.as_deref(), &page).await?;
         Ok(Connection::from_page(page, |m| &m.id, User::from))
+    }
+
+    /// One role by id; null when there is none in the caller's tenant. Needs `identity:read`.
+    #[graphql(guard = "RequireScope(Scope::IdentityRead)")]
+    async fn role(&self, ctx: &Context<'_>, #[graphql(desc = "The role's id.")] id: ID) -> Result<Option<Role>> {
+        let state = context::state(ctx)?;
+        Ok(roles::get(&state.db.read, context::tenant(ctx)?, &id).await?.map(Role))
+    }
+
+    /// The caller's roles, oldest first. Needs `identity:read`.
+    #[graphql(guard = "RequireScope(Scope::IdentityRead)")]
+    async fn roles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 0–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<Connection<RoleEdge>> {
+        let state = context::state(ctx)?;
+        let page = roles::list(&state.db.read, context::tenant(ctx)?, &PageRequest::new(first, after)?).await?;
+        Ok(Connection::from_page(page, |m| &m.id, Role))
+    }
+
+    /// The caller's API resources with their permissions, oldest first. Needs `identity:read`.
+    #[graphql(guard = "RequireScope(Scope::IdentityRead)")]
+    async fn resources(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 0–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
+    ) -> Result<Connection<ResourceEdge>> {
+        let state = context::state(ctx)?;
+        let page =
+            resources::list_resources(&state.db.read, context::tenant(ctx)?, &PageRequest::new(first, after)?).await?;
+        Ok(Connection::from_page(page, |m| &m.id, Resource))
     }
 }
 
@@ -149,6 +188,173 @@ impl IdentityMutation {
     async fn delete_user(&self, ctx: &Context<'_>, #[graphql(desc = "The user's id.")] id: ID) -> Result<ID> {
         let state = context::state(ctx)?;
         let (id, emitted) = users::delete(&state.db, context::tenant(ctx)?, &meta(ctx), &id).await?;
+        state.published(vec![emitted]);
+        Ok(ID(id))
+    }
+
+    /// Assigns roles to a user. Emits `User.Roles.Updated` with the roles the user did not have
+    /// (`addedRoleIds`); nothing when there are none. Needs `identity:write`.
+    #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
+    async fn assign_user_roles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] user_id: ID,
+        #[graphql(desc = "Roles to assign.")] role_ids: Vec<ID>,
+    ) -> Result<User> {
+        let state = context::state(ctx)?;
+        if role_ids.is_empty() {
+            return Err(AppError::bad_input("roleIds", "name at least one role").into());
+        }
+        let ids: Vec<String> = role_ids.into_iter().map(|id| id.0).collect();
+        let (user, emitted) =
+            roles::assign_to_user(&state.db, context::tenant(ctx)?, &meta(ctx), &user_id, &ids).await?;
+        state.published(emitted.into_iter().collect());
+        Ok(user.into())
+    }
+
+    /// Removes a role from a user. Emits `User.Roles.Updated` with `removedRoleIds`. Needs
+    /// `identity:write`.
+    #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
+    async fn remove_user_role(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] user_id: ID,
+        #[graphql(desc = "The role to remove.")] role_id: ID,
+    ) -> Result<User> {
+        let state = context::state(ctx)?;
+        let (user, emitted) =
+            roles::remove_from_user(&state.db, context::tenant(ctx)?, &meta(ctx), &user_id, &role_id).await?;
+        state.published(vec![emitted]);
+        Ok(user.into())
+    }
+
+    /// Creates a role. Emits `Role.Created` (after `Role.Scopes.Updated` when `scopeIds` are
+    /// given). Needs `identity:write`.
+    #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
+    async fn create_role(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new role.")] input: CreateRoleInput,
+    ) -> Result<Role> {
+        let state = context::state(ctx)?;
+        let (role, emitted) = roles::create(&state.db, context::tenant(ctx)?, &meta(ctx), input.into()).await?;
+        state.published(emitted);
+        Ok(Role(role))
+    }
+
+    /// Changes a role. Emits `Role.Data.Updated`. Needs `identity:write`.
+    #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
+    async fn update_role(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The role's id.")] id: ID,
+        #[graphql(desc = "The changes.")] input: UpdateRoleInput,
+    ) -> Result<Role> {
+        let state = context::state(ctx)?;
+        let (role, emitted) = roles::update(&state.db, context::tenant(ctx)?, &meta(ctx), &id, input.into()).await?;
+        state.published(vec![emitted]);
+        Ok(Role(role))
+    }
+
+    /// Deletes a role (and its assignments). Emits `Role.Deleted`. Needs `identity:write`.
+    #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
+    async fn delete_role(&self, ctx: &Context<'_>, #[graphql(desc = "The role's id.")] id: ID) -> Result<ID> {
+        let state = context::state(ctx)?;
+        let (id, emitted) = roles::delete(&state.db, context::tenant(ctx)?, &meta(ctx), &id).await?;
+        state.published(vec![emitted]);
+        Ok(ID(id))
+    }
+
+    /// Grants permissions to a role and returns all of its permissions. Emits
+    /// `Role.Scopes.Updated` with them as `data`. Needs `identity:write`.
+    #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
+    async fn add_role_scopes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The role's id.")] id: ID,
+        #[graphql(desc = "Permissions to grant.")] scope_ids: Vec<ID>,
+    ) -> Result<Vec<Permission>> {
+        let state = context::state(ctx)?;
+        let ids: Vec<String> = scope_ids.into_iter().map(|id| id.0).collect();
+        let (scopes, emitted) = roles::add_scopes(&state.db, context::tenant(ctx)?, &meta(ctx), &id, &ids).await?;
+        state.published(vec![emitted]);
+        Ok(scopes.into_iter().map(Permission).collect())
+    }
+
+    /// Takes a permission from a role and returns the permissions left. Emits
+    /// `Role.Scopes.Updated`. Needs `identity:write`.
+    #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
+    async fn remove_role_scope(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The role's id.")] id: ID,
+        #[graphql(desc = "The permission to take away.")] scope_id: ID,
+    ) -> Result<Vec<Permission>> {
+        let state = context::state(ctx)?;
+        let (scopes, emitted) =
+            roles::remove_scope(&state.db, context::tenant(ctx)?, &meta(ctx), &id, &scope_id).await?;
+        state.published(vec![emitted]);
+        Ok(scopes.into_iter().map(Permission).collect())
+    }
+
+    /// Creates an API resource (no event, as in Logto). Needs `identity:write`.
+    #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
+    async fn create_resource(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new resource.")] input: CreateResourceInput,
+    ) -> Result<Resource> {
+        let state = context::state(ctx)?;
+        let resource =
+            resources::create_resource(&state.db, context::tenant(ctx)?, input.name, input.indicator).await?;
+        Ok(Resource(resource))
+    }
+
+    /// Creates a permission of an API resource. Emits `Scope.Created`. Needs `identity:write`.
+    #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
+    async fn create_scope(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The API resource.")] resource_id: ID,
+        #[graphql(desc = "The new permission.")] input: CreateScopeInput,
+    ) -> Result<Permission> {
+        let state = context::state(ctx)?;
+        let tenant = context::tenant(ctx)?;
+        let (scope, emitted) = resources::create_scope(
+            &state.db,
+            tenant,
+            &meta(ctx),
+            &resource_id,
+            input.name,
+            input.description,
+        )
+        .await?;
+        state.published(vec![emitted]);
+        Ok(Permission(scope))
+    }
+
+    /// Changes a permission. Emits `Scope.Data.Updated`. Needs `identity:write`.
+    #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
+    async fn update_scope(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The permission's id.")] id: ID,
+        #[graphql(desc = "The changes.")] input: UpdateScopeInput,
+    ) -> Result<Permission> {
+        let state = context::state(ctx)?;
+        let tenant = context::tenant(ctx)?;
+        let description = patch(input.description);
+        let (scope, emitted) =
+            resources::update_scope(&state.db, tenant, &meta(ctx), &id, input.name, description).await?;
+        state.published(vec![emitted]);
+        Ok(Permission(scope))
+    }
+
+    /// Deletes a permission (and its grants). Emits `Scope.Deleted`. Needs `identity:write`.
+    #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
+    async fn delete_scope(&self, ctx: &Context<'_>, #[graphql(desc = "The permission's id.")] id: ID) -> Result<ID> {
+        let state = context::state(ctx)?;
+        let (id, emitted) = resources::delete_scope(&state.db, context::tenant(ctx)?, &meta(ctx), &id).await?;
         state.published(vec![emitted]);
         Ok(ID(id))
     }

@@ -25,6 +25,9 @@ pub struct Loaders {
     pub event_deliveries: Arc<DataLoader<EventDeliveriesLoader>>,
     pub hook_deliveries: Arc<DataLoader<HookDeliveriesLoader>>,
     pub hook_stats: Arc<DataLoader<HookStatsLoader>>,
+    pub role_scopes: Arc<DataLoader<RoleScopesLoader>>,
+    pub resource_scopes: Arc<DataLoader<ResourceScopesLoader>>,
+    pub user_roles: Arc<DataLoader<UserRolesLoader>>,
 }
 
 impl Loaders {
@@ -40,6 +43,9 @@ impl Loaders {
             event_deliveries: Arc::new(DataLoader::new(EventDeliveriesLoader(scope()), tokio::spawn)),
             hook_deliveries: Arc::new(DataLoader::new(HookDeliveriesLoader(scope()), tokio::spawn)),
             hook_stats: Arc::new(DataLoader::new(HookStatsLoader(scope()), tokio::spawn)),
+            role_scopes: Arc::new(DataLoader::new(RoleScopesLoader(scope()), tokio::spawn)),
+            resource_scopes: Arc::new(DataLoader::new(ResourceScopesLoader(scope()), tokio::spawn)),
+            user_roles: Arc::new(DataLoader::new(UserRolesLoader(scope()), tokio::spawn)),
         }
     }
 }
@@ -189,3 +195,37 @@ impl Loader<(String, i64)> for HookStatsLoader {
         Ok(loaded)
     }
 }
+
+/// Declares a loader of a grouped list keyed by id, backed by a `domain` function.
+macro_rules! grouped_loader {
+    ($name:ident, $value:ty, $load:path) => {
+        pub struct $name(Scope);
+
+        impl Loader<String> for $name {
+            type Value = Vec<$value>;
+            type Error = async_graphql::Error;
+
+            async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+                $load(&self.0.db.read, &self.0.tenant, keys)
+                    .await
+                    .map_err(to_graphql)
+            }
+        }
+    };
+}
+
+grouped_loader!(
+    RoleScopesLoader,
+    entity::scope::Model,
+    crate::domain::roles::scopes_of_roles
+);
+grouped_loader!(
+    ResourceScopesLoader,
+    entity::scope::Model,
+    crate::domain::resources::scopes_of_resources
+);
+grouped_loader!(
+    UserRolesLoader,
+    entity::role::Model,
+    crate::domain::roles::roles_of_users
+);

@@ -5,4 +5,5 @@ pub mod delivery;
 pub mod event;
 pub mod event_type;
 pub mod hook;
+pub mod role;
 pub mod user;

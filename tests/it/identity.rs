@@ -14,6 +14,8 @@ db_test!(
     user_conflicts_validation_and_not_found,
     users_are_tenant_scoped,
     a_failed_emit_leaves_no_user,
+    role_and_scope_events_match_golden_payloads,
+    role_conflicts_and_atomic_assignment,
 );
 
 const USER_EVENTS: [&str; 4] = [
@@ -306,4 +308,260 @@ async fn a_failed_emit_leaves_no_user(backend: Backend) {
         "the user insert was rolled back with the event"
     );
     assert_eq!(app.count_rows("events").await, 0);
+}
+
+const ROLE_EVENTS: [&str; 8] = [
+    "Role.Created",
+    "Role.Deleted",
+    "Role.Data.Updated",
+    "Role.Scopes.Updated",
+    "Scope.Created",
+    "Scope.Deleted",
+    "Scope.Data.Updated",
+    "User.Roles.Updated",
+];
+
+async fn role_and_scope_events_match_golden_payloads(backend: Backend) {
+    let app = TestApp::delivering(backend, |_| {}).await;
+    let receiver = Receiver::spawn().await;
+    app.hook_to(&receiver.url, &ROLE_EVENTS).await;
+    let token = app.token("identity:write identity:read", "default");
+    let gql = |query: &'static str, variables: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let response = app.gql(&token, query, variables).await;
+            assert_eq!(response["errors"], Value::Null, "{query}: {response}");
+            response["data"].clone()
+        }
+    };
+
+    let resource = gql("mutation { createResource(input: { name: \"Billing API\", indicator: \"https://billing.example.invalid\" }) { id } }", json!({})).await;
+    let resource_id = resource["createResource"]["id"].clone();
+    let scope = gql(
+        "mutation($r: ID!) { createScope(resourceId: $r, input: { name: \"read:invoices\", description: \"Read invoices\" }) { id resourceId name } }",
+        json!({ "r": resource_id }),
+    )
+    .await;
+    let scope_id = scope["createScope"]["id"].clone();
+    let write = gql(
+        "mutation($r: ID!) { createScope(resourceId: $r, input: { name: \"write:invoices\" }) { id } }",
+        json!({ "r": resource_id }),
+    )
+    .await;
+    let write_id = write["createScope"]["id"].clone();
+    gql(
+        "mutation($id: ID!) { updateScope(id: $id, input: { description: \"Read all invoices\" }) { id } }",
+        json!({ "id": scope_id }),
+    )
+    .await;
+
+    let role = gql(
+        "mutation($s: [ID!]) { createRole(input: { name: \"billing-admin\", description: \"Manages billing\", scopeIds: $s }) { id type isDefault scopes { name } } }",
+        json!({ "s": [scope_id] }),
+    )
+    .await;
+    assert_eq!(role["createRole"]["type"], "USER");
+    assert_eq!(role["createRole"]["scopes"], json!([{ "name": "read:invoices" }]));
+    let role_id = role["createRole"]["id"].clone();
+    gql(
+        "mutation($id: ID!) { updateRole(id: $id, input: { isDefault: true }) { id } }",
+        json!({ "id": role_id }),
+    )
+    .await;
+    let all = gql(
+        "mutation($id: ID!, $s: [ID!]!) { addRoleScopes(id: $id, scopeIds: $s) { name } }",
+        json!({ "id": role_id, "s": [write_id] }),
+    )
+    .await;
+    assert_eq!(
+        all["addRoleScopes"],
+        json!([{ "name": "read:invoices" }, { "name": "write:invoices" }])
+    );
+    let left = gql(
+        "mutation($id: ID!, $s: ID!) { removeRoleScope(id: $id, scopeId: $s) { name } }",
+        json!({ "id": role_id, "s": write_id }),
+    )
+    .await;
+    assert_eq!(left["removeRoleScope"], json!([{ "name": "read:invoices" }]));
+
+    let user = gql(
+        "mutation { createUser(input: { username: \"linus\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    let user_id = user["createUser"]["id"].clone();
+    let assigned = gql(
+        "mutation($u: ID!, $r: [ID!]!) { assignUserRoles(userId: $u, roleIds: $r) { roles { name } } }",
+        json!({ "u": user_id, "r": [role_id] }),
+    )
+    .await;
+    assert_eq!(
+        assigned["assignUserRoles"]["roles"],
+        json!([{ "name": "billing-admin" }])
+    );
+    // Assigning it again changes nothing and emits nothing.
+    gql(
+        "mutation($u: ID!, $r: [ID!]!) { assignUserRoles(userId: $u, roleIds: $r) { id } }",
+        json!({ "u": user_id, "r": [role_id] }),
+    )
+    .await;
+    gql(
+        "mutation($u: ID!, $r: ID!) { removeUserRole(userId: $u, roleId: $r) { id } }",
+        json!({ "u": user_id, "r": role_id }),
+    )
+    .await;
+    gql("mutation($id: ID!) { deleteRole(id: $id) }", json!({ "id": role_id })).await;
+    gql("mutation($id: ID!) { deleteScope(id: $id) }", json!({ "id": write_id })).await;
+
+    // Scope.Created ×2, Scope.Data.Updated, Role.Scopes.Updated + Role.Created, Role.Data.Updated,
+    // Role.Scopes.Updated ×2, User.Roles.Updated ×2, Role.Deleted, Scope.Deleted.
+    let received = receiver.wait_for(12, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(receiver.count(), 12, "the repeated assignment emitted nothing");
+    let mut bodies: Vec<Value> = received.iter().map(|r| r.json()).collect();
+    // Event ids are time-ordered: sort to the order the mutations emitted them.
+    bodies.sort_by(|a, b| a["eventId"].as_str().cmp(&b["eventId"].as_str()));
+    let names = [
+        "scope.created",
+        "",
+        "scope.data.updated",
+        "role.scopes.updated.create",
+        "role.created",
+        "role.data.updated",
+        "role.scopes.updated.add",
+        "role.scopes.updated.remove",
+        "user.roles.updated.assign",
+        "user.roles.updated.remove",
+        "role.deleted",
+        "scope.deleted",
+    ];
+    for (name, body) in names.iter().zip(&bodies) {
+        if !name.is_empty() {
+            assert_golden(name, body);
+        }
+    }
+    assert_eq!(
+        bodies[3]["roleId"], role_id,
+        "Role.Scopes.Updated on create names the role"
+    );
+    assert_eq!(bodies[8]["addedRoleIds"], json!([role_id]));
+    assert_eq!(bodies[9]["removedRoleIds"], json!([role_id]));
+}
+
+async fn role_conflicts_and_atomic_assignment(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token("identity:write identity:read", "default");
+    let first = app
+        .gql(
+            &token,
+            "mutation { createRole(input: { name: \"ops\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let role_id = first["data"]["createRole"]["id"].clone();
+    assert_eq!(
+        error_code(
+            &app.gql(
+                &token,
+                "mutation { createRole(input: { name: \"ops\" }) { id } }",
+                json!({})
+            )
+            .await
+        ),
+        Some("CONFLICT")
+    );
+    let resource = app
+        .gql(
+            &token,
+            "mutation { createResource(input: { name: \"A\", indicator: \"https://a.invalid\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let resource_id = resource["data"]["createResource"]["id"].clone();
+    let again = app
+        .gql(
+            &token,
+            "mutation { createResource(input: { name: \"B\", indicator: \"https://a.invalid\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&again), Some("CONFLICT"));
+    let scope = "mutation($r: ID!) { createScope(resourceId: $r, input: { name: \"read:a\" }) { id } }";
+    assert!(app.gql(&token, scope, json!({ "r": resource_id })).await["errors"].is_null());
+    assert_eq!(
+        error_code(&app.gql(&token, scope, json!({ "r": resource_id })).await),
+        Some("CONFLICT")
+    );
+    assert_eq!(
+        error_code(&app.gql(&token, scope, json!({ "r": "nope" })).await),
+        Some("NOT_FOUND")
+    );
+    let with_bad_scope = app
+        .gql(
+            &token,
+            "mutation { createRole(input: { name: \"x\", scopeIds: [\"nope\"] }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&with_bad_scope), Some("NOT_FOUND"));
+
+    // One unknown role id: nothing is assigned and nothing is emitted.
+    let user = app
+        .gql(
+            &token,
+            "mutation { createUser(input: { username: \"u\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let user_id = user["data"]["createUser"]["id"].clone();
+    let roles_before = app.count_rows("roles").await;
+    let events_before = app.count_rows("events").await;
+    let response = app
+        .gql(
+            &token,
+            "mutation($u: ID!, $r: [ID!]!) { assignUserRoles(userId: $u, roleIds: $r) { id } }",
+            json!({ "u": user_id, "r": [role_id, "unknown"] }),
+        )
+        .await;
+    assert_eq!(error_code(&response), Some("NOT_FOUND"));
+    assert_eq!(app.count_rows("users_roles").await, 0);
+    assert_eq!(app.count_rows("events").await, events_before);
+    assert_eq!(
+        app.count_rows("roles").await,
+        roles_before,
+        "the failed createRole stored no role"
+    );
+    let missing = app
+        .gql(
+            &token,
+            "mutation($u: ID!, $r: ID!) { removeUserRole(userId: $u, roleId: $r) { id } }",
+            json!({ "u": user_id, "r": role_id }),
+        )
+        .await;
+    assert_eq!(error_code(&missing), Some("NOT_FOUND"));
+    // Another tenant sees none of it.
+    let other = app.token("identity:write identity:read", "other");
+    let seen = app
+        .gql(
+            &other,
+            "query($id: ID!) { role(id: $id) { id } roles { totalCount } resources { totalCount } }",
+            json!({ "id": role_id }),
+        )
+        .await;
+    assert_eq!(
+        seen["data"],
+        json!({ "role": null, "roles": { "totalCount": 0 }, "resources": { "totalCount": 0 } })
+    );
+    for query in [
+        "mutation($id: ID!) { updateRole(id: $id, input: { name: \"x\" }) { id } }",
+        "mutation($id: ID!) { deleteRole(id: $id) }",
+        "mutation($id: ID!) { addRoleScopes(id: $id, scopeIds: [\"s\"]) { id } }",
+    ] {
+        assert_eq!(
+            error_code(&app.gql(&other, query, json!({ "id": role_id })).await),
+            Some("NOT_FOUND"),
+            "{query}"
+        );
+    }
 }

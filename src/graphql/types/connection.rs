@@ -6,6 +6,7 @@ use crate::domain::page::{Page, encode_cursor};
 use crate::graphql::types::delivery::Delivery;
 use crate::graphql::types::event::Event;
 use crate::graphql::types::hook::Hook;
+use crate::graphql::types::role::{Resource, Role};
 use crate::graphql::types::user::User;
 
 /// Edge of the hooks list.
@@ -16,6 +17,10 @@ pub type EventEdge = Edge<Event>;
 pub type DeliveryEdge = Edge<Delivery>;
 /// Edge of a users list.
 pub type UserEdge = Edge<User>;
+/// Edge of a roles list.
+pub type RoleEdge = Edge<Role>;
+/// Edge of an API resources list.
+pub type ResourceEdge = Edge<Resource>;
 
 /// Where a page sits in the whole list.
 #[derive(SimpleObject, Clone, Debug)]
@@ -36,6 +41,8 @@ pub struct PageInfo {
 #[graphql(concrete(name = "EventEdge", params(Event)))]
 #[graphql(concrete(name = "DeliveryEdge", params(Delivery)))]
 #[graphql(concrete(name = "UserEdge", params(User)))]
+#[graphql(concrete(name = "RoleEdge", params(Role)))]
+#[graphql(concrete(name = "ResourceEdge", params(Resource)))]
 pub struct Edge<T: OutputType> {
     /// Opaque cursor of this item.
     pub cursor: String,
@@ -49,6 +56,8 @@ pub struct Edge<T: OutputType> {
 #[graphql(concrete(name = "EventConnection", params(EventEdge)))]
 #[graphql(concrete(name = "DeliveryConnection", params(DeliveryEdge)))]
 #[graphql(concrete(name = "UserConnection", params(UserEdge)))]
+#[graphql(concrete(name = "RoleConnection", params(RoleEdge)))]
+#[graphql(concrete(name = "ResourceConnection", params(ResourceEdge)))]
 pub struct Connection<E: OutputType> {
     /// The items of this page with their cursors.
     pub edges: Vec<E>,

@@ -1,11 +1,13 @@
-use async_graphql::{ID, InputObject, Json, MaybeUndefined, Object};
+use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use entity::user;
 
-use crate::domain::users::{CreateUser, Patch, UpdateUser};
+use crate::domain::users::{CreateUser, UpdateUser};
+use crate::graphql::loaders::Loaders;
 use crate::graphql::types::hook::datetime;
+use crate::graphql::types::role::{Role, patch};
 
 /// A user account.
 pub struct User(pub user::Model);
@@ -88,6 +90,19 @@ impl User {
         self.0.password_hash.is_some()
     }
 
+    /// The roles assigned to the user.
+    async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<Role>> {
+        let loaders = ctx.data::<Loaders>()?;
+        Ok(loaders
+            .user_roles
+            .load_one(self.0.id.clone())
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Role)
+            .collect())
+    }
+
     /// When the user was created.
     async fn created_at(&self) -> DateTime<Utc> {
         datetime(self.0.created_at)
@@ -133,14 +148,6 @@ pub struct UpdateUserInput {
     pub name: MaybeUndefined<String>,
     /// New avatar URL (`null` clears it).
     pub avatar: MaybeUndefined<String>,
-}
-
-fn patch(value: MaybeUndefined<String>) -> Patch<String> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
 }
 
 impl From<CreateUserInput> for CreateUser {
