@@ -112,3 +112,26 @@ fn describe(e: DbErr) -> anyhow::Error {
     };
     anyhow::anyhow!("cannot connect to the database: {text}")
 }
+
+/// `?, ?, …` for an IN list of `n` values in raw SQL.
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Raw SQL is written with `?` placeholders; PostgreSQL wants them numbered `$1, $2, …`.
+pub fn numbered(backend: DbBackend, sql: &str) -> String {
+    if backend != DbBackend::Postgres {
+        return sql.to_owned();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

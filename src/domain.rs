@@ -5,6 +5,8 @@ pub mod catalogue;
 pub mod deliveries;
 pub mod events;
 pub mod hooks;
+pub mod organization_roles;
+pub mod organizations;
 pub mod outbox;
 pub mod page;
 pub mod payload;

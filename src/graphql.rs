@@ -6,6 +6,7 @@ mod guard;
 mod identity;
 pub mod loaders;
 mod mutation;
+mod organizations;
 mod query;
 mod subscription;
 pub mod types;

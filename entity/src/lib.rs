@@ -6,11 +6,18 @@
 //! - times are `i64` milliseconds since the Unix epoch, identical on SQLite and PostgreSQL;
 //! - small structured values (a hook's events, headers, retired keys) are JSON text columns.
 
+pub mod application;
 pub mod delivery;
 pub mod delivery_attempt;
 pub mod event;
 pub mod event_type;
 pub mod hook;
+pub mod organization;
+pub mod organization_application;
+pub mod organization_role;
+pub mod organization_role_scope;
+pub mod organization_scope;
+pub mod organization_user;
 pub mod resource;
 pub mod role;
 pub mod role_scope;

@@ -7,6 +7,7 @@ mod m20261126_000001_create_hooks;
 mod m20261126_000002_create_events_and_deliveries;
 mod m20261126_000003_create_users;
 mod m20261126_000004_create_roles_and_scopes;
+mod m20261126_000005_create_organizations;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_events_and_deliveries::Migration),
             Box::new(m20261126_000003_create_users::Migration),
             Box::new(m20261126_000004_create_roles_and_scopes::Migration),
+            Box::new(m20261126_000005_create_organizations::Migration),
         ]
     }
 }

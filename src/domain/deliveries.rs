@@ -171,11 +171,11 @@ pub async fn stats_of_hooks(
 ) -> AppResult<HashMap<String, HookStats>> {
     let since = now_ms() - window_secs * 1000;
     let backend = db.get_database_backend();
-    let ids = placeholders(hook_ids.len());
+    let ids = crate::db::placeholders(hook_ids.len());
     let mut values: Vec<sea_orm::Value> = vec![tenant.into(), since.into()];
     values.extend(hook_ids.iter().map(|id| id.as_str().into()));
 
-    let counts = numbered(
+    let counts = crate::db::numbered(
         backend,
         &format!(
             "SELECT hook_id, COUNT(*) AS requests, SUM(CASE WHEN succeeded THEN 1 ELSE 0 END) AS successes \
@@ -201,7 +201,7 @@ pub async fn stats_of_hooks(
         );
     }
     // The p-th percentile is the duration at rank ⌈p·n⌉: (n+1)/2 and (95n+99)/100 in integers.
-    let ranked = numbered(
+    let ranked = crate::db::numbered(
         backend,
         &format!(
             "SELECT hook_id, duration_ms, rn, n FROM (\
@@ -242,7 +242,7 @@ pub async fn pages_of_hooks(
     page: &PageRequest,
 ) -> AppResult<HashMap<String, Page<delivery::Model>>> {
     let backend = db.get_database_backend();
-    let ids = placeholders(hook_ids.len());
+    let ids = crate::db::placeholders(hook_ids.len());
     let mut filter = format!("tenant_id = ? AND hook_id IN ({ids})");
     let mut values: Vec<sea_orm::Value> = vec![tenant.into()];
     values.extend(hook_ids.iter().map(|id| id.as_str().into()));
@@ -251,7 +251,7 @@ pub async fn pages_of_hooks(
         values.push(status.as_str().into());
     }
     let mut counts: HashMap<String, u64> = HashMap::new();
-    let count_sql = numbered(
+    let count_sql = crate::db::numbered(
         backend,
         &format!("SELECT hook_id, COUNT(*) AS n FROM deliveries WHERE {filter} GROUP BY hook_id"),
     );
@@ -267,7 +267,7 @@ pub async fn pages_of_hooks(
         values.push(after.as_str().into());
     }
     values.push(((page.first + 1) as i64).into());
-    let rows_sql = numbered(
+    let rows_sql = crate::db::numbered(
         backend,
         &format!(
             "SELECT * FROM (SELECT deliveries.*, ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY id DESC) AS rn \
@@ -300,29 +300,6 @@ pub async fn pages_of_hooks(
         }
     }
     Ok(pages)
-}
-
-/// `?, ?, …` for an IN list.
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
-/// Numbers `?` placeholders as `$1, $2, …` for PostgreSQL.
-fn numbered(backend: sea_orm::DbBackend, sql: &str) -> String {
-    if backend != sea_orm::DbBackend::Postgres {
-        return sql.to_owned();
-    }
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// `redeliver`: one new attempt now, counted as MANUAL. A delivery being sent right now is left

@@ -31,7 +31,14 @@ tenant_scoped!(
     scope,
     role,
     role_scope,
-    user_role
+    user_role,
+    application,
+    organization,
+    organization_user,
+    organization_application,
+    organization_role,
+    organization_scope,
+    organization_role_scope,
 );
 
 /// `SELECT … FROM e WHERE tenant_id = tenant`.

@@ -28,6 +28,9 @@ pub struct Loaders {
     pub role_scopes: Arc<DataLoader<RoleScopesLoader>>,
     pub resource_scopes: Arc<DataLoader<ResourceScopesLoader>>,
     pub user_roles: Arc<DataLoader<UserRolesLoader>>,
+    pub organization_users: Arc<DataLoader<OrganizationUsersLoader>>,
+    pub organization_applications: Arc<DataLoader<OrganizationApplicationsLoader>>,
+    pub organization_role_scopes: Arc<DataLoader<OrganizationRoleScopesLoader>>,
 }
 
 impl Loaders {
@@ -46,6 +49,9 @@ impl Loaders {
             role_scopes: Arc::new(DataLoader::new(RoleScopesLoader(scope()), tokio::spawn)),
             resource_scopes: Arc::new(DataLoader::new(ResourceScopesLoader(scope()), tokio::spawn)),
             user_roles: Arc::new(DataLoader::new(UserRolesLoader(scope()), tokio::spawn)),
+            organization_users: Arc::new(DataLoader::new(OrganizationUsersLoader(scope()), tokio::spawn)),
+            organization_applications: Arc::new(DataLoader::new(OrganizationApplicationsLoader(scope()), tokio::spawn)),
+            organization_role_scopes: Arc::new(DataLoader::new(OrganizationRoleScopesLoader(scope()), tokio::spawn)),
         }
     }
 }
@@ -228,4 +234,19 @@ grouped_loader!(
     UserRolesLoader,
     entity::role::Model,
     crate::domain::roles::roles_of_users
+);
+grouped_loader!(
+    OrganizationUsersLoader,
+    entity::user::Model,
+    crate::domain::organizations::users_of
+);
+grouped_loader!(
+    OrganizationApplicationsLoader,
+    entity::application::Model,
+    crate::domain::organizations::applications_of
+);
+grouped_loader!(
+    OrganizationRoleScopesLoader,
+    entity::organization_scope::Model,
+    crate::domain::organization_roles::scopes_of_roles
 );

@@ -9,6 +9,7 @@ use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
 use crate::graphql::identity::IdentityMutation;
+use crate::graphql::organizations::OrganizationMutation;
 use crate::graphql::types::delivery::{Delivery, DeliveryStatus, TestDelivery};
 use crate::graphql::types::event::Event;
 use crate::graphql::types::event_type::{DefineEventTypeInput, EmitEventInput, EventType};
@@ -16,7 +17,13 @@ use crate::graphql::types::hook::{CreateHookInput, Hook, UpdateHookInput};
 
 /// Changes to hooks, events and identity data of the caller's tenant.
 #[derive(MergedObject, Default)]
-pub struct Mutation(HookMutation, EventMutation, DeliveryMutation, IdentityMutation);
+pub struct Mutation(
+    HookMutation,
+    EventMutation,
+    DeliveryMutation,
+    IdentityMutation,
+    OrganizationMutation,
+);
 
 #[derive(Default)]
 pub struct HookMutation;

@@ -9,6 +9,7 @@ use crate::domain::page::PageRequest;
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
 use crate::graphql::identity::IdentityQuery;
+use crate::graphql::organizations::OrganizationQuery;
 use crate::graphql::types::connection::{Connection, DeliveryEdge, Edge, EventEdge};
 use crate::graphql::types::delivery::{Delivery, DeliveryStatus};
 use crate::graphql::types::event::Event;
@@ -17,7 +18,7 @@ use crate::graphql::types::hook::Hook;
 
 /// Read access to hooks, events, deliveries and identity data of the caller's tenant.
 #[derive(MergedObject, Default)]
-pub struct Query(HookQuery, EventQuery, IdentityQuery);
+pub struct Query(HookQuery, EventQuery, IdentityQuery, OrganizationQuery);
 
 #[derive(Default)]
 pub struct HookQuery;

@@ -5,5 +5,6 @@ pub mod delivery;
 pub mod event;
 pub mod event_type;
 pub mod hook;
+pub mod organization;
 pub mod role;
 pub mod user;

@@ -16,6 +16,7 @@ db_test!(
     a_failed_emit_leaves_no_user,
     role_and_scope_events_match_golden_payloads,
     role_conflicts_and_atomic_assignment,
+    organization_events_and_membership_deltas,
 );
 
 const USER_EVENTS: [&str; 4] = [
@@ -564,4 +565,224 @@ async fn role_conflicts_and_atomic_assignment(backend: Backend) {
             "{query}"
         );
     }
+}
+
+const ORGANIZATION_EVENTS: [&str; 11] = [
+    "Organization.Created",
+    "Organization.Deleted",
+    "Organization.Data.Updated",
+    "Organization.Membership.Updated",
+    "OrganizationRole.Created",
+    "OrganizationRole.Deleted",
+    "OrganizationRole.Data.Updated",
+    "OrganizationRole.Scopes.Updated",
+    "OrganizationScope.Created",
+    "OrganizationScope.Deleted",
+    "OrganizationScope.Data.Updated",
+];
+
+async fn organization_events_and_membership_deltas(backend: Backend) {
+    let app = TestApp::delivering(backend, |_| {}).await;
+    let receiver = Receiver::spawn().await;
+    app.hook_to(&receiver.url, &ORGANIZATION_EVENTS).await;
+    let token = app.token("identity:write identity:read", "default");
+    let gql = |query: &'static str, variables: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let response = app.gql(&token, query, variables).await;
+            assert_eq!(response["errors"], Value::Null, "{query}: {response}");
+            response["data"].clone()
+        }
+    };
+    let mut users = Vec::new();
+    for name in ["u1", "u2", "u3"] {
+        let created = gql(
+            "mutation($n: String!) { createUser(input: { username: $n }) { id } }",
+            json!({ "n": name }),
+        )
+        .await;
+        users.push(created["createUser"]["id"].clone());
+    }
+    let mut apps = Vec::new();
+    for name in ["Web", "Worker"] {
+        let created = gql(
+            "mutation($n: String!) { createApplication(input: { name: $n, type: SPA }) { id type } }",
+            json!({ "n": name }),
+        )
+        .await;
+        assert_eq!(created["createApplication"]["type"], "SPA");
+        apps.push(created["createApplication"]["id"].clone());
+    }
+
+    let org = gql("mutation { createOrganization(input: { name: \"Acme\", description: \"Rockets\", customData: { tier: 1 } }) { id } }", json!({})).await;
+    let org_id = org["createOrganization"]["id"].clone();
+    gql("mutation($id: ID!) { updateOrganization(id: $id, input: { description: null, customData: { tier: 2 } }) { id } }", json!({ "id": org_id })).await;
+    let members =
+        "mutation($id: ID!, $u: [ID!]!) { addOrganizationMembers(id: $id, userIds: $u) { members { username } } }";
+    let added = gql(members, json!({ "id": org_id, "u": [users[0], users[1]] })).await;
+    assert_eq!(
+        added["addOrganizationMembers"]["members"].as_array().map(Vec::len),
+        Some(2)
+    );
+    // u1 again and u3: only u3 is new.
+    gql(members, json!({ "id": org_id, "u": [users[0], users[2]] })).await;
+    // Adding only existing members changes nothing and emits nothing.
+    gql(members, json!({ "id": org_id, "u": [users[0]] })).await;
+    // Replace {u1,u2,u3} with {u2, …}: removes u1 and u3, adds nothing.
+    let replaced = gql(
+        "mutation($id: ID!, $u: [ID!]!) { replaceOrganizationMembers(id: $id, userIds: $u) { members { username } } }",
+        json!({ "id": org_id, "u": [users[1]] }),
+    )
+    .await;
+    assert_eq!(
+        replaced["replaceOrganizationMembers"]["members"],
+        json!([{ "username": "u2" }])
+    );
+    gql(
+        "mutation($id: ID!, $u: ID!) { removeOrganizationMember(id: $id, userId: $u) { id } }",
+        json!({ "id": org_id, "u": users[1] }),
+    )
+    .await;
+    gql(
+        "mutation($id: ID!, $a: [ID!]!) { addOrganizationApplications(id: $id, applicationIds: $a) { id } }",
+        json!({ "id": org_id, "a": [apps[0]] }),
+    )
+    .await;
+    gql("mutation($id: ID!, $a: [ID!]!) { replaceOrganizationApplications(id: $id, applicationIds: $a) { applications { name } } }", json!({ "id": org_id, "a": [apps[1]] })).await;
+    gql(
+        "mutation($id: ID!, $a: ID!) { removeOrganizationApplication(id: $id, applicationId: $a) { id } }",
+        json!({ "id": org_id, "a": apps[1] }),
+    )
+    .await;
+
+    let scope = gql(
+        "mutation { createOrganizationScope(input: { name: \"read:members\", description: \"See members\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    let scope_id = scope["createOrganizationScope"]["id"].clone();
+    let other_scope = gql(
+        "mutation { createOrganizationScope(input: { name: \"invite:members\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    let other_scope_id = other_scope["createOrganizationScope"]["id"].clone();
+    gql(
+        "mutation($id: ID!) { updateOrganizationScope(id: $id, input: { description: \"See all members\" }) { id } }",
+        json!({ "id": scope_id }),
+    )
+    .await;
+    let role = gql(
+        "mutation($s: [ID!]) { createOrganizationRole(input: { name: \"viewer\", organizationScopeIds: $s }) { id type scopes { name } } }",
+        json!({ "s": [scope_id] }),
+    )
+    .await;
+    assert_eq!(
+        role["createOrganizationRole"]["scopes"],
+        json!([{ "name": "read:members" }])
+    );
+    let role_id = role["createOrganizationRole"]["id"].clone();
+    gql(
+        "mutation($id: ID!) { updateOrganizationRole(id: $id, input: { description: \"Read only\" }) { id } }",
+        json!({ "id": role_id }),
+    )
+    .await;
+    gql(
+        "mutation($id: ID!, $s: [ID!]!) { addOrganizationRoleScopes(id: $id, organizationScopeIds: $s) { id } }",
+        json!({ "id": role_id, "s": [other_scope_id] }),
+    )
+    .await;
+    gql("mutation($id: ID!, $s: [ID!]!) { replaceOrganizationRoleScopes(id: $id, organizationScopeIds: $s) { scopes { name } } }", json!({ "id": role_id, "s": [other_scope_id] })).await;
+    gql(
+        "mutation($id: ID!, $s: ID!) { removeOrganizationRoleScope(id: $id, organizationScopeId: $s) { id } }",
+        json!({ "id": role_id, "s": other_scope_id }),
+    )
+    .await;
+    gql(
+        "mutation($id: ID!) { deleteOrganizationRole(id: $id) }",
+        json!({ "id": role_id }),
+    )
+    .await;
+    gql(
+        "mutation($id: ID!) { deleteOrganizationScope(id: $id) }",
+        json!({ "id": scope_id }),
+    )
+    .await;
+    gql(
+        "mutation($id: ID!) { deleteOrganization(id: $id) }",
+        json!({ "id": org_id }),
+    )
+    .await;
+
+    let names = [
+        "organization.created",
+        "organization.data.updated",
+        "organization.membership.updated.add",
+        "organization.membership.updated.add-existing",
+        "organization.membership.updated.replace",
+        "organization.membership.updated.remove",
+        "organization.membership.updated.add-applications",
+        "organization.membership.updated.replace-applications",
+        "organization.membership.updated.remove-application",
+        "organization-scope.created",
+        "",
+        "organization-scope.data.updated",
+        "organization-role.scopes.updated.create",
+        "organization-role.created",
+        "organization-role.data.updated",
+        "organization-role.scopes.updated.add",
+        "organization-role.scopes.updated.replace",
+        "organization-role.scopes.updated.remove",
+        "organization-role.deleted",
+        "organization-scope.deleted",
+        "organization.deleted",
+    ];
+    let received = receiver.wait_for(names.len(), Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        receiver.count(),
+        names.len(),
+        "no-op membership changes emitted nothing"
+    );
+    let mut bodies: Vec<Value> = received.iter().map(|r| r.json()).collect();
+    bodies.sort_by(|a, b| a["eventId"].as_str().cmp(&b["eventId"].as_str()));
+    for (name, body) in names.iter().zip(&bodies) {
+        if !name.is_empty() {
+            assert_golden(name, body);
+        }
+    }
+    // The deltas, by id.
+    assert_eq!(bodies[2]["addedUserIds"], json!([users[0], users[1]]));
+    assert_eq!(bodies[3]["addedUserIds"], json!([users[2]]));
+    assert_eq!(bodies[4]["removedUserIds"], json!([users[0], users[2]]));
+    assert!(bodies[4].get("addedUserIds").is_none(), "empty lists are omitted");
+    assert_eq!(bodies[5]["removedUserIds"], json!([users[1]]));
+    assert_eq!(bodies[7]["addedApplicationIds"], json!([apps[1]]));
+    assert_eq!(bodies[7]["removedApplicationIds"], json!([apps[0]]));
+    assert_eq!(bodies[12]["organizationRoleId"], role_id);
+
+    // Unknown members change nothing.
+    let org = gql(
+        "mutation { createOrganization(input: { name: \"Empty\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    let bad = app
+        .gql(
+            &token,
+            "mutation($id: ID!, $u: [ID!]!) { addOrganizationMembers(id: $id, userIds: $u) { id } }",
+            json!({ "id": org["createOrganization"]["id"], "u": [users[0], "ghost"] }),
+        )
+        .await;
+    assert_eq!(error_code(&bad), Some("NOT_FOUND"));
+    assert_eq!(app.count_rows("organization_users").await, 0);
+    let conflict = app
+        .gql(
+            &token,
+            "mutation { createOrganizationScope(input: { name: \"invite:members\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&conflict), Some("CONFLICT"));
 }

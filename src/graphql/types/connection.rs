@@ -6,6 +6,7 @@ use crate::domain::page::{Page, encode_cursor};
 use crate::graphql::types::delivery::Delivery;
 use crate::graphql::types::event::Event;
 use crate::graphql::types::hook::Hook;
+use crate::graphql::types::organization::{Application, Organization, OrganizationRole, OrganizationScope};
 use crate::graphql::types::role::{Resource, Role};
 use crate::graphql::types::user::User;
 
@@ -21,6 +22,14 @@ pub type UserEdge = Edge<User>;
 pub type RoleEdge = Edge<Role>;
 /// Edge of an API resources list.
 pub type ResourceEdge = Edge<Resource>;
+/// Edge of an organizations list.
+pub type OrganizationEdge = Edge<Organization>;
+/// Edge of an organization roles list.
+pub type OrganizationRoleEdge = Edge<OrganizationRole>;
+/// Edge of an organization permissions list.
+pub type OrganizationScopeEdge = Edge<OrganizationScope>;
+/// Edge of an applications list.
+pub type ApplicationEdge = Edge<Application>;
 
 /// Where a page sits in the whole list.
 #[derive(SimpleObject, Clone, Debug)]
@@ -43,6 +52,10 @@ pub struct PageInfo {
 #[graphql(concrete(name = "UserEdge", params(User)))]
 #[graphql(concrete(name = "RoleEdge", params(Role)))]
 #[graphql(concrete(name = "ResourceEdge", params(Resource)))]
+#[graphql(concrete(name = "OrganizationEdge", params(Organization)))]
+#[graphql(concrete(name = "OrganizationRoleEdge", params(OrganizationRole)))]
+#[graphql(concrete(name = "OrganizationScopeEdge", params(OrganizationScope)))]
+#[graphql(concrete(name = "ApplicationEdge", params(Application)))]
 pub struct Edge<T: OutputType> {
     /// Opaque cursor of this item.
     pub cursor: String,
@@ -58,6 +71,10 @@ pub struct Edge<T: OutputType> {
 #[graphql(concrete(name = "UserConnection", params(UserEdge)))]
 #[graphql(concrete(name = "RoleConnection", params(RoleEdge)))]
 #[graphql(concrete(name = "ResourceConnection", params(ResourceEdge)))]
+#[graphql(concrete(name = "OrganizationConnection", params(OrganizationEdge)))]
+#[graphql(concrete(name = "OrganizationRoleConnection", params(OrganizationRoleEdge)))]
+#[graphql(concrete(name = "OrganizationScopeConnection", params(OrganizationScopeEdge)))]
+#[graphql(concrete(name = "ApplicationConnection", params(ApplicationEdge)))]
 pub struct Connection<E: OutputType> {
     /// The items of this page with their cursors.
     pub edges: Vec<E>,
