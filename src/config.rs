@@ -71,6 +71,9 @@ pub struct RawSettings {
     /// Serve GraphQL introspection (true/false) [default: true]
     #[arg(long, env = "HOOKD_INTROSPECTION", global = true)]
     pub introspection: Option<String>,
+    /// How long sign-in failures count and a locked identifier stays locked [default: 10m]
+    #[arg(long, env = "HOOKD_LOCKOUT_WINDOW", global = true)]
+    pub lockout_window: Option<String>,
     /// Comma-separated CIDRs of proxies whose X-Forwarded-For is trusted
     #[arg(long, env = "HOOKD_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
@@ -98,6 +101,7 @@ pub struct Config {
     pub max_hooks_per_tenant: u64,
     pub retention: Duration,
     pub introspection: bool,
+    pub lockout_window: Duration,
     pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
 }
@@ -216,6 +220,13 @@ impl Config {
         if retention < Duration::from_secs(60) {
             return Err(bad("HOOKD_RETENTION", "must be at least 1m"));
         }
+        let lockout_window = match raw.lockout_window.as_deref() {
+            None => Duration::from_secs(600),
+            Some(s) => parse_duration("HOOKD_LOCKOUT_WINDOW", s)?,
+        };
+        if lockout_window.is_zero() {
+            return Err(bad("HOOKD_LOCKOUT_WINDOW", "must be more than 0"));
+        }
         let introspection = match raw.introspection.as_deref() {
             None | Some("true" | "1" | "yes" | "on") => true,
             Some("false" | "0" | "no" | "off") => false,
@@ -248,6 +259,7 @@ impl Config {
             max_hooks_per_tenant,
             retention,
             introspection,
+            lockout_window,
             trusted_proxies,
             log_format,
         })

@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod deliveries;
 pub mod events;
 pub mod hooks;
+pub mod interactions;
 pub mod organization_roles;
 pub mod organizations;
 pub mod outbox;

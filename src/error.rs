@@ -23,6 +23,8 @@ pub enum AppError {
     },
     Conflict(String),
     LimitExceeded(String),
+    /// Too many failed sign-ins: a FORBIDDEN whose code says why.
+    IdentifierLocked(String),
     Db(DbErr),
     Internal(anyhow::Error),
 }
@@ -45,6 +47,7 @@ impl AppError {
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
             AppError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            AppError::IdentifierLocked(_) => "IDENTIFIER_LOCKED",
             AppError::Db(_) | AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -55,7 +58,8 @@ impl AppError {
             AppError::Unauthenticated(m)
             | AppError::Forbidden(m)
             | AppError::Conflict(m)
-            | AppError::LimitExceeded(m) => m.clone(),
+            | AppError::LimitExceeded(m)
+            | AppError::IdentifierLocked(m) => m.clone(),
             AppError::BadInput { message, .. } => message.clone(),
             AppError::NotFound(what) => format!("{what} not found"),
             AppError::Db(_) | AppError::Internal(_) => "internal error".to_owned(),

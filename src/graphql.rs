@@ -4,6 +4,7 @@
 mod context;
 mod guard;
 mod identity;
+mod interactions;
 pub mod loaders;
 mod mutation;
 mod organizations;

@@ -22,5 +22,6 @@ pub mod resource;
 pub mod role;
 pub mod role_scope;
 pub mod scope;
+pub mod sign_in_failure;
 pub mod user;
 pub mod user_role;

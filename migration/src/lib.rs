@@ -8,6 +8,7 @@ mod m20261126_000002_create_events_and_deliveries;
 mod m20261126_000003_create_users;
 mod m20261126_000004_create_roles_and_scopes;
 mod m20261126_000005_create_organizations;
+mod m20261126_000006_create_sign_in_failures;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_users::Migration),
             Box::new(m20261126_000004_create_roles_and_scopes::Migration),
             Box::new(m20261126_000005_create_organizations::Migration),
+            Box::new(m20261126_000006_create_sign_in_failures::Migration),
         ]
     }
 }

@@ -93,6 +93,82 @@ pub fn management(
     }
 }
 
+/// Where a sign-in front end's call happened: what interaction payloads carry.
+#[derive(Clone, Debug)]
+pub struct Interaction {
+    /// `Register`, `SignIn` or `ForgotPassword`.
+    pub kind: &'static str,
+    pub session_id: String,
+    pub application_id: Option<String>,
+    /// The application entity, when `application_id` names one.
+    pub application: Option<Value>,
+}
+
+/// A data or security event from an interaction (`User.Created` on register,
+/// `User.Data.Updated` on reset, `Identifier.Lockout`): `event, createdAt, interactionEvent,
+/// userAgent, applicationId, sessionId, ip`, then `fields`.
+pub fn interaction_data(
+    event: &str,
+    meta: &RequestMeta,
+    interaction: &Interaction,
+    fields: Vec<(&str, Value)>,
+) -> NewEvent {
+    let mut envelope = Map::new();
+    envelope.insert("event".into(), event.into());
+    envelope.insert("createdAt".into(), iso_now().into());
+    envelope.insert("interactionEvent".into(), interaction.kind.into());
+    if let Some(user_agent) = &meta.user_agent {
+        envelope.insert("userAgent".into(), user_agent.as_str().into());
+    }
+    if let Some(application_id) = &interaction.application_id {
+        envelope.insert("applicationId".into(), application_id.as_str().into());
+    }
+    envelope.insert("sessionId".into(), interaction.session_id.as_str().into());
+    if let Some(ip) = &meta.ip {
+        envelope.insert("ip".into(), ip.as_str().into());
+    }
+    for (key, value) in fields {
+        envelope.insert(key.to_owned(), value);
+    }
+    NewEvent {
+        event_type: event.to_owned(),
+        envelope,
+        idempotency_key: None,
+    }
+}
+
+/// An interaction event (`PostRegister`, `PostSignIn`, `PostResetPassword`): `event,
+/// interactionEvent, createdAt, sessionId, userAgent, userId, userIp, user, application`.
+pub fn interaction_event(
+    event: &str,
+    meta: &RequestMeta,
+    interaction: &Interaction,
+    user_id: &str,
+    user: Value,
+) -> NewEvent {
+    let mut envelope = Map::new();
+    envelope.insert("event".into(), event.into());
+    envelope.insert("interactionEvent".into(), interaction.kind.into());
+    envelope.insert("createdAt".into(), iso_now().into());
+    envelope.insert("sessionId".into(), interaction.session_id.as_str().into());
+    if let Some(user_agent) = &meta.user_agent {
+        envelope.insert("userAgent".into(), user_agent.as_str().into());
+    }
+    envelope.insert("userId".into(), user_id.into());
+    if let Some(ip) = &meta.ip {
+        envelope.insert("userIp".into(), ip.as_str().into());
+    }
+    envelope.insert("user".into(), user);
+    if let Some(application) = &interaction.application {
+        envelope.insert("application".into(), application.clone());
+    }
+    NewEvent {
+        event_type: event.to_owned(),
+        envelope,
+        idempotency_key: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

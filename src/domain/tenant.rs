@@ -39,6 +39,7 @@ tenant_scoped!(
     organization_role,
     organization_scope,
     organization_role_scope,
+    sign_in_failure,
 );
 
 /// `SELECT … FROM e WHERE tenant_id = tenant`.

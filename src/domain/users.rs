@@ -111,6 +111,21 @@ pub async fn list(
 }
 
 pub async fn create(db: &Db, tenant: &str, meta: &RequestMeta, input: CreateUser) -> AppResult<(user::Model, Emitted)> {
+    let (user, txn) = insert(db, tenant, input, None).await?;
+    let route = Route::new("POST", "/users", 200);
+    let emitted = emit(&txn, tenant, meta, "User.Created", &route, user_json(&user, true)).await?;
+    txn.commit().await?;
+    Ok((user, emitted))
+}
+
+/// Validates and inserts a user in a new transaction, returned open: the caller adds its
+/// events and commits.
+pub async fn insert(
+    db: &Db,
+    tenant: &str,
+    input: CreateUser,
+    application_id: Option<String>,
+) -> AppResult<(user::Model, DatabaseTransaction)> {
     let username = input.username.map(|u| validate_username(&u).map(|()| u)).transpose()?;
     let primary_email = input.primary_email.map(normalize_email).transpose()?;
     let primary_phone = input
@@ -141,7 +156,7 @@ pub async fn create(db: &Db, tenant: &str, meta: &RequestMeta, input: CreateUser
         identities: Set("{}".to_owned()),
         profile: Set(profile),
         password_hash: Set(password_hash),
-        application_id: Set(None),
+        application_id: Set(application_id),
         is_suspended: Set(false),
         last_sign_in_at: Set(None),
         created_at: Set(now),
@@ -149,10 +164,7 @@ pub async fn create(db: &Db, tenant: &str, meta: &RequestMeta, input: CreateUser
     }
     .insert(&txn)
     .await?;
-    let route = Route::new("POST", "/users", 200);
-    let emitted = emit(&txn, tenant, meta, "User.Created", &route, user_json(&user, true)).await?;
-    txn.commit().await?;
-    Ok((user, emitted))
+    Ok((user, txn))
 }
 
 pub async fn update(

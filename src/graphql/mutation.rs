@@ -9,6 +9,7 @@ use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
 use crate::graphql::identity::IdentityMutation;
+use crate::graphql::interactions::InteractionMutation;
 use crate::graphql::organizations::OrganizationMutation;
 use crate::graphql::types::delivery::{Delivery, DeliveryStatus, TestDelivery};
 use crate::graphql::types::event::Event;
@@ -23,6 +24,7 @@ pub struct Mutation(
     DeliveryMutation,
     IdentityMutation,
     OrganizationMutation,
+    InteractionMutation,
 );
 
 #[derive(Default)]

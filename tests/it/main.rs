@@ -11,6 +11,7 @@ mod golden;
 mod hooks;
 mod http;
 mod identity;
+mod interactions;
 mod receiver;
 mod schema;
 mod ssrf;

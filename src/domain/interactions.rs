@@ -1,0 +1,258 @@
+//! What a sign-in front end calls: register, sign in, reset a password (SPEC §3.3).
+//!
+//! Failures never say whether an account exists: a wrong password and an unknown identifier get
+//! the same `UNAUTHENTICATED`. Five failures for one identifier within the lockout window lock
+//! it for the rest of that window: the attempt that reaches the limit and every attempt while
+//! locked emit `Identifier.Lockout` (as Logto does), and locked attempts get
+//! `IDENTIFIER_LOCKED` without their password being checked.
+
+use std::time::Duration;
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+};
+use serde_json::Value;
+
+use entity::{sign_in_failure, user};
+
+use crate::db::Db;
+use crate::domain::organizations::{application_json, get_application};
+use crate::domain::outbox::{self, Emitted};
+use crate::domain::payload::{self, Interaction, RequestMeta};
+use crate::domain::tenant::scoped;
+use crate::domain::users::{self, CreateUser, normalize_email, user_json};
+use crate::domain::{new_id, now_ms};
+use crate::error::{AppError, AppResult};
+
+/// Failures within the window that lock an identifier.
+pub const MAX_FAILURES: u64 = 5;
+const WRONG_CREDENTIALS: &str = "wrong identifier or password";
+
+/// What a successful interaction returns.
+#[derive(Clone, Debug)]
+pub struct InteractionResult {
+    pub user_id: String,
+    pub session_id: String,
+}
+
+async fn interaction(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    kind: &'static str,
+    application_id: Option<String>,
+) -> AppResult<Interaction> {
+    let application = match &application_id {
+        Some(id) => {
+            Some(application_json(&get_application(db, tenant, id).await?.ok_or_else(
+                || AppError::bad_input("applicationId", "unknown application"),
+            )?))
+        }
+        None => None,
+    };
+    Ok(Interaction {
+        kind,
+        session_id: new_id(),
+        application_id,
+        application,
+    })
+}
+
+/// Registers a user with a password: `User.Created` (interaction shape), then `PostRegister`.
+pub async fn register(
+    db: &Db,
+    tenant: &str,
+    meta: &RequestMeta,
+    username: Option<String>,
+    email: Option<String>,
+    password: String,
+    application_id: Option<String>,
+) -> AppResult<(InteractionResult, Vec<Emitted>)> {
+    if username.is_none() && email.is_none() {
+        return Err(AppError::bad_input(
+            "username",
+            "register with a username, an email, or both",
+        ));
+    }
+    let interaction = interaction(&db.read, tenant, "Register", application_id.clone()).await?;
+    let input = CreateUser {
+        username,
+        primary_email: email,
+        password: Some(password),
+        ..CreateUser::default()
+    };
+    let (user, txn) = users::insert(db, tenant, input, application_id).await?;
+    let user_entity = user_json(&user, false);
+    let created = payload::interaction_data("User.Created", meta, &interaction, vec![("data", user_entity.clone())]);
+    let posted = payload::interaction_event("PostRegister", meta, &interaction, &user.id, user_entity);
+    let emitted = vec![
+        outbox::emit(&txn, tenant, created).await?,
+        outbox::emit(&txn, tenant, posted).await?,
+    ];
+    txn.commit().await?;
+    Ok((
+        InteractionResult {
+            user_id: user.id,
+            session_id: interaction.session_id,
+        },
+        emitted,
+    ))
+}
+
+/// The user an identifier names: a username, or an email (any case).
+async fn find_user(db: &impl ConnectionTrait, tenant: &str, identifier: &str) -> AppResult<Option<user::Model>> {
+    let column = if identifier.contains('@') {
+        user::Column::PrimaryEmail
+    } else {
+        user::Column::Username
+    };
+    let value = if identifier.contains('@') {
+        identifier.to_lowercase()
+    } else {
+        identifier.to_owned()
+    };
+    Ok(scoped::<user::Entity>(tenant).filter(column.eq(value)).one(db).await?)
+}
+
+fn identifier_type(identifier: &str) -> &'static str {
+    if identifier.contains('@') { "email" } else { "username" }
+}
+
+/// The outcome of a sign-in: the caller publishes `emitted` in either case.
+pub enum SignIn {
+    Ok(InteractionResult),
+    Failed(AppError),
+}
+
+/// Signs in with a password. Returns the outcome and the events to publish (a failure may
+/// still have emitted `Identifier.Lockout`).
+pub async fn sign_in(
+    db: &Db,
+    tenant: &str,
+    meta: &RequestMeta,
+    window: Duration,
+    identifier: String,
+    password: String,
+    application_id: Option<String>,
+) -> AppResult<(SignIn, Vec<Emitted>)> {
+    let interaction = interaction(&db.read, tenant, "SignIn", application_id).await?;
+    let key = identifier.trim().to_lowercase();
+    let since = now_ms() - window.as_millis() as i64;
+    let recent = || {
+        scoped::<sign_in_failure::Entity>(tenant)
+            .filter(sign_in_failure::Column::Identifier.eq(key.as_str()))
+            .filter(sign_in_failure::Column::CreatedAt.gte(since))
+    };
+    let lockout = |interaction: &Interaction| {
+        payload::interaction_data(
+            "Identifier.Lockout",
+            meta,
+            interaction,
+            vec![
+                ("type", Value::from(identifier_type(&identifier))),
+                ("value", Value::from(identifier.as_str())),
+            ],
+        )
+    };
+
+    if recent().count(&db.read).await? >= MAX_FAILURES {
+        let txn = db.write.begin().await?;
+        let emitted = outbox::emit(&txn, tenant, lockout(&interaction)).await?;
+        txn.commit().await?;
+        let locked = AppError::IdentifierLocked("too many failed sign-ins; try again later".into());
+        return Ok((SignIn::Failed(locked), vec![emitted]));
+    }
+
+    let user = find_user(&db.read, tenant, identifier.trim()).await?;
+    let verified = match user.as_ref().and_then(|u| u.password_hash.clone()) {
+        Some(hash) => users::verify_password(password, hash).await?,
+        None => false,
+    };
+    let Some(user) = user.filter(|_| verified) else {
+        let txn = db.write.begin().await?;
+        sign_in_failure::ActiveModel {
+            id: Set(new_id()),
+            tenant_id: Set(tenant.to_owned()),
+            identifier: Set(key.clone()),
+            created_at: Set(now_ms()),
+        }
+        .insert(&txn)
+        .await?;
+        let failures = recent().count(&txn).await?;
+        let mut emitted = Vec::new();
+        if failures >= MAX_FAILURES {
+            emitted.push(outbox::emit(&txn, tenant, lockout(&interaction)).await?);
+        }
+        txn.commit().await?;
+        return Ok((
+            SignIn::Failed(AppError::Unauthenticated(WRONG_CREDENTIALS.into())),
+            emitted,
+        ));
+    };
+    if user.is_suspended {
+        return Ok((
+            SignIn::Failed(AppError::Forbidden("this account is suspended".into())),
+            Vec::new(),
+        ));
+    }
+
+    let txn = db.write.begin().await?;
+    let mut model: user::ActiveModel = user.into();
+    model.last_sign_in_at = Set(Some(now_ms()));
+    let user = model.update(&txn).await?;
+    sign_in_failure::Entity::delete_many()
+        .filter(sign_in_failure::Column::TenantId.eq(tenant))
+        .filter(sign_in_failure::Column::Identifier.eq(key.as_str()))
+        .exec(&txn)
+        .await?;
+    let event = payload::interaction_event("PostSignIn", meta, &interaction, &user.id, user_json(&user, false));
+    let emitted = outbox::emit(&txn, tenant, event).await?;
+    txn.commit().await?;
+    let result = InteractionResult {
+        user_id: user.id,
+        session_id: interaction.session_id,
+    };
+    Ok((SignIn::Ok(result), vec![emitted]))
+}
+
+/// Sets a new password for the account an identifier names: `User.Data.Updated` (interaction
+/// shape), then `PostResetPassword`. An unknown identifier gets the same error as a wrong
+/// password elsewhere.
+pub async fn reset_password(
+    db: &Db,
+    tenant: &str,
+    meta: &RequestMeta,
+    identifier: String,
+    new_password: String,
+    application_id: Option<String>,
+) -> AppResult<(InteractionResult, Vec<Emitted>)> {
+    let interaction = interaction(&db.read, tenant, "ForgotPassword", application_id).await?;
+    let hash = users::hash_password(new_password).await?;
+    let identifier = if identifier.contains('@') {
+        normalize_email(identifier)?
+    } else {
+        identifier
+    };
+    let txn = db.write.begin().await?;
+    let user = find_user(&txn, tenant, &identifier)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated(WRONG_CREDENTIALS.into()))?;
+    let mut model: user::ActiveModel = user.into();
+    model.password_hash = Set(Some(hash));
+    model.updated_at = Set(now_ms());
+    let user = model.update(&txn).await?;
+    let entity = user_json(&user, false);
+    let updated = payload::interaction_data("User.Data.Updated", meta, &interaction, vec![("data", entity.clone())]);
+    let posted = payload::interaction_event("PostResetPassword", meta, &interaction, &user.id, entity);
+    let emitted = vec![
+        outbox::emit(&txn, tenant, updated).await?,
+        outbox::emit(&txn, tenant, posted).await?,
+    ];
+    txn.commit().await?;
+    Ok((
+        InteractionResult {
+            user_id: user.id,
+            session_id: interaction.session_id,
+        },
+        emitted,
+    ))
+}
