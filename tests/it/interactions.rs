@@ -109,7 +109,7 @@ async fn interaction_events_match_golden_payloads(backend: Backend) {
         "the user remembers the application it registered through"
     );
     assert_eq!(bodies[1]["userId"], user_id);
-    assert_eq!(bodies[2]["user"]["lastSignInAt"].is_number(), true);
+    assert!(bodies[2]["user"]["lastSignInAt"].is_number());
     assert_eq!(
         bodies[1]["sessionId"], bodies[0]["sessionId"],
         "one interaction, one session"
