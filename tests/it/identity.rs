@@ -17,6 +17,7 @@ db_test!(
     role_and_scope_events_match_golden_payloads,
     role_conflicts_and_atomic_assignment,
     organization_events_and_membership_deltas,
+    every_identity_field_is_tenant_scoped,
 );
 
 const USER_EVENTS: [&str; 4] = [
@@ -785,4 +786,176 @@ async fn organization_events_and_membership_deltas(backend: Backend) {
         )
         .await;
     assert_eq!(error_code(&conflict), Some("CONFLICT"));
+}
+
+async fn every_identity_field_is_tenant_scoped(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = app.token("identity:write identity:read interactions:write", "a");
+    let b = app.token("identity:write identity:read interactions:write", "b");
+    let data = |response: Value| {
+        assert_eq!(response["errors"], Value::Null, "{response}");
+        response["data"].clone()
+    };
+    let user = data(
+        app.gql(
+            &a,
+            "mutation { createUser(input: { username: \"alice\", password: \"alice's secret\" }) { id } }",
+            json!({}),
+        )
+        .await,
+    )["createUser"]["id"]
+        .clone();
+    let role = data(
+        app.gql(&a, "mutation { createRole(input: { name: \"r\" }) { id } }", json!({}))
+            .await,
+    )["createRole"]["id"]
+        .clone();
+    let resource = data(
+        app.gql(
+            &a,
+            "mutation { createResource(input: { name: \"api\", indicator: \"https://api.invalid\" }) { id } }",
+            json!({}),
+        )
+        .await,
+    )["createResource"]["id"]
+        .clone();
+    let scope = data(
+        app.gql(
+            &a,
+            "mutation($r: ID!) { createScope(resourceId: $r, input: { name: \"read:x\" }) { id } }",
+            json!({ "r": resource }),
+        )
+        .await,
+    )["createScope"]["id"]
+        .clone();
+    let org = data(
+        app.gql(
+            &a,
+            "mutation { createOrganization(input: { name: \"o\" }) { id } }",
+            json!({}),
+        )
+        .await,
+    )["createOrganization"]["id"]
+        .clone();
+    let org_role = data(
+        app.gql(
+            &a,
+            "mutation { createOrganizationRole(input: { name: \"or\" }) { id } }",
+            json!({}),
+        )
+        .await,
+    )["createOrganizationRole"]["id"]
+        .clone();
+    let org_scope = data(
+        app.gql(
+            &a,
+            "mutation { createOrganizationScope(input: { name: \"os\" }) { id } }",
+            json!({}),
+        )
+        .await,
+    )["createOrganizationScope"]["id"]
+        .clone();
+    let application = data(
+        app.gql(
+            &a,
+            "mutation { createApplication(input: { name: \"w\", type: SPA }) { id } }",
+            json!({}),
+        )
+        .await,
+    )["createApplication"]["id"]
+        .clone();
+    data(
+        app.gql(
+            &a,
+            "mutation($u: ID!, $r: ID!) { assignUserRoles(userId: $u, roleIds: [$r]) { id } }",
+            json!({ "u": user, "r": role }),
+        )
+        .await,
+    );
+    data(
+        app.gql(
+            &a,
+            "mutation($o: ID!, $u: ID!) { addOrganizationMembers(id: $o, userIds: [$u]) { id } }",
+            json!({ "o": org, "u": user }),
+        )
+        .await,
+    );
+    let vars = json!({ "user": user, "role": role, "resource": resource, "scope": scope, "org": org, "orgRole": org_role, "orgScope": org_scope, "app": application });
+    let events_before = app.count_rows("events").await;
+
+    // Every query: nothing of tenant A.
+    let seen = app
+        .gql(
+            &b,
+            "query($user: ID!, $role: ID!, $org: ID!, $app: ID!) { user(id: $user) { id } role(id: $role) { id } organization(id: $org) { id } application(id: $app) { id }
+             users { totalCount } roles { totalCount } resources { totalCount } organizations { totalCount } organizationRoles { totalCount } organizationScopes { totalCount } applications { totalCount } }",
+            vars.clone(),
+        )
+        .await;
+    let zero = json!({ "totalCount": 0 });
+    assert_eq!(
+        seen["data"],
+        json!({ "user": null, "role": null, "organization": null, "application": null, "users": zero, "roles": zero, "resources": zero,
+                "organizations": zero, "organizationRoles": zero, "organizationScopes": zero, "applications": zero }),
+        "{seen}"
+    );
+    // Every mutation on A's ids: NOT_FOUND, nothing changed, nothing emitted.
+    let mutations = [
+        "mutation($user: ID!) { updateUser(id: $user, input: { name: \"x\" }) { id } }",
+        "mutation($user: ID!) { updateUserCustomData(id: $user, customData: {}) }",
+        "mutation($user: ID!) { updateUserProfile(id: $user, profile: {}) }",
+        "mutation($user: ID!) { updateUserPassword(id: $user, password: \"long enough\") { id } }",
+        "mutation($user: ID!) { setUserSuspended(id: $user, isSuspended: true) { id } }",
+        "mutation($user: ID!) { deleteUser(id: $user) }",
+        "mutation($user: ID!, $role: ID!) { assignUserRoles(userId: $user, roleIds: [$role]) { id } }",
+        "mutation($user: ID!, $role: ID!) { removeUserRole(userId: $user, roleId: $role) { id } }",
+        "mutation($role: ID!) { updateRole(id: $role, input: { name: \"x\" }) { id } }",
+        "mutation($role: ID!) { deleteRole(id: $role) }",
+        "mutation($role: ID!, $scope: ID!) { addRoleScopes(id: $role, scopeIds: [$scope]) { id } }",
+        "mutation($role: ID!, $scope: ID!) { removeRoleScope(id: $role, scopeId: $scope) { id } }",
+        "mutation($resource: ID!) { createScope(resourceId: $resource, input: { name: \"y\" }) { id } }",
+        "mutation($scope: ID!) { updateScope(id: $scope, input: { name: \"y\" }) { id } }",
+        "mutation($scope: ID!) { deleteScope(id: $scope) }",
+        "mutation($org: ID!) { updateOrganization(id: $org, input: { name: \"x\" }) { id } }",
+        "mutation($org: ID!) { deleteOrganization(id: $org) }",
+        "mutation($org: ID!, $user: ID!) { addOrganizationMembers(id: $org, userIds: [$user]) { id } }",
+        "mutation($org: ID!, $user: ID!) { replaceOrganizationMembers(id: $org, userIds: [$user]) { id } }",
+        "mutation($org: ID!, $user: ID!) { removeOrganizationMember(id: $org, userId: $user) { id } }",
+        "mutation($org: ID!, $app: ID!) { addOrganizationApplications(id: $org, applicationIds: [$app]) { id } }",
+        "mutation($org: ID!, $app: ID!) { replaceOrganizationApplications(id: $org, applicationIds: [$app]) { id } }",
+        "mutation($org: ID!, $app: ID!) { removeOrganizationApplication(id: $org, applicationId: $app) { id } }",
+        "mutation($orgRole: ID!) { updateOrganizationRole(id: $orgRole, input: { name: \"x\" }) { id } }",
+        "mutation($orgRole: ID!) { deleteOrganizationRole(id: $orgRole) }",
+        "mutation($orgRole: ID!, $orgScope: ID!) { addOrganizationRoleScopes(id: $orgRole, organizationScopeIds: [$orgScope]) { id } }",
+        "mutation($orgRole: ID!, $orgScope: ID!) { replaceOrganizationRoleScopes(id: $orgRole, organizationScopeIds: [$orgScope]) { id } }",
+        "mutation($orgRole: ID!, $orgScope: ID!) { removeOrganizationRoleScope(id: $orgRole, organizationScopeId: $orgScope) { id } }",
+        "mutation($orgScope: ID!) { updateOrganizationScope(id: $orgScope, input: { name: \"x\" }) { id } }",
+        "mutation($orgScope: ID!) { deleteOrganizationScope(id: $orgScope) }",
+    ];
+    for query in mutations {
+        let response = app.gql(&b, query, vars.clone()).await;
+        assert_eq!(error_code(&response), Some("NOT_FOUND"), "{query}: {response}");
+    }
+    // Interactions of tenant B do not find tenant A's user.
+    let sign_in = app
+        .gql(
+            &b,
+            "mutation { signIn(input: { identifier: \"alice\", password: \"alice's secret\" }) { userId } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&sign_in), Some("UNAUTHENTICATED"));
+    // B's lists stay empty and A's data is whole.
+    assert_eq!(
+        app.count_rows("events").await,
+        events_before,
+        "no rejected mutation emitted anything"
+    );
+    let mine = app
+        .gql(&a, "query($user: ID!, $org: ID!) { user(id: $user) { name roles { id } } organization(id: $org) { members { id } } }", json!({ "user": user, "org": org }))
+        .await;
+    assert_eq!(
+        mine["data"],
+        json!({ "user": { "name": null, "roles": [{ "id": role }] }, "organization": { "members": [{ "id": user }] } })
+    );
 }
