@@ -98,32 +98,6 @@ impl Loader<String> for EventLoader {
     }
 }
 
-pub struct AttemptsLoader(Scope);
-
-impl Loader<String> for AttemptsLoader {
-    type Value = Vec<delivery_attempt::Model>;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
-        deliveries::attempts_of(&self.0.db.read, &self.0.tenant, keys)
-            .await
-            .map_err(to_graphql)
-    }
-}
-
-pub struct EventDeliveriesLoader(Scope);
-
-impl Loader<String> for EventDeliveriesLoader {
-    type Value = Vec<delivery::Model>;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
-        deliveries::of_events(&self.0.db.read, &self.0.tenant, keys)
-            .await
-            .map_err(to_graphql)
-    }
-}
-
 /// `Hook.deliveries(status, first, after)` of one hook; hooks asked with the same arguments
 /// load together.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -250,3 +224,5 @@ grouped_loader!(
     entity::organization_scope::Model,
     crate::domain::organization_roles::scopes_of_roles
 );
+grouped_loader!(AttemptsLoader, delivery_attempt::Model, deliveries::attempts_of);
+grouped_loader!(EventDeliveriesLoader, delivery::Model, deliveries::of_events);
