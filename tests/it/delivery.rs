@@ -386,17 +386,7 @@ async fn failed_emit_stores_nothing(backend: Backend) {
     let receiver = Receiver::spawn().await;
     app.hook_to(&receiver.url, &["User.Created"]).await;
     // A corrupt hook row (empty id) makes the delivery insert fail after the event insert.
-    use sea_orm::ConnectionTrait;
-    let now = chrono::Utc::now().timestamp_millis();
-    app.state
-        .db
-        .write
-        .execute_unprepared(&format!(
-            "INSERT INTO hooks (id, tenant_id, name, url, events, headers, enabled, signing_key, previous_keys, created_at, updated_at) \
-             VALUES ('', 'default', 'corrupt', 'https://example.invalid/', '[\"User.Created\"]', '[]', true, 'whsec_x', '[]', {now}, {now})"
-        ))
-        .await
-        .expect("insert corrupt hook");
+    app.insert_corrupt_hook().await;
     let response = app
         .gql(
             &app.admin(),

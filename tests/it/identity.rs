@@ -283,19 +283,9 @@ async fn users_are_tenant_scoped(backend: Backend) {
 }
 
 async fn a_failed_emit_leaves_no_user(backend: Backend) {
-    use sea_orm::ConnectionTrait;
     let app = TestApp::spawn(backend).await;
     // A corrupt hook row (empty id) subscribed to User.Created makes the outbox insert fail.
-    let now = chrono::Utc::now().timestamp_millis();
-    app.state
-        .db
-        .write
-        .execute_unprepared(&format!(
-            "INSERT INTO hooks (id, tenant_id, name, url, events, headers, enabled, signing_key, previous_keys, created_at, updated_at) \
-             VALUES ('', 'default', 'corrupt', 'https://example.invalid/', '[\"User.Created\"]', '[]', true, 'whsec_x', '[]', {now}, {now})"
-        ))
-        .await
-        .expect("insert corrupt hook");
+    app.insert_corrupt_hook().await;
     let response = app
         .gql(
             &app.admin(),

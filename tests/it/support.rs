@@ -288,6 +288,23 @@ impl TestApp {
         row.try_get::<i64>("", "n").expect("n")
     }
 
+    /// Inserts a corrupt hook row (empty id) subscribed to `User.Created` in tenant `default`:
+    /// the outbox's delivery insert fails on it, after the event insert, inside the producer's
+    /// transaction. For "a failure halfway stores nothing" tests.
+    pub async fn insert_corrupt_hook(&self) {
+        use sea_orm::ConnectionTrait;
+        let now = chrono::Utc::now().timestamp_millis();
+        self.state
+            .db
+            .write
+            .execute_unprepared(&format!(
+                "INSERT INTO hooks (id, tenant_id, name, url, events, headers, enabled, signing_key, previous_keys, created_at, updated_at) \
+                 VALUES ('', 'default', 'corrupt', 'https://example.invalid/', '[\"User.Created\"]', '[]', true, 'whsec_x', '[]', {now}, {now})"
+            ))
+            .await
+            .expect("insert corrupt hook");
+    }
+
     /// Every hook row of every tenant, for "nothing changed" assertions.
     pub async fn hook_rows(&self) -> Vec<entity::hook::Model> {
         entity::hook::Entity::find()
