@@ -776,6 +776,19 @@ async fn organization_events_and_membership_deltas(backend: Backend) {
         )
         .await;
     assert_eq!(error_code(&conflict), Some("CONFLICT"));
+    gql(
+        "mutation { createOrganizationRole(input: { name: \"admin\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    let taken = app
+        .gql(
+            &token,
+            "mutation { createOrganizationRole(input: { name: \"admin\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&taken), Some("CONFLICT"));
 }
 
 async fn every_identity_field_is_tenant_scoped(backend: Backend) {
