@@ -114,7 +114,7 @@ async fn interaction_events_match_golden_payloads(backend: Backend) {
 }
 
 async fn sign_in_rules(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |raw| raw.lockout_window = Some("2s".into())).await;
+    let app = TestApp::spawn_with(backend, |raw| raw.lockout_window = Some("5s".into())).await;
     let front = app.token("interactions:write", "default");
     let register = |username: &str, password: &str| {
         let app = &app;
@@ -156,7 +156,7 @@ async fn sign_in_rules(backend: Backend) {
         .gql(&front, SIGN_IN, json!({ "i": "sam", "p": "sam's password" }))
         .await;
     assert_eq!(error_code(&locked), Some("IDENTIFIER_LOCKED"), "{locked}");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(5500)).await;
     let ok = app
         .gql(&front, SIGN_IN, json!({ "i": "sam", "p": "sam's password" }))
         .await;
