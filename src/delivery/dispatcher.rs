@@ -83,7 +83,8 @@ impl Dispatcher {
             }
             let now = now_ms();
             let lease_until = now + this.lease.as_millis() as i64;
-            let claimed = match claim::claim(&this.db, now, lease_until, free.min(BATCH) as u64).await {
+            let limit = free.min(BATCH);
+            let claimed = match claim::claim(&this.db, now, lease_until, limit as u64).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming deliveries failed");
@@ -110,17 +111,25 @@ impl Dispatcher {
                     continue;
                 }
             };
+            // A full batch means more may be due: claim again at once. Otherwise everything due
+            // was taken, so wait for a wake-up (a commit since the claim has left one stored)
+            // instead of spending a write on a claim that finds nothing.
+            let drained = claimed.len() < limit;
             for delivery in claimed {
+                // Cannot fail: the claim took no more rows than there were free slots.
                 let Ok(slot) = in_flight.clone().try_acquire_owned() else {
                     break;
                 };
                 let hook = hooks.get(&delivery.hook_id).cloned();
                 let event = events.get(&delivery.event_id).cloned();
-                let limit = hook_limits.for_hook(&delivery.hook_id, this.max_in_flight_per_hook);
+                let hook_limit = hook_limits.for_hook(&delivery.hook_id, this.max_in_flight_per_hook);
                 tracker.spawn(
                     this.clone()
-                        .deliver(delivery, hook, event, slot, limit, shutdown.clone()),
+                        .deliver(delivery, hook, event, slot, hook_limit, shutdown.clone()),
                 );
+            }
+            if drained {
+                this.idle(&shutdown).await;
             }
         }
         tracker.close();
