@@ -8,13 +8,15 @@
 //! its attempt was on the wire stays CANCELLED (its attempt is still recorded).
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, Statement, TransactionTrait,
+};
 use tokio::sync::mpsc;
 
 use entity::{delivery, delivery_attempt, hook};
 
 use crate::bus::{Bus, DeliveryUpdate};
-use crate::db::Db;
+use crate::db::{Db, numbered, placeholders};
 use crate::delivery::Wake;
 use crate::delivery::claim::Claimed;
 use crate::delivery::retry::Next;
@@ -129,8 +131,51 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
         delivery_attempt::Entity::insert_many(attempts).exec(&txn).await?;
     }
     let mut updates = Vec::with_capacity(batch.len());
+    // The common case, a successful scheduled attempt, is stored for the whole batch in one
+    // statement; the rest one by one.
+    let succeeded: Vec<&Record> = batch
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                Record::Attempt {
+                    next: Next::Succeeded,
+                    trigger: Trigger::Scheduled,
+                    ..
+                }
+            )
+        })
+        .collect();
+    if !succeeded.is_empty() {
+        let ids: Vec<&str> = succeeded
+            .iter()
+            .filter_map(|r| match r {
+                Record::Attempt { delivery, .. } => Some(delivery.id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let stored: std::collections::HashSet<String> = mark_succeeded(&txn, &ids, now).await?.into_iter().collect();
+        for record in succeeded {
+            if let Record::Attempt { delivery, result, .. } = record
+                && stored.contains(&delivery.id)
+            {
+                updates.push(DeliveryUpdate {
+                    attempt_count: delivery.attempt_count + 1,
+                    response_status: result.status.map(i32::from),
+                    duration_ms: Some(result.duration_ms),
+                    error: result.error.clone(),
+                    ..delivery.update(DeliveryStatus::Succeeded)
+                });
+            }
+        }
+    }
     for record in batch {
         match record {
+            Record::Attempt {
+                next: Next::Succeeded,
+                trigger: Trigger::Scheduled,
+                ..
+            } => {}
             Record::Attempt {
                 delivery,
                 trigger,
@@ -187,6 +232,26 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
     }
     txn.commit().await?;
     Ok(updates)
+}
+
+/// Marks scheduled, successful deliveries SUCCEEDED in one statement; returns the ids it
+/// updated (those still SENDING).
+async fn mark_succeeded(txn: &DatabaseTransaction, ids: &[&str], now: i64) -> Result<Vec<String>, AppError> {
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "UPDATE deliveries SET status = 'SUCCEEDED', attempt_count = attempt_count + 1, \
+         round_attempts = round_attempts + 1, next_trigger = 'SCHEDULED', due_at = NULL, updated_at = ? \
+         WHERE status = 'SENDING' AND id IN ({}) RETURNING id",
+        placeholders(ids.len())
+    );
+    let mut values: Vec<sea_orm::Value> = vec![now.into()];
+    values.extend(ids.iter().map(|id| (*id).into()));
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(backend, numbered(backend, &sql), values))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "id").map_err(AppError::from))
+        .collect()
 }
 
 /// `UPDATE deliveries SET status, due_at, updated_at WHERE id AND status = 'SENDING'`.
