@@ -3,6 +3,7 @@
 use async_graphql::Context;
 
 use crate::auth::Claims;
+use crate::domain::payload::RequestMeta;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -19,4 +20,9 @@ pub fn claims<'a>(ctx: &Context<'a>) -> Result<&'a Claims, AppError> {
 /// The tenant every query of this request is scoped to.
 pub fn tenant<'a>(ctx: &Context<'a>) -> Result<&'a str, AppError> {
     claims(ctx).map(|c| c.tenant.as_str())
+}
+
+/// The caller's user agent and address, for event payloads (empty over WebSocket).
+pub fn request_meta(ctx: &Context<'_>) -> RequestMeta {
+    ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
 }

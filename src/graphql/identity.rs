@@ -6,21 +6,17 @@ use serde_json::Value;
 
 use crate::auth::Scope;
 use crate::domain::page::PageRequest;
-use crate::domain::payload::RequestMeta;
 use crate::domain::{resources, roles, users};
 use crate::error::AppError;
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
 use crate::graphql::types::connection::{Connection, ResourceEdge, RoleEdge, UserEdge};
+use crate::graphql::types::patch;
 use crate::graphql::types::role::{
     CreateResourceInput, CreateRoleInput, CreateScopeInput, Permission, Resource, Role, UpdateRoleInput,
-    UpdateScopeInput, patch,
+    UpdateScopeInput,
 };
 use crate::graphql::types::user::{CreateUserInput, UpdateUserInput, User};
-
-fn meta<'a>(ctx: &Context<'a>) -> RequestMeta {
-    ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
-}
 
 #[derive(Default)]
 pub struct IdentityQuery;
@@ -101,7 +97,13 @@ impl IdentityMutation {
         #[graphql(desc = "The new user.")] input: CreateUserInput,
     ) -> Result<User> {
         let state = context::state(ctx)?;
-        let (user, emitted) = users::create(&state.db, context::tenant(ctx)?, &meta(ctx), input.into()).await?;
+        let (user, emitted) = users::create(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            input.into(),
+        )
+        .await?;
         state.published(vec![emitted]);
         Ok(user.into())
     }
@@ -115,7 +117,14 @@ impl IdentityMutation {
         #[graphql(desc = "The changes.")] input: UpdateUserInput,
     ) -> Result<User> {
         let state = context::state(ctx)?;
-        let (user, emitted) = users::update(&state.db, context::tenant(ctx)?, &meta(ctx), &id, input.into()).await?;
+        let (user, emitted) = users::update(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            &id,
+            input.into(),
+        )
+        .await?;
         state.published(vec![emitted]);
         Ok(user.into())
     }
@@ -130,8 +139,14 @@ impl IdentityMutation {
         #[graphql(desc = "The new custom data (a JSON object).")] custom_data: Json<Value>,
     ) -> Result<Json<Value>> {
         let state = context::state(ctx)?;
-        let (data, emitted) =
-            users::set_custom_data(&state.db, context::tenant(ctx)?, &meta(ctx), &id, custom_data.0).await?;
+        let (data, emitted) = users::set_custom_data(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            &id,
+            custom_data.0,
+        )
+        .await?;
         state.published(vec![emitted]);
         Ok(Json(data))
     }
@@ -146,7 +161,14 @@ impl IdentityMutation {
         #[graphql(desc = "The new profile (a JSON object).")] profile: Json<Value>,
     ) -> Result<Json<Value>> {
         let state = context::state(ctx)?;
-        let (data, emitted) = users::set_profile(&state.db, context::tenant(ctx)?, &meta(ctx), &id, profile.0).await?;
+        let (data, emitted) = users::set_profile(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            &id,
+            profile.0,
+        )
+        .await?;
         state.published(vec![emitted]);
         Ok(Json(data))
     }
@@ -161,7 +183,14 @@ impl IdentityMutation {
         #[graphql(desc = "The new password.")] password: String,
     ) -> Result<User> {
         let state = context::state(ctx)?;
-        let (user, emitted) = users::set_password(&state.db, context::tenant(ctx)?, &meta(ctx), &id, password).await?;
+        let (user, emitted) = users::set_password(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            &id,
+            password,
+        )
+        .await?;
         state.published(vec![emitted]);
         Ok(user.into())
     }
@@ -176,8 +205,14 @@ impl IdentityMutation {
         #[graphql(desc = "Suspend (true) or reactivate (false).")] is_suspended: bool,
     ) -> Result<User> {
         let state = context::state(ctx)?;
-        let (user, emitted) =
-            users::set_suspended(&state.db, context::tenant(ctx)?, &meta(ctx), &id, is_suspended).await?;
+        let (user, emitted) = users::set_suspended(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            &id,
+            is_suspended,
+        )
+        .await?;
         state.published(vec![emitted]);
         Ok(user.into())
     }
@@ -187,7 +222,7 @@ impl IdentityMutation {
     #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
     async fn delete_user(&self, ctx: &Context<'_>, #[graphql(desc = "The user's id.")] id: ID) -> Result<ID> {
         let state = context::state(ctx)?;
-        let (id, emitted) = users::delete(&state.db, context::tenant(ctx)?, &meta(ctx), &id).await?;
+        let (id, emitted) = users::delete(&state.db, context::tenant(ctx)?, &context::request_meta(ctx), &id).await?;
         state.published(vec![emitted]);
         Ok(ID(id))
     }
@@ -206,8 +241,14 @@ impl IdentityMutation {
             return Err(AppError::bad_input("roleIds", "name at least one role").into());
         }
         let ids: Vec<String> = role_ids.into_iter().map(|id| id.0).collect();
-        let (user, emitted) =
-            roles::assign_to_user(&state.db, context::tenant(ctx)?, &meta(ctx), &user_id, &ids).await?;
+        let (user, emitted) = roles::assign_to_user(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            &user_id,
+            &ids,
+        )
+        .await?;
         state.published(emitted.into_iter().collect());
         Ok(user.into())
     }
@@ -222,8 +263,14 @@ impl IdentityMutation {
         #[graphql(desc = "The role to remove.")] role_id: ID,
     ) -> Result<User> {
         let state = context::state(ctx)?;
-        let (user, emitted) =
-            roles::remove_from_user(&state.db, context::tenant(ctx)?, &meta(ctx), &user_id, &role_id).await?;
+        let (user, emitted) = roles::remove_from_user(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            &user_id,
+            &role_id,
+        )
+        .await?;
         state.published(vec![emitted]);
         Ok(user.into())
     }
@@ -237,7 +284,13 @@ impl IdentityMutation {
         #[graphql(desc = "The new role.")] input: CreateRoleInput,
     ) -> Result<Role> {
         let state = context::state(ctx)?;
-        let (role, emitted) = roles::create(&state.db, context::tenant(ctx)?, &meta(ctx), input.into()).await?;
+        let (role, emitted) = roles::create(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            input.into(),
+        )
+        .await?;
         state.published(emitted);
         Ok(Role(role))
     }
@@ -251,7 +304,14 @@ impl IdentityMutation {
         #[graphql(desc = "The changes.")] input: UpdateRoleInput,
     ) -> Result<Role> {
         let state = context::state(ctx)?;
-        let (role, emitted) = roles::update(&state.db, context::tenant(ctx)?, &meta(ctx), &id, input.into()).await?;
+        let (role, emitted) = roles::update(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            &id,
+            input.into(),
+        )
+        .await?;
         state.published(vec![emitted]);
         Ok(Role(role))
     }
@@ -260,7 +320,7 @@ impl IdentityMutation {
     #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
     async fn delete_role(&self, ctx: &Context<'_>, #[graphql(desc = "The role's id.")] id: ID) -> Result<ID> {
         let state = context::state(ctx)?;
-        let (id, emitted) = roles::delete(&state.db, context::tenant(ctx)?, &meta(ctx), &id).await?;
+        let (id, emitted) = roles::delete(&state.db, context::tenant(ctx)?, &context::request_meta(ctx), &id).await?;
         state.published(vec![emitted]);
         Ok(ID(id))
     }
@@ -276,7 +336,8 @@ impl IdentityMutation {
     ) -> Result<Vec<Permission>> {
         let state = context::state(ctx)?;
         let ids: Vec<String> = scope_ids.into_iter().map(|id| id.0).collect();
-        let (scopes, emitted) = roles::add_scopes(&state.db, context::tenant(ctx)?, &meta(ctx), &id, &ids).await?;
+        let (scopes, emitted) =
+            roles::add_scopes(&state.db, context::tenant(ctx)?, &context::request_meta(ctx), &id, &ids).await?;
         state.published(vec![emitted]);
         Ok(scopes.into_iter().map(Permission).collect())
     }
@@ -291,8 +352,14 @@ impl IdentityMutation {
         #[graphql(desc = "The permission to take away.")] scope_id: ID,
     ) -> Result<Vec<Permission>> {
         let state = context::state(ctx)?;
-        let (scopes, emitted) =
-            roles::remove_scope(&state.db, context::tenant(ctx)?, &meta(ctx), &id, &scope_id).await?;
+        let (scopes, emitted) = roles::remove_scope(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            &id,
+            &scope_id,
+        )
+        .await?;
         state.published(vec![emitted]);
         Ok(scopes.into_iter().map(Permission).collect())
     }
@@ -323,7 +390,7 @@ impl IdentityMutation {
         let (scope, emitted) = resources::create_scope(
             &state.db,
             tenant,
-            &meta(ctx),
+            &context::request_meta(ctx),
             &resource_id,
             input.name,
             input.description,
@@ -344,8 +411,15 @@ impl IdentityMutation {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
         let description = patch(input.description);
-        let (scope, emitted) =
-            resources::update_scope(&state.db, tenant, &meta(ctx), &id, input.name, description).await?;
+        let (scope, emitted) = resources::update_scope(
+            &state.db,
+            tenant,
+            &context::request_meta(ctx),
+            &id,
+            input.name,
+            description,
+        )
+        .await?;
         state.published(vec![emitted]);
         Ok(Permission(scope))
     }
@@ -354,7 +428,8 @@ impl IdentityMutation {
     #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
     async fn delete_scope(&self, ctx: &Context<'_>, #[graphql(desc = "The permission's id.")] id: ID) -> Result<ID> {
         let state = context::state(ctx)?;
-        let (id, emitted) = resources::delete_scope(&state.db, context::tenant(ctx)?, &meta(ctx), &id).await?;
+        let (id, emitted) =
+            resources::delete_scope(&state.db, context::tenant(ctx)?, &context::request_meta(ctx), &id).await?;
         state.published(vec![emitted]);
         Ok(ID(id))
     }

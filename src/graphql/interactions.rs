@@ -4,7 +4,6 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use crate::auth::Scope;
 use crate::domain::interactions::{self, SignIn};
-use crate::domain::payload::RequestMeta;
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
 
@@ -61,10 +60,6 @@ impl From<interactions::InteractionResult> for InteractionResult {
     }
 }
 
-fn meta(ctx: &Context<'_>) -> RequestMeta {
-    ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
-}
-
 #[derive(Default)]
 pub struct InteractionMutation;
 
@@ -83,7 +78,7 @@ impl InteractionMutation {
         let (result, emitted) = interactions::register(
             &state.db,
             context::tenant(ctx)?,
-            &meta(ctx),
+            &context::request_meta(ctx),
             input.username,
             input.email,
             input.password,
@@ -110,7 +105,7 @@ impl InteractionMutation {
         let (outcome, emitted) = interactions::sign_in(
             &state.db,
             context::tenant(ctx)?,
-            &meta(ctx),
+            &context::request_meta(ctx),
             window,
             input.identifier,
             input.password,
@@ -137,7 +132,7 @@ impl InteractionMutation {
         let (result, emitted) = interactions::reset_password(
             &state.db,
             context::tenant(ctx)?,
-            &meta(ctx),
+            &context::request_meta(ctx),
             input.identifier,
             input.new_password,
             app,

@@ -6,7 +6,6 @@ use crate::auth::Scope;
 use crate::domain::organization_roles::{self as org_roles, ScopeChange};
 use crate::domain::organizations::{self, MemberChange, Members};
 use crate::domain::page::PageRequest;
-use crate::domain::payload::RequestMeta;
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
 use crate::graphql::types::connection::{
@@ -17,11 +16,7 @@ use crate::graphql::types::organization::{
     CreateOrganizationScopeInput, Organization, OrganizationRole, OrganizationScope, UpdateOrganizationInput,
     UpdateOrganizationRoleInput, UpdateOrganizationScopeInput,
 };
-use crate::graphql::types::role::patch;
-
-fn meta(ctx: &Context<'_>) -> RequestMeta {
-    ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
-}
+use crate::graphql::types::patch;
 
 fn ids(ids: Vec<ID>) -> Vec<String> {
     ids.into_iter().map(|id| id.0).collect()
@@ -125,16 +120,29 @@ pub struct OrganizationMutation;
 impl OrganizationMutation {
     async fn members(ctx: &Context<'_>, id: &str, members: Members, change: MemberChange) -> Result<Organization> {
         let state = context::state(ctx)?;
-        let (org, emitted) =
-            organizations::change_members(&state.db, context::tenant(ctx)?, &meta(ctx), id, members, change).await?;
+        let (org, emitted) = organizations::change_members(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            id,
+            members,
+            change,
+        )
+        .await?;
         state.published(emitted.into_iter().collect());
         Ok(Organization(org))
     }
 
     async fn role_scopes(ctx: &Context<'_>, id: &str, change: ScopeChange) -> Result<OrganizationRole> {
         let state = context::state(ctx)?;
-        let (role, emitted) =
-            org_roles::change_role_scopes(&state.db, context::tenant(ctx)?, &meta(ctx), id, change).await?;
+        let (role, emitted) = org_roles::change_role_scopes(
+            &state.db,
+            context::tenant(ctx)?,
+            &context::request_meta(ctx),
+            id,
+            change,
+        )
+        .await?;
         state.published(emitted.into_iter().collect());
         Ok(OrganizationRole(role))
     }
@@ -154,7 +162,7 @@ impl OrganizationMutation {
         let (org, emitted) = organizations::create(
             &state.db,
             context::tenant(ctx)?,
-            &meta(ctx),
+            &context::request_meta(ctx),
             input.name,
             input.description,
             custom_data,
@@ -177,7 +185,7 @@ impl OrganizationMutation {
         let (org, emitted) = organizations::update(
             &state.db,
             context::tenant(ctx)?,
-            &meta(ctx),
+            &context::request_meta(ctx),
             &id,
             name,
             description,
@@ -197,7 +205,8 @@ impl OrganizationMutation {
         #[graphql(desc = "The organization's id.")] id: ID,
     ) -> Result<ID> {
         let state = context::state(ctx)?;
-        let (id, emitted) = organizations::delete(&state.db, context::tenant(ctx)?, &meta(ctx), &id).await?;
+        let (id, emitted) =
+            organizations::delete(&state.db, context::tenant(ctx)?, &context::request_meta(ctx), &id).await?;
         state.published(vec![emitted]);
         Ok(ID(id))
     }
@@ -295,7 +304,7 @@ impl OrganizationMutation {
         let (role, emitted) = org_roles::create_role(
             &state.db,
             context::tenant(ctx)?,
-            &meta(ctx),
+            &context::request_meta(ctx),
             input.name,
             input.description,
             input.role_type.into(),
@@ -319,7 +328,7 @@ impl OrganizationMutation {
         let (role, emitted) = org_roles::update_role(
             &state.db,
             context::tenant(ctx)?,
-            &meta(ctx),
+            &context::request_meta(ctx),
             &id,
             input.name,
             patch(input.description),
@@ -337,7 +346,8 @@ impl OrganizationMutation {
         #[graphql(desc = "The role's id.")] id: ID,
     ) -> Result<ID> {
         let state = context::state(ctx)?;
-        let (id, emitted) = org_roles::delete_role(&state.db, context::tenant(ctx)?, &meta(ctx), &id).await?;
+        let (id, emitted) =
+            org_roles::delete_role(&state.db, context::tenant(ctx)?, &context::request_meta(ctx), &id).await?;
         state.published(vec![emitted]);
         Ok(ID(id))
     }
@@ -390,7 +400,7 @@ impl OrganizationMutation {
         let (scope, emitted) = org_roles::create_scope(
             &state.db,
             context::tenant(ctx)?,
-            &meta(ctx),
+            &context::request_meta(ctx),
             input.name,
             input.description,
         )
@@ -412,7 +422,7 @@ impl OrganizationMutation {
         let (scope, emitted) = org_roles::update_scope(
             &state.db,
             context::tenant(ctx)?,
-            &meta(ctx),
+            &context::request_meta(ctx),
             &id,
             input.name,
             patch(input.description),
@@ -431,7 +441,8 @@ impl OrganizationMutation {
         #[graphql(desc = "The permission's id.")] id: ID,
     ) -> Result<ID> {
         let state = context::state(ctx)?;
-        let (id, emitted) = org_roles::delete_scope(&state.db, context::tenant(ctx)?, &meta(ctx), &id).await?;
+        let (id, emitted) =
+            org_roles::delete_scope(&state.db, context::tenant(ctx)?, &context::request_meta(ctx), &id).await?;
         state.published(vec![emitted]);
         Ok(ID(id))
     }

@@ -8,3 +8,13 @@ pub mod hook;
 pub mod organization;
 pub mod role;
 pub mod user;
+
+/// A nullable input field as a change: absent leaves the value (`None`), `null` clears it
+/// (`Some(None)`), a value sets it.
+pub fn patch(value: async_graphql::MaybeUndefined<String>) -> Option<Option<String>> {
+    match value {
+        async_graphql::MaybeUndefined::Undefined => None,
+        async_graphql::MaybeUndefined::Null => Some(None),
+        async_graphql::MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}

@@ -6,6 +6,7 @@ use entity::{resource, role, scope};
 use crate::domain::roles::{self, CreateRole, UpdateRole};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::types::hook::datetime;
+use crate::graphql::types::patch;
 
 /// Who a role is for.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -222,12 +223,4 @@ pub struct UpdateScopeInput {
     pub name: Option<String>,
     /// New description (`null` clears it).
     pub description: MaybeUndefined<String>,
-}
-
-pub fn patch(value: MaybeUndefined<String>) -> Option<Option<String>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
 }

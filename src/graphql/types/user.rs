@@ -7,7 +7,8 @@ use entity::user;
 use crate::domain::users::{CreateUser, UpdateUser};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::types::hook::datetime;
-use crate::graphql::types::role::{Role, patch};
+use crate::graphql::types::patch;
+use crate::graphql::types::role::Role;
 
 /// A user account.
 pub struct User(pub user::Model);
