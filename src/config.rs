@@ -53,7 +53,7 @@ pub struct RawSettings {
     /// Delays before retries 1..n, comma-separated [default: 5s,5m,30m,2h,5h,10h,10h]
     #[arg(long, env = "HOOKD_RETRY_SCHEDULE", global = true)]
     pub retry_schedule: Option<String>,
-    /// Dispatcher worker tasks [default: 2 × cores]
+    /// Accepted for compatibility; concurrency is set by --max-in-flight [default: 2 × cores]
     #[arg(long, env = "HOOKD_WORKERS", global = true)]
     pub workers: Option<String>,
     /// Deliveries in flight at once, all hooks [default: 256]
