@@ -1,6 +1,8 @@
 //! Business logic, independent of HTTP and GraphQL. Functions take a connection or the
 //! caller's transaction and a tenant, and return `AppResult`.
 
+use std::collections::HashMap;
+
 pub mod catalogue;
 pub mod deliveries;
 pub mod events;
@@ -24,4 +26,20 @@ pub fn now_ms() -> i64 {
 /// A new opaque id: UUID v7 without dashes, so ids sort by creation time.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// Groups `(owner, member id)` links into owner → members, ordered by member id.
+pub fn group<T: Clone>(
+    links: impl Iterator<Item = (String, String)>,
+    members: &HashMap<String, T>,
+) -> HashMap<String, Vec<T>> {
+    let mut pairs: Vec<(String, String)> = links.collect();
+    pairs.sort();
+    let mut grouped: HashMap<String, Vec<T>> = HashMap::new();
+    for (owner, member) in pairs {
+        if let Some(m) = members.get(&member) {
+            grouped.entry(owner).or_default().push(m.clone());
+        }
+    }
+    grouped
 }

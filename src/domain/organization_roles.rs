@@ -12,7 +12,6 @@ use serde_json::{Map, Value};
 use entity::{organization_role as org_role, organization_role_scope as role_scope, organization_scope as org_scope};
 
 use crate::db::Db;
-use crate::domain::organizations::group;
 use crate::domain::outbox::{self, Emitted};
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::payload::{self, RequestMeta, Route};
@@ -105,7 +104,7 @@ pub async fn scopes_of_roles(
         .into_iter()
         .map(|s| (s.id.clone(), s))
         .collect();
-    Ok(group(
+    Ok(crate::domain::group(
         links
             .into_iter()
             .map(|l| (l.organization_role_id, l.organization_scope_id)),

@@ -388,7 +388,10 @@ pub async fn users_of(
         .into_iter()
         .map(|u| (u.id.clone(), u))
         .collect();
-    Ok(group(links.into_iter().map(|l| (l.organization_id, l.user_id)), &users))
+    Ok(crate::domain::group(
+        links.into_iter().map(|l| (l.organization_id, l.user_id)),
+        &users,
+    ))
 }
 
 /// The application members of many organizations, grouped by organization, in two queries.
@@ -408,26 +411,10 @@ pub async fn applications_of(
         .into_iter()
         .map(|a| (a.id.clone(), a))
         .collect();
-    Ok(group(
+    Ok(crate::domain::group(
         links.into_iter().map(|l| (l.organization_id, l.application_id)),
         &apps,
     ))
-}
-
-/// Groups `(owner, member id)` links into owner → members, ordered by member id.
-pub fn group<T: Clone>(
-    links: impl Iterator<Item = (String, String)>,
-    members: &HashMap<String, T>,
-) -> HashMap<String, Vec<T>> {
-    let mut pairs: Vec<(String, String)> = links.collect();
-    pairs.sort();
-    let mut grouped: HashMap<String, Vec<T>> = HashMap::new();
-    for (owner, member) in pairs {
-        if let Some(m) = members.get(&member) {
-            grouped.entry(owner).or_default().push(m.clone());
-        }
-    }
-    grouped
 }
 
 /// Creates an application (Logto sends no event for this).

@@ -103,16 +103,10 @@ pub async fn scopes_of_roles(
         .into_iter()
         .map(|s| (s.id.clone(), s))
         .collect();
-    let mut grouped: HashMap<String, Vec<scope::Model>> = HashMap::new();
-    for link in links {
-        if let Some(scope) = scopes.get(&link.scope_id) {
-            grouped.entry(link.role_id).or_default().push(scope.clone());
-        }
-    }
-    for scopes in grouped.values_mut() {
-        scopes.sort_by(|a, b| a.id.cmp(&b.id));
-    }
-    Ok(grouped)
+    Ok(crate::domain::group(
+        links.into_iter().map(|l| (l.role_id, l.scope_id)),
+        &scopes,
+    ))
 }
 
 /// The roles of many users, grouped by user, in one query.
@@ -132,16 +126,10 @@ pub async fn roles_of_users(
         .into_iter()
         .map(|r| (r.id.clone(), r))
         .collect();
-    let mut grouped: HashMap<String, Vec<role::Model>> = HashMap::new();
-    for link in links {
-        if let Some(role) = roles.get(&link.role_id) {
-            grouped.entry(link.user_id).or_default().push(role.clone());
-        }
-    }
-    for roles in grouped.values_mut() {
-        roles.sort_by(|a, b| a.id.cmp(&b.id));
-    }
-    Ok(grouped)
+    Ok(crate::domain::group(
+        links.into_iter().map(|l| (l.user_id, l.role_id)),
+        &roles,
+    ))
 }
 
 async fn scopes_of(txn: &DatabaseTransaction, tenant: &str, role_id: &str) -> AppResult<Vec<scope::Model>> {

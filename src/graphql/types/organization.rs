@@ -153,11 +153,7 @@ impl OrganizationRole {
     /// Who the role is for.
     #[graphql(name = "type")]
     async fn role_type(&self) -> RoleType {
-        if self.0.role_type == "MachineToMachine" {
-            RoleType::MachineToMachine
-        } else {
-            RoleType::User
-        }
+        RoleType::from_logto(&self.0.role_type)
     }
 
     /// The organization permissions the role grants.

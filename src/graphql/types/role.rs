@@ -17,6 +17,17 @@ pub enum RoleType {
     MachineToMachine,
 }
 
+impl RoleType {
+    /// From the stored (Logto) spelling.
+    pub fn from_logto(s: &str) -> RoleType {
+        if s == roles::RoleType::MachineToMachine.as_str() {
+            RoleType::MachineToMachine
+        } else {
+            RoleType::User
+        }
+    }
+}
+
 impl From<RoleType> for roles::RoleType {
     fn from(t: RoleType) -> Self {
         match t {
@@ -50,11 +61,7 @@ impl Role {
     /// Who the role is for.
     #[graphql(name = "type")]
     async fn role_type(&self) -> RoleType {
-        if self.0.role_type == roles::RoleType::MachineToMachine.as_str() {
-            RoleType::MachineToMachine
-        } else {
-            RoleType::User
-        }
+        RoleType::from_logto(&self.0.role_type)
     }
 
     /// Whether new users get this role.
