@@ -69,6 +69,8 @@ pub struct TestApp {
     database_url: String,
     client: reqwest::Client,
     shutdown: CancellationToken,
+    /// The running server; `restart` waits for it to stop before starting the next one.
+    served: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: TempDir,
 }
 
@@ -119,8 +121,14 @@ impl TestApp {
     /// Stops this server and starts a new one on the same database and data dir.
     pub async fn restart(mut self, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
         self.shutdown.cancel();
-        // Let the old server finish its shutdown before the new one starts.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The old server must be gone (dispatcher, recorder and pruner included) before the new
+        // one starts, or a late write of the old one could race the test's next assertions.
+        if let Some(served) = self.served.take() {
+            served
+                .await
+                .expect("old server task")
+                .expect("old server shut down cleanly");
+        }
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("tempdir"));
         TestApp::spawn_at(dir, self.database_url.clone(), configure).await
     }
@@ -139,7 +147,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
-        tokio::spawn(app.serve(listener, shutdown.clone()));
+        let served = tokio::spawn(app.serve(listener, shutdown.clone()));
         let client = reqwest::Client::builder()
             .no_proxy()
             .user_agent("hookd-tests/1.0")
@@ -152,6 +160,7 @@ impl TestApp {
             database_url,
             client,
             shutdown,
+            served: Some(served),
             _dir: dir,
         }
     }
