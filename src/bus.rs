@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
+use entity::delivery::DeliveryStatus;
 use entity::{delivery, event};
 
-use crate::domain::deliveries::DeliveryStatus;
 use crate::domain::now_ms;
 
 /// Messages a subscriber may fall behind before it starts losing the oldest.
@@ -39,7 +39,7 @@ pub struct DeliveryUpdate {
 impl DeliveryUpdate {
     /// The update for a delivery row as it now stands (no attempt details).
     pub fn of(row: &delivery::Model) -> DeliveryUpdate {
-        let status = DeliveryStatus::parse(&row.status).unwrap_or(DeliveryStatus::Pending);
+        let status = row.status;
         DeliveryUpdate {
             tenant_id: row.tenant_id.clone(),
             delivery_id: row.id.clone(),

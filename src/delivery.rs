@@ -1,6 +1,6 @@
-//! The dispatcher: claim, send, sign, retry, record. See `dispatcher.rs` for the loop.
+//! The dispatcher: claim, send, sign, retry, record. See `dispatcher.rs` for the loop and
+//! `domain/lifecycle.rs` for the statements that move a delivery from status to status.
 
-pub mod claim;
 pub mod dispatcher;
 pub mod pruner;
 pub mod recorder;

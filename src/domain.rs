@@ -8,6 +8,7 @@ pub mod deliveries;
 pub mod events;
 pub mod hooks;
 pub mod interactions;
+pub mod lifecycle;
 pub mod organization_roles;
 pub mod organizations;
 pub mod outbox;

@@ -12,8 +12,7 @@ pub struct Model {
     pub hook_id: String,
     /// 1-based, in the order attempts started.
     pub number: i32,
-    /// `SCHEDULED` or `MANUAL`.
-    pub trigger: String,
+    pub trigger: super::delivery::Trigger,
     pub started_at: i64,
     pub duration_ms: i32,
     /// Null when no response came (timeout, refused, blocked target).

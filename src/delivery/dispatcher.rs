@@ -15,17 +15,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use entity::{event, hook};
+use entity::delivery::Trigger;
+use entity::{delivery, event, hook};
 
-use crate::bus::Bus;
+use crate::bus::{Bus, DeliveryUpdate};
 use crate::db::Db;
 use crate::delivery::Wake;
-use crate::delivery::claim::{self, Claimed};
 use crate::delivery::recorder::Record;
 use crate::delivery::retry::{self, Attempted, JITTER};
 use crate::delivery::sender::{Outgoing, Sender};
-use crate::domain::deliveries::{DeliveryStatus, Trigger};
-use crate::domain::{hooks, now_ms, outbox};
+use crate::domain::{hooks, lifecycle, now_ms, outbox};
 
 /// Most deliveries claimed in one statement.
 const BATCH: usize = 256;
@@ -48,19 +47,60 @@ pub struct Dispatcher {
     pub max_in_flight_per_hook: usize,
 }
 
-/// Per-hook in-flight limits, created on first use.
-#[derive(Default)]
+/// The deliveries each hook has claimed and not finished, with the semaphore that lets at most
+/// `per_hook` of them be on the wire. A hook at its limit is skipped by the next claim, so its
+/// backlog never fills the slots other hooks (other tenants) need. Entries go when a hook has
+/// nothing claimed, so the map is bounded by the deliveries in flight.
 struct HookLimits {
-    limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    per_hook: usize,
+    hooks: Mutex<HashMap<String, (usize, Arc<Semaphore>)>>,
 }
 
 impl HookLimits {
-    fn for_hook(&self, hook_id: &str, per_hook: usize) -> Arc<Semaphore> {
-        let mut limits = self.limits.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        limits
+    fn new(per_hook: usize) -> HookLimits {
+        HookLimits {
+            per_hook,
+            hooks: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (usize, Arc<Semaphore>)>> {
+        self.hooks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts a claimed delivery of `hook_id`; returns the hook's semaphore.
+    fn claimed(&self, hook_id: &str) -> Arc<Semaphore> {
+        let mut hooks = self.lock();
+        let entry = hooks
             .entry(hook_id.to_owned())
-            .or_insert_with(|| Arc::new(Semaphore::new(per_hook)))
-            .clone()
+            .or_insert_with(|| (0, Arc::new(Semaphore::new(self.per_hook))));
+        entry.0 += 1;
+        entry.1.clone()
+    }
+
+    /// A claimed delivery of `hook_id` is done; true when the hook just went below its limit.
+    fn finished(&self, hook_id: &str) -> bool {
+        let mut hooks = self.lock();
+        let Some(entry) = hooks.get_mut(hook_id) else {
+            return false;
+        };
+        entry.0 -= 1;
+        let room = entry.0 + 1 == self.per_hook;
+        if entry.0 == 0 {
+            hooks.remove(hook_id);
+        }
+        room
+    }
+
+    /// Hooks with as many deliveries claimed as they may have in flight, at most
+    /// `lifecycle::MAX_SKIPPED_HOOKS`.
+    fn full(&self) -> Vec<String> {
+        self.lock()
+            .iter()
+            .filter(|(_, (claimed, _))| *claimed >= self.per_hook)
+            .map(|(id, _)| id.clone())
+            .take(lifecycle::MAX_SKIPPED_HOOKS)
+            .collect()
     }
 }
 
@@ -69,7 +109,7 @@ impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let in_flight = Arc::new(Semaphore::new(this.max_in_flight));
-        let hook_limits = Arc::new(HookLimits::default());
+        let hook_limits = Arc::new(HookLimits::new(this.max_in_flight_per_hook));
         let tracker = TaskTracker::new();
         while !shutdown.is_cancelled() {
             let free = in_flight.available_permits();
@@ -84,7 +124,10 @@ impl Dispatcher {
             let now = now_ms();
             let lease_until = now + this.lease.as_millis() as i64;
             let limit = free.min(BATCH);
-            let claimed = match claim::claim(&this.db, now, lease_until, limit as u64).await {
+            let full = hook_limits.full();
+            let skip: Vec<&str> = full.iter().map(String::as_str).collect();
+            let per_hook = this.max_in_flight_per_hook as u64;
+            let claimed = match lifecycle::claim(&this.db, now, lease_until, limit as u64, per_hook, &skip).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming deliveries failed");
@@ -96,11 +139,11 @@ impl Dispatcher {
                 }
             };
             if claimed.is_empty() {
-                this.idle(&shutdown).await;
+                this.idle(&skip, &shutdown).await;
                 continue;
             }
             for delivery in &claimed {
-                this.bus.delivery(delivery.update(DeliveryStatus::Sending));
+                this.bus.delivery(DeliveryUpdate::of(delivery));
             }
             let (hooks, events) = match this.load(&claimed).await {
                 Ok(loaded) => loaded,
@@ -122,14 +165,23 @@ impl Dispatcher {
                 };
                 let hook = hooks.get(&delivery.hook_id).cloned();
                 let event = events.get(&delivery.event_id).cloned();
-                let hook_limit = hook_limits.for_hook(&delivery.hook_id, this.max_in_flight_per_hook);
-                tracker.spawn(
+                let hook_limit = hook_limits.claimed(&delivery.hook_id);
+                let this = this.clone();
+                let hook_limits = hook_limits.clone();
+                let shutdown = shutdown.clone();
+                tracker.spawn(async move {
+                    let hook_id = delivery.hook_id.clone();
                     this.clone()
-                        .deliver(delivery, hook, event, slot, hook_limit, shutdown.clone()),
-                );
+                        .deliver(delivery, hook, event, slot, hook_limit, shutdown)
+                        .await;
+                    if hook_limits.finished(&hook_id) {
+                        // The hook was skipped by claims while at its limit; it has room now.
+                        this.wake.wake();
+                    }
+                });
             }
             if drained {
-                this.idle(&shutdown).await;
+                this.idle(&skip, &shutdown).await;
             }
         }
         tracker.close();
@@ -139,8 +191,9 @@ impl Dispatcher {
         }
     }
 
-    async fn idle(&self, shutdown: &CancellationToken) {
-        let sleep = match claim::next_due(&self.db).await {
+    /// Waits for a wake-up, or until the next delivery outside `skip` falls due (at most `IDLE`).
+    async fn idle(&self, skip: &[&str], shutdown: &CancellationToken) {
+        let sleep = match lifecycle::next_due(&self.db, skip).await {
             Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, IDLE.as_millis() as i64) as u64),
             _ => IDLE,
         };
@@ -153,7 +206,7 @@ impl Dispatcher {
 
     async fn load(
         &self,
-        claimed: &[Claimed],
+        claimed: &[delivery::Model],
     ) -> Result<(HashMap<String, Arc<hook::Model>>, HashMap<String, Arc<event::Model>>), sea_orm::DbErr> {
         let hook_ids: Vec<&str> = claimed.iter().map(|c| c.hook_id.as_str()).collect();
         let event_ids: Vec<&str> = claimed.iter().map(|c| c.event_id.as_str()).collect();
@@ -176,7 +229,7 @@ impl Dispatcher {
 
     async fn deliver(
         self: Arc<Self>,
-        delivery: Claimed,
+        delivery: delivery::Model,
         hook: Option<Arc<hook::Model>>,
         event: Option<Arc<event::Model>>,
         _slot: OwnedSemaphorePermit,
@@ -206,8 +259,8 @@ impl Dispatcher {
         }
     }
 
-    async fn attempt(&self, delivery: Claimed, hook: &hook::Model, event: &event::Model) -> Record {
-        let trigger = Trigger::parse(&delivery.next_trigger);
+    async fn attempt(&self, delivery: delivery::Model, hook: &hook::Model, event: &event::Model) -> Record {
+        let trigger = delivery.next_trigger;
         let body = outbox::delivery_body(&event.payload, &event.id, &hook.id);
         let headers = hooks::headers_of(hook);
         let previous: Vec<String> = hooks::previous_keys_of(hook, now_ms())

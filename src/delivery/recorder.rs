@@ -7,46 +7,95 @@
 //! deliveries per second. Updates only touch rows still SENDING, so a delivery cancelled while
 //! its attempt was on the wire stays CANCELLED (its attempt is still recorded).
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set, Statement, TransactionTrait,
-};
+use std::collections::HashSet;
+use std::time::Duration;
+
+use sea_orm::{EntityTrait, Set, TransactionTrait};
 use tokio::sync::mpsc;
 
-use entity::{delivery, delivery_attempt, hook};
+use entity::delivery::{self, DeliveryStatus, Trigger};
+use entity::delivery_attempt;
 
 use crate::bus::{Bus, DeliveryUpdate};
-use crate::db::{Db, numbered, placeholders};
+use crate::db::Db;
 use crate::delivery::Wake;
-use crate::delivery::claim::Claimed;
 use crate::delivery::retry::Next;
 use crate::delivery::sender::AttemptResult;
-use crate::domain::deliveries::{self, DeliveryStatus, Trigger};
+use crate::domain::lifecycle::{self, AttemptOutcome};
 use crate::domain::{new_id, now_ms};
 use crate::error::AppError;
 
+/// Most records stored in one transaction (and ids in one statement).
 const BATCH: usize = 512;
+/// A record that could not be stored is tried again after this, then after twice as long, …
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+/// … at most this many times (about half a minute in all; by then the lease has usually run out
+/// and the delivery is sent again anyway).
+const RETRY_TRIES: u32 = 6;
 
 /// A finished piece of work on a claimed delivery.
 #[derive(Debug)]
 pub enum Record {
     /// An attempt was made.
     Attempt {
-        delivery: Claimed,
+        delivery: delivery::Model,
         trigger: Trigger,
         result: AttemptResult,
         next: Next,
     },
     /// The hook or event is gone or the hook is disabled: nothing was sent.
-    Cancel { delivery: Claimed },
+    Cancel { delivery: delivery::Model },
     /// Not sent (the hook had too many in flight, or shutdown): back to PENDING at `due_at`.
-    Release { delivery: Claimed, due_at: i64 },
+    Release { delivery: delivery::Model, due_at: i64 },
 }
 
-/// Runs until every sender is gone, then returns.
+/// A record whose write failed, waiting to be tried again on its own.
+struct Failed {
+    record: Record,
+    tries: u32,
+    at: tokio::time::Instant,
+}
+
+/// Runs until every sender is gone and nothing is left to retry, then returns.
+///
+/// A batch that cannot be stored is split: each record is tried on its own, and one that still
+/// fails is set aside, logged once, and tried again with back-off (`RETRY_FIRST`, doubling, at
+/// most `RETRY_TRIES` times), while later batches are stored as usual. A record given up on
+/// leaves its delivery SENDING until the lease runs out; then it is claimed and sent again.
 pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake, bus: Bus) {
     let mut batch = Vec::with_capacity(BATCH);
-    while records.recv_many(&mut batch, BATCH).await > 0 {
+    let mut failed: Vec<Failed> = Vec::new();
+    let mut open = true;
+    while open || !failed.is_empty() {
+        let next_retry = failed.iter().map(|f| f.at).min();
+        tokio::select! {
+            received = records.recv_many(&mut batch, BATCH), if open => open = received > 0,
+            () = sleep_until(next_retry) => {}
+        }
+        let now = tokio::time::Instant::now();
+        let due: Vec<Failed> = extract(&mut failed, |f| f.at <= now);
+        for mut retry in due {
+            match write_batch(&db, std::slice::from_ref(&retry.record)).await {
+                Ok(updates) => {
+                    updates.into_iter().for_each(|u| bus.delivery(u));
+                    count(&retry.record);
+                    tracing::info!(delivery_id = %retry.record.delivery().id, tries = retry.tries, "stored a delivery outcome that failed before");
+                }
+                Err(e) if retry.tries >= RETRY_TRIES => tracing::error!(
+                    error = ?e,
+                    delivery_id = %retry.record.delivery().id,
+                    "giving up on storing a delivery outcome; the delivery is sent again when its lease runs out"
+                ),
+                Err(_) => {
+                    retry.at = now + RETRY_FIRST * 2u32.pow(retry.tries);
+                    retry.tries += 1;
+                    failed.push(retry);
+                }
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
         let retries = batch.iter().any(|r| {
             matches!(
                 r,
@@ -57,20 +106,31 @@ pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake, bus: B
             )
         });
         match write_batch(&db, &batch).await {
-            Ok(updates) => updates.into_iter().for_each(|u| bus.delivery(u)),
+            Ok(updates) => {
+                updates.into_iter().for_each(|u| bus.delivery(u));
+                batch.iter().for_each(count);
+            }
             Err(e) => {
-                // One bad record must not lose the others: store them one by one.
-                tracing::warn!(error = ?e, size = batch.len(), "batch write failed; retrying records one by one");
-                for record in &batch {
-                    match write_batch(&db, std::slice::from_ref(record)).await {
-                        Ok(updates) => updates.into_iter().for_each(|u| bus.delivery(u)),
-                        Err(e) => tracing::error!(error = ?e, record = ?record, "cannot record delivery outcome"),
+                // One bad record must not lose the others: store them one by one, and set aside
+                // the ones that still fail.
+                tracing::warn!(error = ?e, size = batch.len(), "batch write failed; storing its records one by one");
+                for record in batch.drain(..) {
+                    match write_batch(&db, std::slice::from_ref(&record)).await {
+                        Ok(updates) => {
+                            updates.into_iter().for_each(|u| bus.delivery(u));
+                            count(&record);
+                        }
+                        Err(e) => {
+                            tracing::error!(error = ?e, delivery_id = %record.delivery().id, "cannot store a delivery outcome; trying again later");
+                            failed.push(Failed {
+                                record,
+                                tries: 1,
+                                at: tokio::time::Instant::now() + RETRY_FIRST,
+                            });
+                        }
                     }
                 }
             }
-        }
-        for record in &batch {
-            count(record);
         }
         batch.clear();
         if retries {
@@ -78,6 +138,20 @@ pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake, bus: B
             wake.wake();
         }
     }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Removes and returns the items of `items` that match.
+fn extract<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool) -> Vec<T> {
+    let (taken, kept) = std::mem::take(items).into_iter().partition(|item| matches(item));
+    *items = kept;
+    taken
 }
 
 fn count(record: &Record) {
@@ -116,7 +190,7 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
                 delivery_id: Set(delivery.id.clone()),
                 hook_id: Set(delivery.hook_id.clone()),
                 number: Set(delivery.attempt_count + 1),
-                trigger: Set(trigger.as_str().to_owned()),
+                trigger: Set(*trigger),
                 started_at: Set(result.started_at),
                 duration_ms: Set(result.duration_ms),
                 response_status: Set(result.status.map(i32::from)),
@@ -133,49 +207,21 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
     let mut updates = Vec::with_capacity(batch.len());
     // The common case, a successful scheduled attempt, is stored for the whole batch in one
     // statement; the rest one by one.
-    let succeeded: Vec<&Record> = batch
-        .iter()
-        .filter(|r| {
-            matches!(
-                r,
-                Record::Attempt {
-                    next: Next::Succeeded,
-                    trigger: Trigger::Scheduled,
-                    ..
-                }
-            )
-        })
+    let succeeded: Vec<&Record> = batch.iter().filter(|r| r.is_scheduled_success()).collect();
+    let ids: Vec<&str> = succeeded.iter().map(|r| r.delivery().id.as_str()).collect();
+    let stored: HashSet<String> = lifecycle::succeed_scheduled(&txn, &ids, now)
+        .await?
+        .into_iter()
         .collect();
-    if !succeeded.is_empty() {
-        let ids: Vec<&str> = succeeded
-            .iter()
-            .filter_map(|r| match r {
-                Record::Attempt { delivery, .. } => Some(delivery.id.as_str()),
-                _ => None,
-            })
-            .collect();
-        let stored: std::collections::HashSet<String> = mark_succeeded(&txn, &ids, now).await?.into_iter().collect();
-        for record in succeeded {
-            if let Record::Attempt { delivery, result, .. } = record
-                && stored.contains(&delivery.id)
-            {
-                updates.push(DeliveryUpdate {
-                    attempt_count: delivery.attempt_count + 1,
-                    response_status: result.status.map(i32::from),
-                    duration_ms: Some(result.duration_ms),
-                    error: result.error.clone(),
-                    ..delivery.update(DeliveryStatus::Succeeded)
-                });
-            }
+    for record in succeeded {
+        if let Record::Attempt { delivery, result, .. } = record
+            && stored.contains(&delivery.id)
+        {
+            updates.push(attempted(delivery, DeliveryStatus::Succeeded, None, result));
         }
     }
-    for record in batch {
+    for record in batch.iter().filter(|r| !r.is_scheduled_success()) {
         match record {
-            Record::Attempt {
-                next: Next::Succeeded,
-                trigger: Trigger::Scheduled,
-                ..
-            } => {}
             Record::Attempt {
                 delivery,
                 trigger,
@@ -187,45 +233,37 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
                     Next::RetryAt(at) => (DeliveryStatus::Pending, Some(*at)),
                     Next::Failed | Next::FailedAndDisableHook => (DeliveryStatus::Failed, None),
                 };
-                let round = delivery.round_attempts + i32::from(*trigger == Trigger::Scheduled);
-                let updated = set_status(&delivery.id, status, due_at, now)
-                    .col_expr(delivery::Column::AttemptCount, Expr::value(delivery.attempt_count + 1))
-                    .col_expr(delivery::Column::RoundAttempts, Expr::value(round))
-                    .col_expr(delivery::Column::NextTrigger, Expr::value(Trigger::Scheduled.as_str()))
-                    .exec(&txn)
-                    .await?;
-                if updated.rows_affected == 1 {
-                    updates.push(DeliveryUpdate {
-                        attempt_count: delivery.attempt_count + 1,
-                        response_status: result.status.map(i32::from),
-                        duration_ms: Some(result.duration_ms),
-                        error: result.error.clone(),
-                        next_attempt_at: due_at,
-                        ..delivery.update(status)
-                    });
+                let outcome = AttemptOutcome {
+                    status,
+                    due_at,
+                    attempt_count: delivery.attempt_count + 1,
+                    round_attempts: delivery.round_attempts + i32::from(*trigger == Trigger::Scheduled),
+                };
+                if lifecycle::record_attempt(&txn, &delivery.id, outcome, now).await? {
+                    updates.push(attempted(delivery, status, due_at, result));
                 }
                 if *next == Next::FailedAndDisableHook {
-                    let cancelled = disable_hook(&txn, &delivery.hook_id, now).await?;
+                    let cancelled = lifecycle::disable_hook(&txn, &delivery.hook_id, now).await?;
+                    tracing::warn!(hook_id = %delivery.hook_id, cancelled = cancelled.len(), "receiver answered 410 Gone: hook disabled");
                     updates.extend(cancelled.iter().map(DeliveryUpdate::of));
                 }
             }
             Record::Cancel { delivery } => {
-                let updated = set_status(&delivery.id, DeliveryStatus::Cancelled, None, now)
-                    .exec(&txn)
-                    .await?;
-                if updated.rows_affected == 1 {
-                    updates.push(delivery.update(DeliveryStatus::Cancelled));
+                if lifecycle::cancel_claimed(&txn, &delivery.id, now).await? {
+                    updates.push(DeliveryUpdate::of(&delivery::Model {
+                        status: DeliveryStatus::Cancelled,
+                        due_at: None,
+                        ..delivery.clone()
+                    }));
                 }
             }
             Record::Release { delivery, due_at } => {
-                let updated = set_status(&delivery.id, DeliveryStatus::Pending, Some(*due_at), now)
-                    .exec(&txn)
-                    .await?;
-                if updated.rows_affected == 1 {
-                    updates.push(DeliveryUpdate {
-                        next_attempt_at: Some(*due_at),
-                        ..delivery.update(DeliveryStatus::Pending)
-                    });
+                if lifecycle::release(&txn, &delivery.id, *due_at, now).await? {
+                    updates.push(DeliveryUpdate::of(&delivery::Model {
+                        status: DeliveryStatus::Pending,
+                        due_at: Some(*due_at),
+                        ..delivery.clone()
+                    }));
                 }
             }
         }
@@ -234,50 +272,43 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
     Ok(updates)
 }
 
-/// Marks scheduled, successful deliveries SUCCEEDED in one statement; returns the ids it
-/// updated (those still SENDING).
-async fn mark_succeeded(txn: &DatabaseTransaction, ids: &[&str], now: i64) -> Result<Vec<String>, AppError> {
-    let backend = txn.get_database_backend();
-    let sql = format!(
-        "UPDATE deliveries SET status = 'SUCCEEDED', attempt_count = attempt_count + 1, \
-         round_attempts = round_attempts + 1, next_trigger = 'SCHEDULED', due_at = NULL, updated_at = ? \
-         WHERE status = 'SENDING' AND id IN ({}) RETURNING id",
-        placeholders(ids.len())
-    );
-    let mut values: Vec<sea_orm::Value> = vec![now.into()];
-    values.extend(ids.iter().map(|id| (*id).into()));
-    let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(backend, numbered(backend, &sql), values))
-        .await?;
-    rows.iter()
-        .map(|row| row.try_get::<String>("", "id").map_err(AppError::from))
-        .collect()
-}
-
-/// `UPDATE deliveries SET status, due_at, updated_at WHERE id AND status = 'SENDING'`.
-fn set_status(
-    id: &str,
+/// The update for a delivery whose attempt was stored in `status`.
+fn attempted(
+    delivery: &delivery::Model,
     status: DeliveryStatus,
     due_at: Option<i64>,
-    now: i64,
-) -> sea_orm::UpdateMany<delivery::Entity> {
-    delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(status.as_str()))
-        .col_expr(delivery::Column::DueAt, Expr::value(due_at))
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-        .filter(delivery::Column::Id.eq(id))
-        .filter(delivery::Column::Status.eq(DeliveryStatus::Sending.as_str()))
+    result: &AttemptResult,
+) -> DeliveryUpdate {
+    DeliveryUpdate {
+        attempt_count: delivery.attempt_count + 1,
+        response_status: result.status.map(i32::from),
+        duration_ms: Some(result.duration_ms),
+        error: result.error.clone(),
+        ..DeliveryUpdate::of(&delivery::Model {
+            status,
+            due_at,
+            ..delivery.clone()
+        })
+    }
 }
 
-/// `410 Gone`: the receiver does not want this hook any more. Returns the deliveries cancelled.
-async fn disable_hook(txn: &DatabaseTransaction, hook_id: &str, now: i64) -> Result<Vec<delivery::Model>, AppError> {
-    hook::Entity::update_many()
-        .col_expr(hook::Column::Enabled, Expr::value(false))
-        .col_expr(hook::Column::UpdatedAt, Expr::value(now))
-        .filter(hook::Column::Id.eq(hook_id))
-        .exec(txn)
-        .await?;
-    let cancelled = deliveries::cancel_for_hook(txn, hook_id).await?;
-    tracing::warn!(hook_id, "receiver answered 410 Gone: hook disabled");
-    Ok(cancelled)
+impl Record {
+    fn delivery(&self) -> &delivery::Model {
+        match self {
+            Record::Attempt { delivery, .. } | Record::Cancel { delivery } | Record::Release { delivery, .. } => {
+                delivery
+            }
+        }
+    }
+
+    fn is_scheduled_success(&self) -> bool {
+        matches!(
+            self,
+            Record::Attempt {
+                next: Next::Succeeded,
+                trigger: Trigger::Scheduled,
+                ..
+            }
+        )
+    }
 }

@@ -2,73 +2,19 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement, TransactionTrait};
 
 use entity::{delivery, delivery_attempt};
 
 use crate::db::Db;
 use crate::domain::hooks;
+use crate::domain::lifecycle;
 use crate::domain::now_ms;
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::tenant::scoped;
 use crate::error::{AppError, AppResult};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DeliveryStatus {
-    Pending,
-    Sending,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
-
-impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 5] = [
-        DeliveryStatus::Pending,
-        DeliveryStatus::Sending,
-        DeliveryStatus::Succeeded,
-        DeliveryStatus::Failed,
-        DeliveryStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "PENDING",
-            DeliveryStatus::Sending => "SENDING",
-            DeliveryStatus::Succeeded => "SUCCEEDED",
-            DeliveryStatus::Failed => "FAILED",
-            DeliveryStatus::Cancelled => "CANCELLED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<DeliveryStatus> {
-        DeliveryStatus::ALL.into_iter().find(|d| d.as_str() == s)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    Scheduled,
-    Manual,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Scheduled => "SCHEDULED",
-            Trigger::Manual => "MANUAL",
-        }
-    }
-
-    pub fn parse(s: &str) -> Trigger {
-        if s == "MANUAL" {
-            Trigger::Manual
-        } else {
-            Trigger::Scheduled
-        }
-    }
-}
+pub use entity::delivery::{DeliveryStatus, Trigger};
 
 /// Filters of the `deliveries` queries. Times are epoch ms.
 #[derive(Clone, Debug, Default)]
@@ -102,7 +48,7 @@ pub async fn list(
         query = query.filter(delivery::Column::EventId.eq(event_id.as_str()));
     }
     if let Some(status) = filter.status {
-        query = query.filter(delivery::Column::Status.eq(status.as_str()));
+        query = query.filter(delivery::Column::Status.eq(status));
     }
     if let Some(event_type) = &filter.event_type {
         query = query.filter(delivery::Column::EventType.eq(event_type.as_str()));
@@ -307,22 +253,10 @@ pub async fn pages_of_hooks(
 pub async fn redeliver(db: &Db, tenant: &str, id: &str) -> AppResult<delivery::Model> {
     let txn = db.write.begin().await?;
     let current = get(&txn, tenant, id).await?.ok_or(AppError::NotFound("delivery"))?;
-    if current.status == DeliveryStatus::Sending.as_str() {
-        return Err(AppError::Conflict(
-            "the delivery is being sent right now; try again when it is done".into(),
-        ));
-    }
     ensure_hook_enabled(&txn, tenant, &current.hook_id).await?;
-    let now = now_ms();
-    delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
-        .col_expr(delivery::Column::NextTrigger, Expr::value(Trigger::Manual.as_str()))
-        .col_expr(delivery::Column::DueAt, Expr::value(now))
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-        .filter(delivery::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    let updated = get(&txn, tenant, id).await?.ok_or(AppError::NotFound("delivery"))?;
+    let updated = lifecycle::redeliver(&txn, tenant, id)
+        .await?
+        .ok_or_else(|| AppError::Conflict("the delivery is being sent right now; try again when it is done".into()))?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -337,10 +271,7 @@ pub async fn replay(
     until: Option<i64>,
     statuses: &[DeliveryStatus],
 ) -> AppResult<Vec<delivery::Model>> {
-    if let Some(s) = statuses
-        .iter()
-        .find(|s| matches!(s, DeliveryStatus::Pending | DeliveryStatus::Sending))
-    {
+    if let Some(s) = statuses.iter().find(|s| s.is_queued()) {
         return Err(AppError::bad_input(
             "statuses",
             format!(
@@ -355,22 +286,12 @@ pub async fn replay(
     if until.is_some_and(|u| u <= since) {
         return Err(AppError::bad_input("until", "until must be after since"));
     }
+    let mut statuses = statuses.to_vec();
+    statuses.sort_by_key(|s| s.as_str());
+    statuses.dedup();
     let txn = db.write.begin().await?;
     ensure_hook_enabled(&txn, tenant, hook_id).await?;
-    let mut query = scoped::<delivery::Entity>(tenant)
-        .filter(delivery::Column::HookId.eq(hook_id))
-        .filter(delivery::Column::CreatedAt.gte(since))
-        .filter(delivery::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
-    if let Some(until) = until {
-        query = query.filter(delivery::Column::CreatedAt.lt(until));
-    }
-    let rows = query.all(&txn).await?;
-    let rows = set_status(&txn, rows, DeliveryStatus::Pending, Some(now_ms()), |update| {
-        update
-            .col_expr(delivery::Column::NextTrigger, Expr::value(Trigger::Scheduled.as_str()))
-            .col_expr(delivery::Column::RoundAttempts, Expr::value(0))
-    })
-    .await?;
+    let rows = lifecycle::replay(&txn, tenant, hook_id, since, until, &statuses).await?;
     txn.commit().await?;
     Ok(rows)
 }
@@ -381,51 +302,6 @@ async fn ensure_hook_enabled(db: &impl ConnectionTrait, tenant: &str, hook_id: &
         Some(hook) if !hook.enabled => Err(AppError::Conflict("the hook is disabled; enable it first".into())),
         Some(_) => Ok(()),
     }
-}
-
-/// Cancels a hook's queued and in-flight deliveries (the hook was disabled or deleted) and
-/// returns them as they are now. An attempt already on the wire still records its outcome, but
-/// the status stays CANCELLED.
-pub async fn cancel_for_hook(db: &impl ConnectionTrait, hook_id: &str) -> AppResult<Vec<delivery::Model>> {
-    let queued = [DeliveryStatus::Pending.as_str(), DeliveryStatus::Sending.as_str()];
-    let rows = delivery::Entity::find()
-        .filter(delivery::Column::HookId.eq(hook_id))
-        .filter(delivery::Column::Status.is_in(queued))
-        .all(db)
-        .await?;
-    set_status(db, rows, DeliveryStatus::Cancelled, None, |update| {
-        update.filter(delivery::Column::Status.is_in(queued))
-    })
-    .await
-}
-
-/// Sets `status` (and `due_at`) on `rows`, narrowed by `guard`; returns the rows as updated.
-async fn set_status(
-    db: &impl ConnectionTrait,
-    rows: Vec<delivery::Model>,
-    status: DeliveryStatus,
-    due_at: Option<i64>,
-    guard: impl FnOnce(sea_orm::UpdateMany<delivery::Entity>) -> sea_orm::UpdateMany<delivery::Entity>,
-) -> AppResult<Vec<delivery::Model>> {
-    if rows.is_empty() {
-        return Ok(rows);
-    }
-    let now = now_ms();
-    let update = delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::value(status.as_str()))
-        .col_expr(delivery::Column::DueAt, Expr::value(due_at))
-        .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
-        .filter(delivery::Column::Id.is_in(rows.iter().map(|r| r.id.as_str())));
-    guard(update).exec(db).await?;
-    Ok(rows
-        .into_iter()
-        .map(|mut row| {
-            row.status = status.as_str().to_owned();
-            row.due_at = due_at;
-            row.updated_at = now;
-            row
-        })
-        .collect())
 }
 
 /// Deliveries waiting or in flight, all tenants (the `hookd_deliveries_pending` gauge).

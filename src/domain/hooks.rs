@@ -15,7 +15,7 @@ use entity::{delivery, hook};
 use crate::db::Db;
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::tenant::scoped;
-use crate::domain::{deliveries, events, new_id, now_ms, outbox};
+use crate::domain::{events, lifecycle, new_id, now_ms, outbox};
 use crate::error::{AppError, AppResult};
 use crate::ssrf::TargetPolicy;
 
@@ -200,7 +200,7 @@ pub async fn update(
     if let Some(enabled) = input.enabled {
         model.enabled = Set(enabled);
         if !enabled {
-            cancelled = deliveries::cancel_for_hook(&txn, id).await?;
+            cancelled = lifecycle::cancel_for_hook(&txn, id).await?;
         }
     }
     model.updated_at = Set(now_ms());
@@ -213,7 +213,7 @@ pub async fn update(
 pub async fn delete(db: &Db, tenant: &str, id: &str) -> AppResult<(String, Vec<delivery::Model>)> {
     let txn = db.write.begin().await?;
     let current = get_required(&txn, tenant, id).await?;
-    let cancelled = deliveries::cancel_for_hook(&txn, &current.id).await?;
+    let cancelled = lifecycle::cancel_for_hook(&txn, &current.id).await?;
     hook::Entity::delete_by_id(current.id.clone()).exec(&txn).await?;
     txn.commit().await?;
     Ok((current.id, cancelled))

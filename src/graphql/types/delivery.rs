@@ -78,9 +78,7 @@ impl Delivery {
 
     /// Where the delivery stands.
     async fn status(&self) -> DeliveryStatus {
-        domain::DeliveryStatus::parse(&self.0.status)
-            .map(DeliveryStatus::from)
-            .unwrap_or(DeliveryStatus::Pending)
+        self.0.status.into()
     }
 
     /// Attempts made so far.
@@ -90,7 +88,7 @@ impl Delivery {
 
     /// When the next attempt is due; null unless PENDING.
     async fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
-        (self.0.status == domain::DeliveryStatus::Pending.as_str())
+        (self.0.status == domain::DeliveryStatus::Pending)
             .then_some(self.0.due_at)
             .flatten()
             .map(datetime)
@@ -127,7 +125,7 @@ impl DeliveryAttempt {
 
     /// Why the attempt was made.
     async fn trigger(&self) -> AttemptTrigger {
-        match domain::Trigger::parse(&self.0.trigger) {
+        match self.0.trigger {
             domain::Trigger::Manual => AttemptTrigger::Manual,
             domain::Trigger::Scheduled => AttemptTrigger::Scheduled,
         }

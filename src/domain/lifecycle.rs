@@ -1,0 +1,268 @@
+//! The delivery lifecycle: every statement that changes a delivery's status is in this file.
+//!
+//! ```text
+//!            claim                      record
+//! PENDING ─────────▶ SENDING ─────────────────────▶ SUCCEEDED | FAILED
+//!    ▲  ▲               │ record (retry due later),
+//!    │  └───────────────┘ release (not sent: hook busy, shutdown)
+//!    │                  │
+//!    │                  └── cancel (hook disabled, deleted, 410 Gone) ──▶ CANCELLED
+//!    └── redeliver, replay ◀── SUCCEEDED | FAILED | CANCELLED
+//!                              finished and older than the retention ── prune ──▶ removed
+//! ```
+//!
+//! Two rules hold for every statement here:
+//! - No statement's parameter count grows with the data. Work over "all deliveries of a hook /
+//!   of a range / of a status" is one set-based statement keyed on `hook_id` (or a bounded
+//!   chunk of one, for pruning); statements that name ids take at most a recorder batch of them.
+//! - Outcomes only land on rows still `SENDING`, so a delivery cancelled while its attempt was
+//!   on the wire stays `CANCELLED`.
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, Value};
+
+use entity::delivery::{self, DeliveryStatus, Trigger};
+
+use crate::db::{Db, numbered, placeholders};
+use crate::domain::now_ms;
+
+/// Most hooks named in one claim as "at their in-flight limit, skip them" (a bound on the
+/// statement's parameters). Past it, a busy hook's rows may still be claimed; the dispatcher
+/// then holds them until the hook has room.
+pub const MAX_SKIPPED_HOOKS: usize = 512;
+/// Rows examined per claimed row when spreading a claim over hooks.
+const CANDIDATES_PER_SLOT: u64 = 4;
+/// Rows removed per pruning statement.
+const PRUNE_CHUNK: i64 = 5000;
+
+fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(backend, numbered(backend, sql), values)
+}
+
+async fn rows(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<Vec<delivery::Model>, DbErr> {
+    let backend = db.get_database_backend();
+    delivery::Entity::find()
+        .from_raw_sql(statement(backend, sql, values))
+        .all(db)
+        .await
+}
+
+async fn execute(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    Ok(db.execute_raw(statement(backend, sql, values)).await?.rows_affected())
+}
+
+/// Claims up to `limit` due deliveries, leased until `lease_until`, at most `per_hook` of any
+/// one hook and none of the hooks in `skip` (those already at their in-flight limit), oldest
+/// first. A hook with a large backlog therefore takes a bounded share of a claim, and the
+/// deliveries of other hooks (other tenants) behind its backlog are claimed at once.
+///
+/// On PostgreSQL the candidate rows are locked `FOR UPDATE SKIP LOCKED`, so several processes
+/// claiming at once get different rows and never wait on each other. A row whose lease ran out
+/// (its process died mid-attempt) is due again and is claimed like a new one.
+pub async fn claim(
+    db: &Db,
+    now: i64,
+    lease_until: i64,
+    limit: u64,
+    per_hook: u64,
+    skip: &[&str],
+) -> Result<Vec<delivery::Model>, DbErr> {
+    let skip = &skip[..skip.len().min(MAX_SKIPPED_HOOKS)];
+    let not_skipped = if skip.is_empty() {
+        String::new()
+    } else {
+        format!("AND hook_id NOT IN ({})", placeholders(skip.len()))
+    };
+    let lock = match db.backend() {
+        DbBackend::Postgres => "FOR UPDATE SKIP LOCKED",
+        _ => "",
+    };
+    let sql = format!(
+        "UPDATE deliveries SET status = 'SENDING', due_at = ?, updated_at = ? \
+         WHERE id IN (SELECT id FROM \
+           (SELECT id, due_at, ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY due_at) AS nth FROM \
+             (SELECT id, hook_id, due_at FROM deliveries \
+              WHERE status IN ('PENDING', 'SENDING') AND due_at <= ? {not_skipped} \
+              ORDER BY due_at LIMIT ? {lock}) candidates) ranked \
+           WHERE nth <= ? ORDER BY due_at LIMIT ?) \
+         RETURNING *"
+    );
+    let mut values: Vec<Value> = vec![lease_until.into(), now.into(), now.into()];
+    values.extend(skip.iter().map(|id| (*id).into()));
+    values.push(((limit * CANDIDATES_PER_SLOT) as i64).into());
+    values.push((per_hook as i64).into());
+    values.push((limit as i64).into());
+    rows(&db.write, &sql, values).await
+}
+
+/// When the next delivery outside `skip` falls due (a retry, or a lease running out), if any.
+pub async fn next_due(db: &Db, skip: &[&str]) -> Result<Option<i64>, DbErr> {
+    let skip = &skip[..skip.len().min(MAX_SKIPPED_HOOKS)];
+    let not_skipped = if skip.is_empty() {
+        String::new()
+    } else {
+        format!("AND hook_id NOT IN ({})", placeholders(skip.len()))
+    };
+    let sql = format!("SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('PENDING', 'SENDING') {not_skipped}");
+    let values = skip.iter().map(|id| (*id).into()).collect();
+    match db.read.query_one_raw(statement(db.backend(), &sql, values)).await? {
+        Some(row) => row.try_get::<Option<i64>>("", "due"),
+        None => Ok(None),
+    }
+}
+
+/// Marks claimed deliveries whose scheduled attempt succeeded SUCCEEDED in one statement;
+/// returns the ids it updated (those still SENDING). `ids` is one recorder batch.
+pub async fn succeed_scheduled(db: &impl ConnectionTrait, ids: &[&str], now: i64) -> Result<Vec<String>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "UPDATE deliveries SET status = 'SUCCEEDED', attempt_count = attempt_count + 1, \
+         round_attempts = round_attempts + 1, next_trigger = 'SCHEDULED', due_at = NULL, updated_at = ? \
+         WHERE status = 'SENDING' AND id IN ({}) RETURNING id",
+        placeholders(ids.len())
+    );
+    let mut values: Vec<Value> = vec![now.into()];
+    values.extend(ids.iter().map(|id| (*id).into()));
+    let backend = db.get_database_backend();
+    let rows = db.query_all_raw(statement(backend, &sql, values)).await?;
+    rows.iter().map(|row| row.try_get::<String>("", "id")).collect()
+}
+
+/// What one attempt did to its delivery.
+#[derive(Clone, Copy, Debug)]
+pub struct AttemptOutcome {
+    /// SUCCEEDED, FAILED, or PENDING with `due_at` for a retry.
+    pub status: DeliveryStatus,
+    pub due_at: Option<i64>,
+    pub attempt_count: i32,
+    pub round_attempts: i32,
+}
+
+/// Stores one attempt's outcome on a claimed delivery; false when the delivery is no longer
+/// SENDING (it was cancelled meanwhile).
+pub async fn record_attempt(
+    db: &impl ConnectionTrait,
+    id: &str,
+    outcome: AttemptOutcome,
+    now: i64,
+) -> Result<bool, DbErr> {
+    let sql = "UPDATE deliveries SET status = ?, due_at = ?, attempt_count = ?, round_attempts = ?, \
+               next_trigger = 'SCHEDULED', updated_at = ? WHERE id = ? AND status = 'SENDING'";
+    let values = vec![
+        outcome.status.as_str().into(),
+        outcome.due_at.into(),
+        outcome.attempt_count.into(),
+        outcome.round_attempts.into(),
+        now.into(),
+        id.into(),
+    ];
+    Ok(execute(db, sql, values).await? == 1)
+}
+
+/// A claimed delivery that was not sent goes back to PENDING, due at `due_at`; false when it is
+/// no longer SENDING.
+pub async fn release(db: &impl ConnectionTrait, id: &str, due_at: i64, now: i64) -> Result<bool, DbErr> {
+    let sql =
+        "UPDATE deliveries SET status = 'PENDING', due_at = ?, updated_at = ? WHERE id = ? AND status = 'SENDING'";
+    Ok(execute(db, sql, vec![due_at.into(), now.into(), id.into()]).await? == 1)
+}
+
+/// A claimed delivery whose hook or event is gone, or whose hook is disabled: CANCELLED, if
+/// still SENDING.
+pub async fn cancel_claimed(db: &impl ConnectionTrait, id: &str, now: i64) -> Result<bool, DbErr> {
+    let sql =
+        "UPDATE deliveries SET status = 'CANCELLED', due_at = NULL, updated_at = ? WHERE id = ? AND status = 'SENDING'";
+    Ok(execute(db, sql, vec![now.into(), id.into()]).await? == 1)
+}
+
+/// Cancels every queued or in-flight delivery of a hook (disabled, deleted, or 410 Gone) in one
+/// statement, and returns them as they now stand. An attempt already on the wire still records
+/// its outcome, but the status stays CANCELLED.
+pub async fn cancel_for_hook(db: &impl ConnectionTrait, hook_id: &str) -> Result<Vec<delivery::Model>, DbErr> {
+    let sql = "UPDATE deliveries SET status = 'CANCELLED', due_at = NULL, updated_at = ? \
+               WHERE hook_id = ? AND status IN ('PENDING', 'SENDING') RETURNING *";
+    rows(db, sql, vec![now_ms().into(), hook_id.into()]).await
+}
+
+/// `410 Gone`: the receiver does not want this hook any more. Disables it and cancels its
+/// deliveries (returned), in the caller's transaction.
+pub async fn disable_hook(db: &impl ConnectionTrait, hook_id: &str, now: i64) -> Result<Vec<delivery::Model>, DbErr> {
+    execute(
+        db,
+        "UPDATE hooks SET enabled = ?, updated_at = ? WHERE id = ?",
+        vec![false.into(), now.into(), hook_id.into()],
+    )
+    .await?;
+    cancel_for_hook(db, hook_id).await
+}
+
+/// `redeliver`: one new attempt now, counted as MANUAL, unless the delivery is being sent right
+/// now. Returns the delivery as it now stands, or None when it was SENDING.
+pub async fn redeliver(db: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<Option<delivery::Model>, DbErr> {
+    let now = now_ms();
+    let sql = "UPDATE deliveries SET status = 'PENDING', next_trigger = ?, due_at = ?, updated_at = ? \
+               WHERE tenant_id = ? AND id = ? AND status <> 'SENDING' RETURNING *";
+    let values = vec![
+        Trigger::Manual.as_str().into(),
+        now.into(),
+        now.into(),
+        tenant.into(),
+        id.into(),
+    ];
+    Ok(rows(db, sql, values).await?.pop())
+}
+
+/// `replayDeliveries`: requeues, in one statement, a hook's deliveries created in
+/// `[since, until)` whose status is one of `statuses` (finished ones), each with a fresh retry
+/// schedule. Returns them as they now stand.
+pub async fn replay(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    hook_id: &str,
+    since: i64,
+    until: Option<i64>,
+    statuses: &[DeliveryStatus],
+) -> Result<Vec<delivery::Model>, DbErr> {
+    let now = now_ms();
+    let until_clause = if until.is_some() { "AND created_at < ?" } else { "" };
+    let sql = format!(
+        "UPDATE deliveries SET status = 'PENDING', next_trigger = 'SCHEDULED', round_attempts = 0, \
+         due_at = ?, updated_at = ? \
+         WHERE tenant_id = ? AND hook_id = ? AND status IN ({}) AND created_at >= ? {until_clause} RETURNING *",
+        placeholders(statuses.len())
+    );
+    let mut values: Vec<Value> = vec![now.into(), now.into(), tenant.into(), hook_id.into()];
+    values.extend(statuses.iter().map(|s| s.as_str().into()));
+    values.push(since.into());
+    values.extend(until.map(Value::from));
+    rows(db, &sql, values).await
+}
+
+/// Retention: removes history from before `cutoff` (epoch ms) in chunks, so no transaction grows
+/// large: attempts that started before it; finished deliveries last changed before it; events
+/// older than it with no delivery left. Queued and in-flight deliveries are never touched,
+/// however old. Returns how many rows went.
+pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbErr> {
+    let statements = [
+        "DELETE FROM delivery_attempts WHERE id IN \
+         (SELECT id FROM delivery_attempts WHERE started_at < ? LIMIT ?)",
+        "DELETE FROM deliveries WHERE id IN \
+         (SELECT id FROM deliveries WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND updated_at < ? LIMIT ?)",
+        "DELETE FROM events WHERE id IN \
+         (SELECT id FROM events e WHERE created_at < ? \
+          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT ?)",
+    ];
+    let mut removed = 0;
+    for sql in statements {
+        loop {
+            let rows = execute(&db.write, sql, vec![cutoff.into(), PRUNE_CHUNK.into()]).await?;
+            removed += rows;
+            if rows < PRUNE_CHUNK as u64 {
+                break;
+            }
+        }
+    }
+    Ok(removed)
+}
