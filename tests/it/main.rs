@@ -3,6 +3,7 @@
 mod support;
 
 mod auth;
+mod backlog;
 mod browser;
 mod crash;
 mod delivery;

@@ -283,9 +283,16 @@ impl TestApp {
 
     /// How many rows a table holds (all tenants).
     pub async fn count_rows(&self, table: &str) -> i64 {
+        self.count_rows_where(table, "1 = 1").await
+    }
+
+    /// Rows of `table` matching the SQL `condition`.
+    pub async fn count_rows_where(&self, table: &str, condition: &str) -> i64 {
         use sea_orm::ConnectionTrait;
-        let statement =
-            sea_orm::Statement::from_string(self.state.db.backend(), format!("SELECT COUNT(*) AS n FROM {table}"));
+        let statement = sea_orm::Statement::from_string(
+            self.state.db.backend(),
+            format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"),
+        );
         let row = self
             .state
             .db
