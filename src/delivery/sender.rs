@@ -176,12 +176,18 @@ impl Sender {
         read.truncate(MAX_STORED_BYTES);
         Ok(AttemptResult {
             status: Some(status),
-            body: Some(String::from_utf8_lossy(&read).into_owned()),
+            body: Some(storable(&read)),
             error: error.or_else(|| (!(200..300).contains(&status)).then(|| format!("receiver answered {status}"))),
             retry_after,
             ..AttemptResult::default()
         })
     }
+}
+
+/// A response body as text that both databases store: invalid UTF-8 and NUL (which PostgreSQL
+/// text cannot hold) become U+FFFD.
+fn storable(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).replace('\0', "\u{FFFD}")
 }
 
 /// A reqwest error with its causes, e.g. "connection failed: … target not allowed: …".

@@ -21,6 +21,8 @@ db_test!(
     gone_disables_the_hook,
     disabling_cancels_pending_and_keeps_history,
     failed_emit_stores_nothing,
+    a_response_body_with_nul_is_stored,
+    an_outcome_that_cannot_be_stored_holds_up_no_other,
 );
 
 /// Standard Webhooks verification as a receiver would write it: parse every `v1,` entry.
@@ -403,4 +405,80 @@ async fn failed_emit_stores_nothing(backend: Backend) {
     assert_eq!(app.count_rows("deliveries").await, 0, "no delivery row either");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(receiver.count(), 0, "nothing was sent");
+}
+
+async fn a_response_body_with_nul_is_stored(backend: Backend) {
+    // PostgreSQL text cannot hold NUL: before, such an answer failed the recorder's batch and
+    // the delivery was sent again after every lease, forever.
+    let app = TestApp::delivering(backend, |_| {}).await;
+    let receiver = Receiver::spawn().await;
+    receiver.script([Reply::Body(200, b"ok\0bye \xff")]);
+    app.hook_to(&receiver.url, &["User.Created"]).await;
+    let event_id = app.emit("User.Created", json!({})).await;
+    let delivery = app.wait_for_status(&event_id, "SUCCEEDED").await;
+    assert_eq!(delivery["attempts"][0]["responseBody"], "ok\u{FFFD}bye \u{FFFD}");
+    assert_eq!(receiver.count(), 1);
+}
+
+async fn an_outcome_that_cannot_be_stored_holds_up_no_other(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::delivering(backend, |_| {}).await;
+    let receiver = Receiver::spawn().await;
+    app.hook_to(&receiver.url, &["User.Created"]).await;
+    // The database refuses to mark one event's delivery SUCCEEDED (a fault injected with a
+    // trigger): its outcome cannot be stored, the others' can.
+    let refused = app.emit("User.Created", json!({ "refused": true })).await;
+    let postgres = app.state.db.backend() == sea_orm::DbBackend::Postgres;
+    let refuse = if postgres {
+        vec![
+            "CREATE FUNCTION refuse_outcome() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER refuse_outcome BEFORE UPDATE ON deliveries FOR EACH ROW \
+                 WHEN (OLD.event_id = '{refused}' AND NEW.status = 'SUCCEEDED') EXECUTE FUNCTION refuse_outcome()"
+            ),
+        ]
+    } else {
+        vec![format!(
+            "CREATE TRIGGER refuse_outcome BEFORE UPDATE ON deliveries \
+             WHEN OLD.event_id = '{refused}' AND NEW.status = 'SUCCEEDED' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )]
+    };
+    for sql in &refuse {
+        app.state
+            .db
+            .write
+            .execute_unprepared(sql)
+            .await
+            .expect("install the fault");
+    }
+    let mut others = Vec::new();
+    for n in 0..20 {
+        others.push(app.emit("User.Created", json!({ "n": n })).await);
+    }
+    for event_id in &others {
+        app.wait_for_status(event_id, "SUCCEEDED").await;
+    }
+    let stuck = app.deliveries_of(&refused).await;
+    assert_eq!(
+        stuck[0]["status"], "SENDING",
+        "its outcome is not stored yet: {stuck:?}"
+    );
+    // The fault clears; the set-aside outcome is stored on a later try, without a new request.
+    let clear = if postgres {
+        "DROP TRIGGER refuse_outcome ON deliveries"
+    } else {
+        "DROP TRIGGER refuse_outcome"
+    };
+    app.state
+        .db
+        .write
+        .execute_unprepared(clear)
+        .await
+        .expect("clear the fault");
+    let delivery = app.wait_for_status(&refused, "SUCCEEDED").await;
+    assert_eq!(delivery["attemptCount"], 1, "{delivery}");
+    assert_eq!(receiver.count(), 21, "every event was sent once");
 }

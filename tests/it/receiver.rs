@@ -15,6 +15,8 @@ use serde_json::Value;
 #[derive(Clone, Debug)]
 pub enum Reply {
     Status(u16),
+    /// Status with this response body.
+    Body(u16, &'static [u8]),
     /// Status plus response headers.
     WithHeaders(u16, Vec<(&'static str, String)>),
     /// Never answer (until the client gives up).
@@ -172,6 +174,10 @@ async fn respond(reply: Reply) -> Response {
         Reply::Status(code) => Response::builder()
             .status(status(code))
             .body(Body::from(format!("answered {code}")))
+            .expect("response"),
+        Reply::Body(code, body) => Response::builder()
+            .status(status(code))
+            .body(Body::from(body))
             .expect("response"),
         Reply::WithHeaders(code, headers) => {
             let mut builder = Response::builder().status(status(code));
