@@ -4,6 +4,7 @@
 mod context;
 mod guard;
 mod identity;
+mod input;
 mod interactions;
 pub mod loaders;
 mod mutation;
@@ -32,6 +33,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(64)
         .limit_directives(32)
+        .extension(input::StringInput)
 }
 
 /// Gives every error a code. Errors from our resolvers carry one already; errors async-graphql

@@ -10,6 +10,7 @@ mod delivery;
 mod events;
 mod golden;
 mod hooks;
+mod hostile;
 mod http;
 mod identity;
 mod interactions;
