@@ -257,15 +257,17 @@ pub enum ScopeChange {
     Remove(String),
 }
 
-/// Applies a permission change to an organization role; emits `OrganizationRole.Scopes.Updated`
-/// (no `data`, as Logto) when something changed.
+/// Applies a permission change to an organization role and emits `OrganizationRole.Scopes.Updated`
+/// (no `data`, as Logto). Logto's route emits on every successful call, also when adding or
+/// replacing changed nothing, and so do we (membership changes, unlike this, emit only real
+/// changes).
 pub async fn change_role_scopes(
     db: &Db,
     tenant: &str,
     meta: &RequestMeta,
     id: &str,
     change: ScopeChange,
-) -> AppResult<(org_role::Model, Option<Emitted>)> {
+) -> AppResult<(org_role::Model, Emitted)> {
     let txn = db.write.begin().await?;
     let role = get_role(&txn, tenant, id).await?;
     let current = scope_ids_of(&txn, tenant, id).await?;
@@ -299,10 +301,6 @@ pub async fn change_role_scopes(
             (Vec::new(), vec![scope_id], route)
         }
     };
-    if added.is_empty() && removed.is_empty() {
-        txn.commit().await?;
-        return Ok((role, None));
-    }
     link(&txn, tenant, id, &added).await?;
     if !removed.is_empty() {
         role_scope::Entity::delete_many()
@@ -315,7 +313,7 @@ pub async fn change_role_scopes(
     let event = payload::management("OrganizationRole.Scopes.Updated", meta, &route, Vec::new(), None);
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((role, Some(emitted)))
+    Ok((role, emitted))
 }
 
 pub async fn create_scope(

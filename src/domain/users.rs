@@ -299,7 +299,8 @@ pub async fn set_suspended(
         meta,
         "User.SuspensionStatus.Updated",
         &route,
-        user_json(&user, false),
+        // Logto 1.42 sends the full admin user here, `hasPassword` included.
+        user_json(&user, true),
     )
     .await?;
     txn.commit().await?;

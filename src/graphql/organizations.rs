@@ -143,7 +143,7 @@ impl OrganizationMutation {
             change,
         )
         .await?;
-        state.published(emitted.into_iter().collect());
+        state.published(vec![emitted]);
         Ok(OrganizationRole(role))
     }
 }
@@ -353,7 +353,8 @@ impl OrganizationMutation {
     }
 
     /// Grants organization permissions to an organization role. Emits
-    /// `OrganizationRole.Scopes.Updated` when something changed. Needs `identity:write`.
+    /// `OrganizationRole.Scopes.Updated`, as Logto does, also when all were granted already.
+    /// Needs `identity:write`.
     #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
     async fn add_organization_role_scopes(
         &self,
@@ -365,7 +366,8 @@ impl OrganizationMutation {
     }
 
     /// Makes an organization role's permissions exactly these. Emits
-    /// `OrganizationRole.Scopes.Updated` when something changed. Needs `identity:write`.
+    /// `OrganizationRole.Scopes.Updated`, as Logto does, also when they were these already.
+    /// Needs `identity:write`.
     #[graphql(guard = "RequireScope(Scope::IdentityWrite)")]
     async fn replace_organization_role_scopes(
         &self,

@@ -18,6 +18,7 @@ db_test!(
     role_conflicts_and_atomic_assignment,
     organization_events_and_membership_deltas,
     every_identity_field_is_tenant_scoped,
+    organization_role_scope_calls_always_emit,
 );
 
 const USER_EVENTS: [&str; 4] = [
@@ -961,4 +962,54 @@ async fn every_identity_field_is_tenant_scoped(backend: Backend) {
         mine["data"],
         json!({ "user": { "name": null, "roles": [{ "id": role }] }, "organization": { "members": [{ "id": user }] } })
     );
+}
+
+async fn organization_role_scope_calls_always_emit(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin();
+    let gql = |query: &'static str, variables: Value| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let response = app.gql(&admin, query, variables).await;
+            assert_eq!(response["errors"], Value::Null, "{response}");
+            response["data"].clone()
+        }
+    };
+    let count = || async {
+        gql(
+            "{ events(type: \"OrganizationRole.Scopes.Updated\") { totalCount } }",
+            json!({}),
+        )
+        .await["events"]["totalCount"]
+            .as_i64()
+            .expect("count")
+    };
+    let scope = gql(
+        "mutation { createOrganizationScope(input: { name: \"read:docs\" }) { id } }",
+        json!({}),
+    )
+    .await["createOrganizationScope"]["id"]
+        .clone();
+    let role = gql(
+        "mutation($s: [ID!]) { createOrganizationRole(input: { name: \"reader\", organizationScopeIds: $s }) { id } }",
+        json!({ "s": [scope] }),
+    )
+    .await["createOrganizationRole"]["id"]
+        .clone();
+    assert_eq!(count().await, 1, "creating with permissions emits once");
+    // Granting a permission the role has, and replacing with the same set: Logto's routes emit
+    // on every successful call.
+    gql(
+        "mutation($id: ID!, $s: [ID!]!) { addOrganizationRoleScopes(id: $id, organizationScopeIds: $s) { id } }",
+        json!({ "id": role, "s": [scope] }),
+    )
+    .await;
+    assert_eq!(count().await, 2);
+    gql(
+        "mutation($id: ID!, $s: [ID!]!) { replaceOrganizationRoleScopes(id: $id, organizationScopeIds: $s) { id } }",
+        json!({ "id": role, "s": [scope] }),
+    )
+    .await;
+    assert_eq!(count().await, 3);
 }
