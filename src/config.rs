@@ -80,6 +80,15 @@ pub struct RawSettings {
     /// Log format: text or json [default: text]
     #[arg(long, env = "HOOKD_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Largest GraphQL response body in bytes; a larger one is refused [default: 16777216]
+    #[arg(long, env = "HOOKD_MAX_RESPONSE_BYTES", global = true)]
+    pub max_response_bytes: Option<String>,
+    /// WebSocket (subscription) connections open at once [default: 1024]
+    #[arg(long, env = "HOOKD_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<String>,
+    /// Active subscriptions on one WebSocket connection [default: 32]
+    #[arg(long, env = "HOOKD_MAX_SUBSCRIPTIONS_PER_CONNECTION", global = true)]
+    pub max_subscriptions_per_connection: Option<String>,
 }
 
 /// Validated settings. Cheap to clone; secrets are redacted from `Debug`.
@@ -104,6 +113,9 @@ pub struct Config {
     pub lockout_window: Duration,
     pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
+    pub max_response_bytes: usize,
+    pub max_connections: usize,
+    pub max_subscriptions_per_connection: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,6 +254,20 @@ impl Config {
             }
         };
 
+        let max_response_bytes = parse_count(
+            "HOOKD_MAX_RESPONSE_BYTES",
+            raw.max_response_bytes.as_deref(),
+            16 * 1024 * 1024,
+            1024 * 1024 * 1024,
+        )?;
+        let max_connections = parse_count("HOOKD_MAX_CONNECTIONS", raw.max_connections.as_deref(), 1024, 65_536)?;
+        let max_subscriptions_per_connection = parse_count(
+            "HOOKD_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+            raw.max_subscriptions_per_connection.as_deref(),
+            32,
+            1024,
+        )?;
+
         Ok(Config {
             listen,
             database_url,
@@ -262,6 +288,9 @@ impl Config {
             lockout_window,
             trusted_proxies,
             log_format,
+            max_response_bytes,
+            max_connections,
+            max_subscriptions_per_connection,
         })
     }
 

@@ -23,6 +23,10 @@ pub enum AppError {
     },
     Conflict(String),
     LimitExceeded(String),
+    /// The response would be larger than `HOOKD_MAX_RESPONSE_BYTES`.
+    ResponseTooLarge(String),
+    /// A bounded resource (password hashing, test deliveries) is fully used: try again shortly.
+    Busy(String),
     /// Too many failed sign-ins: a FORBIDDEN whose code says why.
     IdentifierLocked(String),
     Db(DbErr),
@@ -47,6 +51,8 @@ impl AppError {
             AppError::BadInput { .. } => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
             AppError::LimitExceeded(_) => "LIMIT_EXCEEDED",
+            AppError::ResponseTooLarge(_) => "RESPONSE_TOO_LARGE",
+            AppError::Busy(_) => "BUSY",
             AppError::IdentifierLocked(_) => "IDENTIFIER_LOCKED",
             AppError::Db(_) | AppError::Internal(_) => "INTERNAL",
         }
@@ -59,6 +65,8 @@ impl AppError {
             | AppError::Forbidden(m)
             | AppError::Conflict(m)
             | AppError::LimitExceeded(m)
+            | AppError::ResponseTooLarge(m)
+            | AppError::Busy(m)
             | AppError::IdentifierLocked(m) => m.clone(),
             AppError::BadInput { message, .. } => message.clone(),
             AppError::NotFound(what) => format!("{what} not found"),
@@ -95,6 +103,13 @@ impl From<AppError> for async_graphql::Error {
                 ext.set("field", field.as_str());
             }
         })
+    }
+}
+
+impl AppError {
+    /// As a request-level error (outside any field).
+    pub fn into_server_error(self) -> async_graphql::ServerError {
+        async_graphql::Error::from(self).into_server_error(async_graphql::Pos::default())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The GraphQL schema. [`schema_builder`] is pure (no database, no network), so `hookd schema`
 //! and the SDL drift test build exactly what the server serves. This module never imports axum.
 
+mod budget;
 mod context;
 mod guard;
 mod identity;
@@ -15,6 +16,7 @@ pub mod types;
 
 use async_graphql::{Schema, SchemaBuilder};
 
+pub use budget::RequestBudget;
 pub use mutation::Mutation;
 pub use query::Query;
 pub use subscription::Subscription;
@@ -34,6 +36,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .limit_recursive_depth(64)
         .limit_directives(32)
         .extension(input::StringInput)
+        .extension(budget::Budget)
 }
 
 /// Gives every error a code. Errors from our resolvers carry one already; errors async-graphql

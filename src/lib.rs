@@ -63,6 +63,7 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
             wake: Wake::default(),
             sender: Arc::new(sender),
             bus: Bus::default(),
+            test_sends: Arc::default(),
         },
     })
 }

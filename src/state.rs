@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::Wake;
 use crate::delivery::sender::Sender;
+use crate::delivery::test_hook::TenantLimits;
 use crate::domain::hooks::HookRules;
 use crate::domain::outbox::Emitted;
 
@@ -23,6 +24,8 @@ pub struct AppState {
     pub sender: Arc<Sender>,
     /// Delivery updates and new events, for subscriptions.
     pub bus: Bus,
+    /// Each tenant's `testHook` deliveries on the wire.
+    pub test_sends: Arc<TenantLimits>,
 }
 
 impl AppState {

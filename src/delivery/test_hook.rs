@@ -1,5 +1,8 @@
 //! `testHook`: Logto's fixed test payloads, signed like real deliveries, sent now, not stored.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -8,9 +11,59 @@ use entity::hook;
 use crate::delivery::sender::{Outgoing, Sender};
 use crate::domain::outbox::iso_now;
 use crate::domain::{catalogue, hooks, new_id, now_ms};
+use crate::error::AppError;
 
 /// Bytes of the response body reported back.
 pub const MAX_REPORTED_BYTES: usize = 4 * 1024;
+/// Test deliveries one tenant may have on the wire at once, over all its requests.
+pub const MAX_IN_FLIGHT_PER_TENANT: usize = 30;
+
+/// Counts each tenant's test deliveries on the wire, so no tenant can turn `testHook` into a
+/// flood of outbound requests however many requests it sends at once.
+#[derive(Debug, Default)]
+pub struct TenantLimits {
+    in_flight: Mutex<HashMap<String, usize>>,
+}
+
+/// `n` test deliveries of one tenant, counted until dropped.
+pub struct Reservation {
+    limits: Arc<TenantLimits>,
+    tenant: String,
+    n: usize,
+}
+
+impl TenantLimits {
+    /// Reserves `n` test deliveries for `tenant`, or says BUSY when that would pass
+    /// `MAX_IN_FLIGHT_PER_TENANT`.
+    pub fn reserve(self: &Arc<Self>, tenant: &str, n: usize) -> Result<Reservation, AppError> {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let now = in_flight.get(tenant).copied().unwrap_or(0);
+        if now + n > MAX_IN_FLIGHT_PER_TENANT {
+            return Err(AppError::Busy(format!(
+                "{now} test deliveries of this tenant are on the wire (at most {MAX_IN_FLIGHT_PER_TENANT}); \
+                 try again when they are answered"
+            )));
+        }
+        in_flight.insert(tenant.to_owned(), now + n);
+        Ok(Reservation {
+            limits: self.clone(),
+            tenant: tenant.to_owned(),
+            n,
+        })
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut in_flight = self.limits.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = in_flight.get_mut(&self.tenant) {
+            *count -= self.n.min(*count);
+            if *count == 0 {
+                in_flight.remove(&self.tenant);
+            }
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct TestOutcome {

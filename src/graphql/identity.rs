@@ -33,7 +33,10 @@ impl IdentityQuery {
     }
 
     /// The caller's users, oldest first. Needs `identity:read`.
-    #[graphql(guard = "RequireScope(Scope::IdentityRead)")]
+    #[graphql(
+        guard = "RequireScope(Scope::IdentityRead)",
+        complexity = "crate::graphql::budget::page(first, child_complexity)"
+    )]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -57,7 +60,10 @@ impl IdentityQuery {
     }
 
     /// The caller's roles, oldest first. Needs `identity:read`.
-    #[graphql(guard = "RequireScope(Scope::IdentityRead)")]
+    #[graphql(
+        guard = "RequireScope(Scope::IdentityRead)",
+        complexity = "crate::graphql::budget::page(first, child_complexity)"
+    )]
     async fn roles(
         &self,
         ctx: &Context<'_>,
@@ -70,7 +76,10 @@ impl IdentityQuery {
     }
 
     /// The caller's API resources with their permissions, oldest first. Needs `identity:read`.
-    #[graphql(guard = "RequireScope(Scope::IdentityRead)")]
+    #[graphql(
+        guard = "RequireScope(Scope::IdentityRead)",
+        complexity = "crate::graphql::budget::page(first, child_complexity)"
+    )]
     async fn resources(
         &self,
         ctx: &Context<'_>,

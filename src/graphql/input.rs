@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{Directive, ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, Name, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
 use async_graphql_value::{ConstValue, Value};
+
+use crate::error::AppError;
 
 pub struct StringInput;
 
@@ -60,14 +62,11 @@ impl Extension for StringInput {
 }
 
 fn refused(place: &str) -> ServerError {
-    let mut error = ServerError::new(
+    AppError::bad_input(
+        place,
         format!("{place} holds a NUL character; strings may not contain U+0000"),
-        None,
-    );
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", "BAD_USER_INPUT");
-    error.extensions = Some(extensions);
-    error
+    )
+    .into_server_error()
 }
 
 fn check_selections(set: &SelectionSet) -> ServerResult<()> {

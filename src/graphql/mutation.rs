@@ -6,7 +6,6 @@ use crate::delivery::test_hook;
 use crate::domain::deliveries::{self, DeliveryStatus as DomainStatus};
 use crate::domain::{events, hooks};
 use crate::error::AppError;
-use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
 use crate::graphql::identity::IdentityMutation;
 use crate::graphql::interactions::InteractionMutation;
@@ -15,6 +14,7 @@ use crate::graphql::types::delivery::{Delivery, DeliveryStatus, TestDelivery};
 use crate::graphql::types::event::Event;
 use crate::graphql::types::event_type::{DefineEventTypeInput, EmitEventInput, EventType};
 use crate::graphql::types::hook::{CreateHookInput, Hook, UpdateHookInput};
+use crate::graphql::{budget, context};
 
 /// Changes to hooks, events and identity data of the caller's tenant.
 #[derive(MergedObject, Default)]
@@ -110,13 +110,17 @@ impl HookMutation {
         let hook = hooks::get(&state.db.read, tenant, &id)
             .await?
             .ok_or(AppError::NotFound("hook"))?;
-        if events.is_empty() || events.len() > 30 {
+        if events.is_empty() || events.len() > test_hook::MAX_IN_FLIGHT_PER_TENANT {
             return Err(AppError::bad_input("events", "name 1 to 30 events").into());
         }
         events::ensure_known(&state.db.read, tenant, &events, "events").await?;
         if let Some(url) = &url {
             hooks::parse_url(url)?;
         }
+        // Aliases and batches cannot multiply the requests sent: the HTTP request and the
+        // tenant each have a bound.
+        budget::charge_test_sends(ctx, events.len())?;
+        let _reserved = state.test_sends.reserve(tenant, events.len())?;
         let outcomes = test_hook::run(&state.sender, &hook, &events, url.as_deref()).await;
         Ok(outcomes
             .into_iter()

@@ -42,7 +42,10 @@ impl OrganizationQuery {
     }
 
     /// The caller's organizations, oldest first. Needs `identity:read`.
-    #[graphql(guard = "RequireScope(Scope::IdentityRead)")]
+    #[graphql(
+        guard = "RequireScope(Scope::IdentityRead)",
+        complexity = "crate::graphql::budget::page(first, child_complexity)"
+    )]
     async fn organizations(
         &self,
         ctx: &Context<'_>,
@@ -55,7 +58,10 @@ impl OrganizationQuery {
     }
 
     /// The caller's organization roles, oldest first. Needs `identity:read`.
-    #[graphql(guard = "RequireScope(Scope::IdentityRead)")]
+    #[graphql(
+        guard = "RequireScope(Scope::IdentityRead)",
+        complexity = "crate::graphql::budget::page(first, child_complexity)"
+    )]
     async fn organization_roles(
         &self,
         ctx: &Context<'_>,
@@ -69,7 +75,10 @@ impl OrganizationQuery {
     }
 
     /// The caller's organization permissions, oldest first. Needs `identity:read`.
-    #[graphql(guard = "RequireScope(Scope::IdentityRead)")]
+    #[graphql(
+        guard = "RequireScope(Scope::IdentityRead)",
+        complexity = "crate::graphql::budget::page(first, child_complexity)"
+    )]
     async fn organization_scopes(
         &self,
         ctx: &Context<'_>,
@@ -99,7 +108,10 @@ impl OrganizationQuery {
     }
 
     /// The caller's applications, oldest first. Needs `identity:read`.
-    #[graphql(guard = "RequireScope(Scope::IdentityRead)")]
+    #[graphql(
+        guard = "RequireScope(Scope::IdentityRead)",
+        complexity = "crate::graphql::budget::page(first, child_complexity)"
+    )]
     async fn applications(
         &self,
         ctx: &Context<'_>,

@@ -34,7 +34,10 @@ impl HookQuery {
     }
 
     /// The caller's hooks, oldest first. Needs `hooks:read`.
-    #[graphql(guard = "RequireScope(Scope::HooksRead)")]
+    #[graphql(
+        guard = "RequireScope(Scope::HooksRead)",
+        complexity = "crate::graphql::budget::page(first, child_complexity)"
+    )]
     async fn hooks(
         &self,
         ctx: &Context<'_>,
@@ -79,7 +82,10 @@ impl EventQuery {
     }
 
     /// The caller's events, newest first. Needs `deliveries:read`.
-    #[graphql(guard = "RequireScope(Scope::DeliveriesRead)")]
+    #[graphql(
+        guard = "RequireScope(Scope::DeliveriesRead)",
+        complexity = "crate::graphql::budget::page(first, child_complexity)"
+    )]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -108,7 +114,10 @@ impl EventQuery {
     }
 
     /// The caller's deliveries, newest first, filtered. Needs `deliveries:read`.
-    #[graphql(guard = "RequireScope(Scope::DeliveriesRead)")]
+    #[graphql(
+        guard = "RequireScope(Scope::DeliveriesRead)",
+        complexity = "crate::graphql::budget::page(first, child_complexity)"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn deliveries(
         &self,

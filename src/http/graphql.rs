@@ -17,6 +17,7 @@ use ipnet::IpNet;
 
 use crate::auth::Claims;
 use crate::domain::payload::RequestMeta;
+use crate::graphql::RequestBudget;
 use crate::graphql::loaders::Loaders;
 use crate::http::HttpState;
 
@@ -68,7 +69,8 @@ pub async fn post(
     }
     let loaders = Loaders::new(&state.app, &claims.tenant);
     let meta = request_meta(&headers, peer, &state.app.config.trusted_proxies);
-    execute(&state, batch.data(claims).data(loaders).data(meta)).await
+    let budget = RequestBudget::new(state.app.config.max_response_bytes);
+    execute(&state, batch.data(claims).data(loaders).data(meta).data(budget)).await
 }
 
 /// A WebSocket upgrade (subscriptions) or a query in the query string.
@@ -121,9 +123,10 @@ pub async fn get(State(state): State<HttpState>, request: axum::extract::Request
     let meta = peer
         .map(|peer| request_meta(&headers, peer, &state.app.config.trusted_proxies))
         .unwrap_or_default();
+    let budget = RequestBudget::new(state.app.config.max_response_bytes);
     execute(
         &state,
-        BatchRequest::Single(request.data(claims).data(loaders).data(meta)),
+        BatchRequest::Single(request.data(claims).data(loaders).data(meta).data(budget)),
     )
     .await
 }

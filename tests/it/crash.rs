@@ -16,12 +16,17 @@ db_test!(kill_9_loses_nothing, sigterm_finishes_attempts_in_flight);
 
 const EVENTS: usize = 2000;
 
-struct Instance {
-    child: Child,
-    base: String,
+pub struct Instance {
+    pub child: Child,
+    pub base: String,
 }
 
 async fn start(database_url: &str, data_dir: &std::path::Path) -> Instance {
+    start_with(database_url, data_dir, &[]).await
+}
+
+/// Starts the real `hookd` binary on `database_url` with the crash tests' settings, then `env`.
+pub async fn start_with(database_url: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> Instance {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hookd"));
     for (key, _) in std::env::vars() {
         if key.starts_with("HOOKD_") {
@@ -39,6 +44,7 @@ async fn start(database_url: &str, data_dir: &std::path::Path) -> Instance {
         .env("HOOKD_RETRY_SCHEDULE", "100ms,100ms,100ms")
         .env("HOOKD_MAX_IN_FLIGHT", "32")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -60,9 +66,14 @@ async fn start(database_url: &str, data_dir: &std::path::Path) -> Instance {
     Instance { child, base }
 }
 
-fn admin_token() -> String {
+pub fn admin_token() -> String {
+    token("admin")
+}
+
+/// A token for tenant `default` with these space-separated scopes.
+pub fn token(scopes: &str) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({ "sub": "crash-test", "scope": "admin", "exp": now + 3600 });
+    let claims = json!({ "sub": "crash-test", "scope": scopes, "exp": now + 3600 });
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,

@@ -1,11 +1,177 @@
 //! Hostile input: whatever a client sends, it gets a coded error and changes nothing.
 
-use serde_json::json;
+use std::time::Duration;
+
+use serde_json::{Value, json};
 
 use crate::db_test;
-use crate::support::{Backend, TestApp, error_code};
+use crate::receiver::Receiver;
+use crate::support::{Backend, TestApp, error_code, fresh_database, post_graphql};
 
-db_test!(a_nul_in_any_string_is_refused_the_same_on_both_backends);
+db_test!(
+    a_nul_in_any_string_is_refused_the_same_on_both_backends,
+    a_response_larger_than_the_cap_is_one_error,
+    aliases_and_batches_cannot_multiply_test_deliveries,
+    aliases_and_batches_cannot_multiply_mutations,
+);
+
+/// 250 KiB of event data: near the 256 KiB limit.
+fn big_data(n: usize) -> Value {
+    json!({ "n": n, "blob": "x".repeat(250 * 1024) })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payload_heavy_queries_are_refused_and_memory_stays_bounded() {
+    // The real binary, so its RSS is its own.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = fresh_database(Backend::Sqlite, &dir).await;
+    let instance = crate::crash::start_with(&url, dir.path(), &[]).await;
+    let admin = crate::crash::admin_token();
+    for n in 0..20 {
+        let response = post_graphql(
+            &instance.base,
+            &admin,
+            "mutation($data: JSON!) { emitEvent(input: { type: \"User.Created\", data: $data }) { id } }",
+            json!({ "data": big_data(n) }),
+        )
+        .await;
+        assert_eq!(response["errors"], Value::Null, "{response}");
+    }
+    // 200 aliases of a page of 100 events with their payloads: 2,000 payloads of 250 KiB, 500 MB.
+    let aliases: String = (0..200)
+        .map(|i| format!("a{i}: events(first: 100) {{ edges {{ node {{ id payload }} }} }} "))
+        .collect();
+    let query = format!("{{ {aliases} }}");
+    let reader = crate::crash::token("deliveries:read");
+    let mut peak = 0;
+    for _round in 0..5 {
+        let requests = (0..4).map(|_| post_graphql(&instance.base, &reader, &query, json!({})));
+        for response in futures_util::future::join_all(requests).await {
+            assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+            assert!(response["data"].is_null());
+        }
+        peak = peak.max(rss_bytes(instance.child.id().expect("pid")));
+    }
+    eprintln!(
+        "hookd RSS while refusing the 200-alias query: {} MiB",
+        peak / (1024 * 1024)
+    );
+    assert!(peak < 200 * 1024 * 1024, "RSS {peak} bytes");
+    // A page of 20 payloads is within the limits and arrives whole.
+    let page = post_graphql(
+        &instance.base,
+        &reader,
+        "{ events(first: 20) { edges { node { payload } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(page["errors"], Value::Null);
+    assert_eq!(page["data"]["events"]["edges"].as_array().map(Vec::len), Some(20));
+}
+
+/// Resident memory of a process, from /proc.
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kib * 1024
+}
+
+async fn a_response_larger_than_the_cap_is_one_error(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |raw| raw.max_response_bytes = Some("1000000".into())).await;
+    for n in 0..6 {
+        app.emit("User.Created", big_data(n)).await;
+    }
+    let reader = app.token("deliveries:read", "default");
+    let query = "query($n: Int) { events(first: $n) { edges { node { id payload } } } }";
+    // Three payloads (750 KiB) fit in 1 MB; six do not.
+    let fits = app.gql(&reader, query, json!({ "n": 3 })).await;
+    assert_eq!(fits["errors"], Value::Null);
+    let refused = app.gql(&reader, query, json!({ "n": 6 })).await;
+    assert_eq!(error_code(&refused), Some("RESPONSE_TOO_LARGE"), "{refused}");
+    assert_eq!(
+        refused["errors"].as_array().map(Vec::len),
+        Some(1),
+        "one error, not one per field"
+    );
+    assert!(refused["data"].is_null(), "no partial data");
+}
+
+async fn aliases_and_batches_cannot_multiply_test_deliveries(backend: Backend) {
+    let app = TestApp::delivering(backend, |_| {}).await;
+    let receiver = Receiver::spawn().await;
+    let events: Vec<&str> = ["User.Created", "User.Deleted", "Role.Created"].to_vec();
+    let hook = app.hook_to(&receiver.url, &events).await;
+    let test = |alias: &str| {
+        format!(
+            "{alias}: testHook(id: $id, events: [{}]) {{ ok }}",
+            vec!["\"User.Created\""; 20].join(", ")
+        )
+    };
+    // Two aliases of 20 test deliveries: the second passes the per-request bound of 30.
+    let response = app
+        .gql(
+            &app.admin(),
+            &format!("mutation($id: ID!) {{ {} {} }}", test("a"), test("b")),
+            json!({ "id": hook["id"] }),
+        )
+        .await;
+    assert_eq!(response["data"]["a"].as_array().map(Vec::len), Some(20), "{response}");
+    assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+    assert_eq!(receiver.count(), 20);
+
+    // A batch of ten operations shares that bound.
+    let operation =
+        json!({ "query": format!("mutation($id: ID!) {{ {} }}", test("t")), "variables": { "id": hook["id"] } });
+    let batch: Vec<Value> = vec![operation; 10];
+    let answers: Value = app
+        .client()
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(app.admin())
+        .json(&batch)
+        .send()
+        .await
+        .expect("batch")
+        .json()
+        .await
+        .expect("JSON");
+    let sent = answers
+        .as_array()
+        .expect("batch answers")
+        .iter()
+        .filter(|a| a["errors"].is_null())
+        .count();
+    assert_eq!(sent, 1, "only the first operation fits in 30: {answers}");
+    assert_eq!(receiver.count(), 40);
+
+    // Across requests, one tenant has at most 30 test deliveries on the wire.
+    receiver.set_delay(Duration::from_millis(1500));
+    let admin = app.admin();
+    let one = format!("mutation($id: ID!) {{ {} }}", test("t"));
+    let requests = (0..3).map(|_| app.gql(&admin, &one, json!({ "id": hook["id"] })));
+    let answers = futures_util::future::join_all(requests).await;
+    let busy = answers.iter().filter(|a| error_code(a) == Some("BUSY")).count();
+    assert!(
+        busy >= 2,
+        "two of three concurrent 20-event tests must wait: {answers:?}"
+    );
+    assert!(receiver.count() <= 40 + 30);
+}
+
+async fn aliases_and_batches_cannot_multiply_mutations(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let aliases: String = (0..101)
+        .map(|i| format!("e{i}: emitEvent(input: {{ type: \"User.Created\", data: {{}} }}) {{ id }} "))
+        .collect();
+    let response = app
+        .gql(&app.admin(), &format!("mutation {{ {aliases} }}"), json!({}))
+        .await;
+    assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+    assert_eq!(app.count_rows("events").await, 0, "none of the 101 ran");
+}
 
 async fn a_nul_in_any_string_is_refused_the_same_on_both_backends(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -151,7 +151,8 @@ impl TestApp {
         let client = reqwest::Client::builder()
             .no_proxy()
             .user_agent("hookd-tests/1.0")
-            .timeout(Duration::from_secs(30))
+            // Generous: the backlog tests change 100,000 rows in one request on a busy machine.
+            .timeout(Duration::from_secs(120))
             .build()
             .expect("client");
         TestApp {

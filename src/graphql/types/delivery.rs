@@ -146,9 +146,11 @@ impl DeliveryAttempt {
         self.0.response_status
     }
 
-    /// The first 20 KiB of the response body.
-    async fn response_body(&self) -> Option<&str> {
-        self.0.response_body.as_deref()
+    /// The first 20 KiB of the response body. Counts towards the response size limit.
+    async fn response_body(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        let body = self.0.response_body.as_deref();
+        crate::graphql::budget::charge_bytes(ctx, body.map_or(0, str::len))?;
+        Ok(body)
     }
 
     /// What went wrong, if anything.

@@ -33,9 +33,12 @@ impl Event {
         &self.0.event_type
     }
 
-    /// The payload as receivers get it, minus the per-hook `hookId` key.
-    async fn payload(&self) -> Json<serde_json::Value> {
-        Json(events::payload_json(&self.0))
+    /// The payload as receivers get it, minus the per-hook `hookId` key. Counts towards the
+    /// response size limit; weighs more than other fields in the complexity limit.
+    #[graphql(complexity = "crate::graphql::budget::PAYLOAD_COMPLEXITY")]
+    async fn payload(&self, ctx: &Context<'_>) -> Result<Json<serde_json::Value>> {
+        crate::graphql::budget::charge_bytes(ctx, self.0.payload.len())?;
+        Ok(Json(events::payload_json(&self.0)))
     }
 
     /// When the event was emitted.

@@ -100,7 +100,10 @@ impl Hook {
     }
 
     /// This hook's deliveries, newest first. Needs `deliveries:read`.
-    #[graphql(guard = "RequireScope(Scope::DeliveriesRead)")]
+    #[graphql(
+        guard = "RequireScope(Scope::DeliveriesRead)",
+        complexity = "crate::graphql::budget::page(first, child_complexity)"
+    )]
     async fn deliveries(
         &self,
         ctx: &Context<'_>,
