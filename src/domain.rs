@@ -13,6 +13,7 @@ pub mod organization_roles;
 pub mod organizations;
 pub mod outbox;
 pub mod page;
+pub mod passwords;
 pub mod payload;
 pub mod resources;
 pub mod roles;

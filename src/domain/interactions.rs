@@ -21,7 +21,7 @@ use crate::domain::outbox::{self, Emitted};
 use crate::domain::payload::{self, Interaction, RequestMeta};
 use crate::domain::tenant::scoped;
 use crate::domain::users::{self, CreateUser, normalize_email, user_json};
-use crate::domain::{new_id, now_ms};
+use crate::domain::{new_id, now_ms, passwords};
 use crate::error::{AppError, AppResult};
 
 /// Failures within the window that lock an identifier.
@@ -123,8 +123,59 @@ pub enum SignIn {
     Failed(AppError),
 }
 
+/// What reserving a sign-in attempt found.
+enum Attempt {
+    /// The identifier is locked: no password may be checked.
+    Locked,
+    /// This attempt may check a password; it is recorded as failure `nth` of the window until
+    /// it succeeds.
+    Reserved { id: String, nth: u64 },
+}
+
+/// Reserves one password check for `key`: counts its failures in the window and, below the
+/// limit, records this attempt as one more, atomically, so that however many attempts run at
+/// once at most `MAX_FAILURES` passwords are checked per identifier and window. On PostgreSQL
+/// a transaction-scoped advisory lock on the identifier serializes the count and the insert;
+/// SQLite's single writer does already.
+async fn reserve(db: &Db, tenant: &str, key: &str, since: i64) -> AppResult<Attempt> {
+    let txn = db.write.begin().await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let lock = sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [format!("sign-in\n{tenant}\n{key}").into()],
+        );
+        txn.execute_raw(lock).await?;
+    }
+    let failures = scoped::<sign_in_failure::Entity>(tenant)
+        .filter(sign_in_failure::Column::Identifier.eq(key))
+        .filter(sign_in_failure::Column::CreatedAt.gte(since))
+        .count(&txn)
+        .await?;
+    if failures >= MAX_FAILURES {
+        txn.commit().await?;
+        return Ok(Attempt::Locked);
+    }
+    let id = new_id();
+    sign_in_failure::ActiveModel {
+        id: Set(id.clone()),
+        tenant_id: Set(tenant.to_owned()),
+        identifier: Set(key.to_owned()),
+        created_at: Set(now_ms()),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(Attempt::Reserved { id, nth: failures + 1 })
+}
+
 /// Signs in with a password. Returns the outcome and the events to publish (a failure may
 /// still have emitted `Identifier.Lockout`).
+///
+/// Order matters: the attempt is reserved first (a locked identifier's password is never
+/// checked, and a locked attempt never waits for Argon2 capacity), then password work is
+/// admitted (a `BUSY` answer takes its reservation back: it is no failure), then the password
+/// is checked, against a real hash or, for an unknown identifier, with the same Argon2 work.
 pub async fn sign_in(
     db: &Db,
     tenant: &str,
@@ -137,11 +188,6 @@ pub async fn sign_in(
     let interaction = interaction(&db.read, tenant, "SignIn", application_id).await?;
     let key = identifier.trim().to_lowercase();
     let since = now_ms() - window.as_millis() as i64;
-    let recent = || {
-        scoped::<sign_in_failure::Entity>(tenant)
-            .filter(sign_in_failure::Column::Identifier.eq(key.as_str()))
-            .filter(sign_in_failure::Column::CreatedAt.gte(since))
-    };
     let lockout = |interaction: &Interaction| {
         payload::interaction_data(
             "Identifier.Lockout",
@@ -153,42 +199,51 @@ pub async fn sign_in(
             ],
         )
     };
-
-    if recent().count(&db.read).await? >= MAX_FAILURES {
+    let emit_lockout = || async {
         let txn = db.write.begin().await?;
         let emitted = outbox::emit(&txn, tenant, lockout(&interaction)).await?;
         txn.commit().await?;
-        let locked = AppError::IdentifierLocked("too many failed sign-ins; try again later".into());
-        return Ok((SignIn::Failed(locked), vec![emitted]));
-    }
-
-    let user = find_user(&db.read, tenant, identifier.trim()).await?;
-    let verified = match user.as_ref().and_then(|u| u.password_hash.clone()) {
-        Some(hash) => users::verify_password(password, hash).await?,
-        None => false,
+        AppResult::Ok(emitted)
     };
+
+    let (attempt_id, nth) = match reserve(db, tenant, &key, since).await? {
+        Attempt::Locked => {
+            let locked = AppError::IdentifierLocked("too many failed sign-ins; try again later".into());
+            return Ok((SignIn::Failed(locked), vec![emit_lockout().await?]));
+        }
+        Attempt::Reserved { id, nth } => (id, nth),
+    };
+    let permit = match passwords::admit().await {
+        Ok(permit) => permit,
+        Err(busy) => {
+            // Nothing was checked: this attempt is no failure.
+            sign_in_failure::Entity::delete_by_id(attempt_id)
+                .exec(&db.write)
+                .await?;
+            return Err(busy);
+        }
+    };
+    let user = find_user(&db.read, tenant, identifier.trim()).await?;
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let verified = permit.verify(password, hash).await?;
     let Some(user) = user.filter(|_| verified) else {
-        let txn = db.write.begin().await?;
-        sign_in_failure::ActiveModel {
-            id: Set(new_id()),
-            tenant_id: Set(tenant.to_owned()),
-            identifier: Set(key.clone()),
-            created_at: Set(now_ms()),
-        }
-        .insert(&txn)
-        .await?;
-        let failures = recent().count(&txn).await?;
-        let mut emitted = Vec::new();
-        if failures >= MAX_FAILURES {
-            emitted.push(outbox::emit(&txn, tenant, lockout(&interaction)).await?);
-        }
-        txn.commit().await?;
+        // The reserved attempt stays recorded as this failure; the one that reaches the limit
+        // announces the lockout.
+        let emitted = if nth >= MAX_FAILURES {
+            vec![emit_lockout().await?]
+        } else {
+            Vec::new()
+        };
         return Ok((
             SignIn::Failed(AppError::Unauthenticated(WRONG_CREDENTIALS.into())),
             emitted,
         ));
     };
     if user.is_suspended {
+        // The right password: not a failure.
+        sign_in_failure::Entity::delete_by_id(attempt_id)
+            .exec(&db.write)
+            .await?;
         return Ok((
             SignIn::Failed(AppError::Forbidden("this account is suspended".into())),
             Vec::new(),
@@ -225,16 +280,24 @@ pub async fn reset_password(
     new_password: String,
     application_id: Option<String>,
 ) -> AppResult<(InteractionResult, Vec<Emitted>)> {
+    passwords::validate(&new_password)?;
     let interaction = interaction(&db.read, tenant, "ForgotPassword", application_id).await?;
-    let hash = users::hash_password(new_password).await?;
     let identifier = if identifier.contains('@') {
         normalize_email(identifier)?
     } else {
         identifier
     };
+    let permit = passwords::admit().await?;
+    // An unknown identifier costs the same Argon2 work as a known one (timing tells nothing).
+    let Some(user) = find_user(&db.read, tenant, &identifier).await? else {
+        permit.verify(new_password, None).await?;
+        return Err(AppError::Unauthenticated(WRONG_CREDENTIALS.into()));
+    };
+    let hash = permit.hash(new_password).await?;
     let txn = db.write.begin().await?;
     let user = find_user(&txn, tenant, &identifier)
         .await?
+        .filter(|current| current.id == user.id)
         .ok_or_else(|| AppError::Unauthenticated(WRONG_CREDENTIALS.into()))?;
     let mut model: user::ActiveModel = user.into();
     model.password_hash = Set(Some(hash));

@@ -1,11 +1,9 @@
 //! Users: validation, storage, and the `User.*` events (SPEC §3.3, §4).
 //!
 //! Every change and its event commit in one transaction (through `outbox::emit`); the caller
-//! publishes the returned `Emitted` after the commit. Passwords are hashed with Argon2id off the
-//! async runtime and never leave this module: not in a payload, a log line or an error.
+//! publishes the returned `Emitted` after the commit. Passwords are hashed by `passwords.rs` and
+//! never leave these modules: not in a payload, a log line or an error.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
@@ -20,7 +18,7 @@ use crate::domain::outbox::{self, Emitted};
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::payload::{self, RequestMeta, Route};
 use crate::domain::tenant::scoped;
-use crate::domain::{new_id, now_ms};
+use crate::domain::{new_id, now_ms, passwords};
 use crate::error::{AppError, AppResult};
 
 const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -136,8 +134,14 @@ pub async fn insert(
     let avatar = input.avatar.map(|a| validate_avatar(&a).map(|()| a)).transpose()?;
     let custom_data = json_object("customData", input.custom_data)?;
     let profile = json_object("profile", input.profile)?;
+    // Nothing is hashed for a request that will be refused: check the password and the unique
+    // names first (the transaction checks the names again).
+    if let Some(password) = &input.password {
+        passwords::validate(password)?;
+        ensure_unique(&db.read, tenant, None, username.as_deref(), primary_email.as_deref()).await?;
+    }
     let password_hash = match input.password {
-        Some(password) => Some(hash_password(password).await?),
+        Some(password) => Some(passwords::admit().await?.hash(password).await?),
         None => None,
     };
 
@@ -268,7 +272,9 @@ pub async fn set_password(
     id: &str,
     password: String,
 ) -> AppResult<(user::Model, Emitted)> {
-    let hash = hash_password(password).await?;
+    passwords::validate(&password)?;
+    get_required(&db.read, tenant, id).await?;
+    let hash = passwords::admit().await?.hash(password).await?;
     let txn = db.write.begin().await?;
     let mut model: user::ActiveModel = get_required(&txn, tenant, id).await?.into();
     model.password_hash = Set(Some(hash));
@@ -336,7 +342,7 @@ async fn emit(
 
 /// Usernames and primary emails are unique per tenant.
 async fn ensure_unique(
-    txn: &DatabaseTransaction,
+    db: &impl ConnectionTrait,
     tenant: &str,
     except: Option<&str>,
     username: Option<&str>,
@@ -347,7 +353,7 @@ async fn ensure_unique(
         if let Some(id) = except {
             query = query.filter(user::Column::Id.ne(id));
         }
-        query.one(txn)
+        query.one(db)
     };
     if let Some(username) = username
         && taken(user::Column::Username, username).await?.is_some()
@@ -360,41 +366,6 @@ async fn ensure_unique(
         && taken(user::Column::PrimaryEmail, email).await?.is_some()
     {
         return Err(AppError::Conflict("the primary email is already in use".to_owned()));
-    }
-    Ok(())
-}
-
-/// Argon2id with a random salt, on a blocking thread: hashing takes tens of milliseconds of CPU.
-pub async fn hash_password(password: String) -> AppResult<String> {
-    validate_password(&password)?;
-    tokio::task::spawn_blocking(move || {
-        let mut bytes = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-        let salt = SaltString::encode_b64(&bytes).map_err(|e| AppError::Internal(anyhow::anyhow!("salt: {e}")))?;
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))?
-}
-
-/// Checks `password` against a stored hash, on a blocking thread.
-pub async fn verify_password(password: String, hash: String) -> AppResult<bool> {
-    tokio::task::spawn_blocking(move || {
-        let parsed =
-            PasswordHash::new(&hash).map_err(|e| AppError::Internal(anyhow::anyhow!("bad stored hash: {e}")))?;
-        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))?
-}
-
-fn validate_password(password: &str) -> AppResult<()> {
-    let chars = password.chars().count();
-    if !(8..=256).contains(&chars) {
-        return Err(AppError::bad_input("password", "password must be 8 to 256 characters"));
     }
     Ok(())
 }

@@ -242,3 +242,82 @@ async fn a_nul_in_any_string_is_refused_the_same_on_both_backends(backend: Backe
         assert_eq!(app.count_rows(table).await, 0, "nothing stored in {table}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_hashing_is_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = fresh_database(Backend::Sqlite, &dir).await;
+    let instance = crate::crash::start_with(&url, dir.path(), &[]).await;
+    let front = crate::crash::token("interactions:write");
+    let registered = post_graphql(
+        &instance.base,
+        &front,
+        "mutation { register(input: { username: \"lena\", password: \"first password\" }) { userId } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(registered["errors"], Value::Null, "{registered}");
+    const RESET: &str =
+        "mutation($i: String!, $p: String!) { resetPassword(input: { identifier: $i, newPassword: $p }) { userId } }";
+
+    // A request that will be refused hashes nothing, so it never waits for Argon2 capacity.
+    let refused = (0..150).map(|_| post_graphql(&instance.base, &front, RESET, json!({ "i": "lena", "p": "short" })));
+    for answer in futures_util::future::join_all(refused).await {
+        assert_eq!(error_code(&answer), Some("BAD_USER_INPUT"), "{answer}");
+    }
+
+    // 150 at once, half for an unknown identifier: each gets an answer or BUSY, and unknown
+    // identifiers take the same Argon2 capacity as known ones (they are turned away BUSY too).
+    let calls = (0..150).map(|i| {
+        let identifier = if i % 2 == 0 {
+            "lena".to_owned()
+        } else {
+            format!("nobody{i}")
+        };
+        let base = instance.base.clone();
+        let front = front.clone();
+        async move {
+            let answer = post_graphql(
+                &base,
+                &front,
+                RESET,
+                json!({ "i": identifier, "p": "a new long password" }),
+            )
+            .await;
+            (i % 2 == 0, answer)
+        }
+    });
+    let pid = instance.child.id().expect("pid");
+    let sampler = tokio::spawn(async move {
+        let mut peak = 0;
+        for _ in 0..100 {
+            peak = peak.max(rss_bytes(pid));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        peak
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let mut busy = [0, 0];
+    for (known, answer) in &answers {
+        match error_code(answer) {
+            None => assert!(*known, "{answer}"),
+            Some("UNAUTHENTICATED") => assert!(!known, "{answer}"),
+            Some("BUSY") => busy[usize::from(*known)] += 1,
+            other => panic!("unexpected {other:?}: {answer}"),
+        }
+    }
+    let peak = sampler.await.expect("sampler");
+    eprintln!(
+        "150 concurrent resets: {} known and {} unknown turned away BUSY; peak RSS {} MiB",
+        busy[1],
+        busy[0],
+        peak / (1024 * 1024)
+    );
+    assert!(busy[0] > 0 && busy[1] > 0, "both kinds hit the bound: {busy:?}");
+    assert!(peak < 200 * 1024 * 1024, "RSS {peak} bytes");
+    // And the server still answers at once.
+    let health = reqwest::get(format!("{}/healthz", instance.base))
+        .await
+        .expect("healthz");
+    assert!(health.status().is_success());
+}

@@ -9,7 +9,11 @@ use crate::golden::assert_golden;
 use crate::receiver::Receiver;
 use crate::support::{Backend, TestApp, error_code};
 
-db_test!(interaction_events_match_golden_payloads, sign_in_rules);
+db_test!(
+    interaction_events_match_golden_payloads,
+    sign_in_rules,
+    concurrency_cannot_bypass_the_lockout,
+);
 
 const EVENTS: [&str; 6] = [
     "PostRegister",
@@ -211,4 +215,55 @@ async fn sign_in_rules(backend: Backend) {
         error_code(&app.gql(&admin, SIGN_IN, json!({ "i": "sam", "p": "x" })).await),
         Some("FORBIDDEN")
     );
+}
+
+async fn concurrency_cannot_bypass_the_lockout(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let front = app.token("interactions:write", "default");
+    let registered = app
+        .gql(
+            &front,
+            "mutation { register(input: { username: \"noor\", password: \"the right password\" }) { userId } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(registered["errors"], Value::Null, "{registered}");
+    // 39 wrong passwords and the right one, all at once.
+    let attempts = (0..40).map(|i| {
+        let password = if i == 20 {
+            "the right password".to_owned()
+        } else {
+            format!("wrong password {i}")
+        };
+        let front = front.clone();
+        let app = &app;
+        async move { app.gql(&front, SIGN_IN, json!({ "i": "noor", "p": password })).await }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let code = |a: &Value| error_code(a).map(str::to_owned);
+    let wrong = answers
+        .iter()
+        .filter(|a| code(a).as_deref() == Some("UNAUTHENTICATED"))
+        .count();
+    let locked = answers
+        .iter()
+        .filter(|a| code(a).as_deref() == Some("IDENTIFIER_LOCKED"))
+        .count();
+    let busy = answers.iter().filter(|a| code(a).as_deref() == Some("BUSY")).count();
+    let signed_in = answers
+        .iter()
+        .filter(|a| a["data"]["signIn"]["userId"].is_string())
+        .count();
+    eprintln!("{backend:?}: {wrong} wrong, {signed_in} signed in, {locked} locked, {busy} busy");
+    assert_eq!(
+        wrong + locked + busy + signed_in,
+        40,
+        "every attempt got an answer: {answers:?}"
+    );
+    // A password was checked only for the attempts answered UNAUTHENTICATED or signed in.
+    assert!(wrong + signed_in <= 5, "{} passwords were checked", wrong + signed_in);
+    assert!(wrong <= 5);
+    if signed_in == 0 {
+        assert!(locked >= 35 - busy, "the rest were refused without a check");
+    }
 }
