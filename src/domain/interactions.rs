@@ -173,9 +173,9 @@ async fn reserve(db: &Db, tenant: &str, key: &str, since: i64) -> AppResult<Atte
 /// still have emitted `Identifier.Lockout`).
 ///
 /// Order matters: the attempt is reserved first (a locked identifier's password is never
-/// checked, and a locked attempt never waits for Argon2 capacity), then password work is
-/// admitted (a `BUSY` answer takes its reservation back: it is no failure), then the password
-/// is checked, against a real hash or, for an unknown identifier, with the same Argon2 work.
+/// checked, and a locked attempt never waits for Argon2 capacity), then the password is
+/// checked, against a real hash or, for an unknown identifier, with the same Argon2 work; a
+/// `BUSY` answer (no Argon2 capacity) takes the reservation back: it is no failure.
 pub async fn sign_in(
     db: &Db,
     tenant: &str,
@@ -213,8 +213,10 @@ pub async fn sign_in(
         }
         Attempt::Reserved { id, nth } => (id, nth),
     };
-    let permit = match passwords::admit().await {
-        Ok(permit) => permit,
+    let user = find_user(&db.read, tenant, identifier.trim()).await?;
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let verified = match passwords::verify(password, hash).await {
+        Ok(verified) => verified,
         Err(busy) => {
             // Nothing was checked: this attempt is no failure.
             sign_in_failure::Entity::delete_by_id(attempt_id)
@@ -223,9 +225,6 @@ pub async fn sign_in(
             return Err(busy);
         }
     };
-    let user = find_user(&db.read, tenant, identifier.trim()).await?;
-    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-    let verified = permit.verify(password, hash).await?;
     let Some(user) = user.filter(|_| verified) else {
         // The reserved attempt stays recorded as this failure; the one that reaches the limit
         // announces the lockout.
@@ -287,13 +286,12 @@ pub async fn reset_password(
     } else {
         identifier
     };
-    let permit = passwords::admit().await?;
     // An unknown identifier costs the same Argon2 work as a known one (timing tells nothing).
     let Some(user) = find_user(&db.read, tenant, &identifier).await? else {
-        permit.verify(new_password, None).await?;
+        passwords::verify(new_password, None).await?;
         return Err(AppError::Unauthenticated(WRONG_CREDENTIALS.into()));
     };
-    let hash = permit.hash(new_password).await?;
+    let hash = passwords::hash(new_password).await?;
     let txn = db.write.begin().await?;
     let user = find_user(&txn, tenant, &identifier)
         .await?

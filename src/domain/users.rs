@@ -141,7 +141,7 @@ pub async fn insert(
         ensure_unique(&db.read, tenant, None, username.as_deref(), primary_email.as_deref()).await?;
     }
     let password_hash = match input.password {
-        Some(password) => Some(passwords::admit().await?.hash(password).await?),
+        Some(password) => Some(passwords::hash(password).await?),
         None => None,
     };
 
@@ -274,7 +274,7 @@ pub async fn set_password(
 ) -> AppResult<(user::Model, Emitted)> {
     passwords::validate(&password)?;
     get_required(&db.read, tenant, id).await?;
-    let hash = passwords::admit().await?.hash(password).await?;
+    let hash = passwords::hash(password).await?;
     let txn = db.write.begin().await?;
     let mut model: user::ActiveModel = get_required(&txn, tenant, id).await?.into();
     model.password_hash = Set(Some(hash));
