@@ -28,6 +28,8 @@ pub struct HttpState {
     pub shutdown: CancellationToken,
     /// Upgraded WebSocket connections, which axum's graceful shutdown does not wait for.
     pub sockets: TaskTracker,
+    /// One permit per open WebSocket connection (`HOOKD_MAX_CONNECTIONS`).
+    pub connections: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 pub fn router(state: HttpState) -> Router {

@@ -82,6 +82,7 @@ impl App {
         let dispatcher = tokio::spawn(delivery::run(self.state.clone(), shutdown.clone()));
         let sockets = TaskTracker::new();
         let router = http::router(http::HttpState {
+            connections: Arc::new(tokio::sync::Semaphore::new(self.state.config.max_connections)),
             schema: graphql::build(self.state.clone()),
             app: self.state,
             shutdown: shutdown.clone(),

@@ -9,6 +9,8 @@
 //! - mutation root fields ([`MAX_MUTATIONS`]): counted in the parsed documents, so a batch of
 //!   aliased mutations is refused with `LIMIT_EXCEEDED` before any of them runs;
 //! - outbound test deliveries ([`MAX_TEST_SENDS`]): `testHook` charges one per event.
+//!
+//! A subscription selects exactly one root field (the GraphQL spec's rule), checked here too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -116,6 +118,19 @@ impl Extension for Budget {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
+        // The GraphQL spec's "single root field" rule, which async-graphql does not enforce:
+        // one subscription streams one field, so aliases cannot multiply a socket's streams.
+        for (_, operation) in document.operations.iter() {
+            if operation.node.ty == OperationType::Subscription
+                && root_fields(&operation.node.selection_set.node, &document.fragments, 0) != 1
+            {
+                return Err(AppError::bad_input(
+                    "query",
+                    "a subscription selects exactly one root field; open one subscription per field",
+                )
+                .into_server_error());
+            }
+        }
         if let Some(budget) = ctx.data_opt::<Arc<RequestBudget>>() {
             let fields: usize = document
                 .operations

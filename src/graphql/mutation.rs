@@ -6,7 +6,7 @@ use crate::delivery::test_hook;
 use crate::domain::deliveries::{self, DeliveryStatus as DomainStatus};
 use crate::domain::{events, hooks};
 use crate::error::AppError;
-use crate::graphql::guard::RequireScope;
+use crate::graphql::guard::{self, RequireScope};
 use crate::graphql::identity::IdentityMutation;
 use crate::graphql::interactions::InteractionMutation;
 use crate::graphql::organizations::OrganizationMutation;
@@ -39,6 +39,7 @@ impl HookMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The new hook.")] input: CreateHookInput,
     ) -> Result<Hook> {
+        guard::selection_allowed(ctx, Hook::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
         Ok(hooks::create(&state.db, tenant, input.into(), &state.hook_rules)
@@ -54,6 +55,7 @@ impl HookMutation {
         #[graphql(desc = "The hook's id.")] id: ID,
         #[graphql(desc = "The changes.")] input: UpdateHookInput,
     ) -> Result<Hook> {
+        guard::selection_allowed(ctx, Hook::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
         let (hook, cancelled) = hooks::update(&state.db, tenant, &id, input.into(), &state.hook_rules).await?;
@@ -85,6 +87,7 @@ impl HookMutation {
         )]
         grace_period_seconds: i32,
     ) -> Result<Hook> {
+        guard::selection_allowed(ctx, Hook::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
         Ok(
@@ -149,6 +152,7 @@ impl EventMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The event.")] input: EmitEventInput,
     ) -> Result<Event> {
+        guard::selection_allowed(ctx, Event::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
         let (event, emitted) =
@@ -188,6 +192,7 @@ impl DeliveryMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The delivery's id.")] delivery_id: ID,
     ) -> Result<Delivery> {
+        guard::selection_allowed(ctx, Delivery::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
         let delivery = deliveries::redeliver(&state.db, tenant, &delivery_id).await?;

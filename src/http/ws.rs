@@ -6,7 +6,16 @@
 //! socket is handed to async-graphql's protocol machine with the verified claims as its data.
 //! Every socket ends on shutdown (close 1001); `App::serve` waits for them, since axum does not
 //! track upgraded connections.
+//!
+//! Bounds, checked here on the messages in both directions ([`Gatekeeper`]): at most
+//! `HOOKD_MAX_CONNECTIONS` sockets (the next upgrade gets 503 `BUSY`), at most
+//! `HOOKD_MAX_SUBSCRIPTIONS_PER_CONNECTION` active subscriptions on one (the next gets an
+//! `error` message with `LIMIT_EXCEEDED` and the socket stays open), a second subscription with
+//! an id in use closes with 4409, a frame over 64 KiB with 1009, a malformed frame with 1002
+//! (1007 for text that is not UTF-8).
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::Data;
@@ -16,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
 use futures_util::stream::{self, SplitSink, StreamExt};
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 use crate::auth::Claims;
 use crate::graphql::loaders::Loaders;
@@ -27,6 +37,13 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
 pub fn upgrade(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
+    let Ok(connection) = state.connections.clone().try_acquire_owned() else {
+        let body = serde_json::json!({ "errors": [{
+            "message": "too many WebSocket connections are open; try again later",
+            "extensions": { "code": "BUSY" },
+        }] });
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    };
     let upgrade = upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(MAX_MESSAGE_BYTES)
@@ -43,7 +60,12 @@ pub fn upgrade(state: HttpState, upgrade: WebSocketUpgrade) -> Response {
             .into_response();
     };
     let sockets = state.sockets.clone();
-    upgrade.on_upgrade(move |socket| sockets.track_future(serve(state, socket, protocol)))
+    upgrade.on_upgrade(move |socket| {
+        sockets.track_future(async move {
+            serve(state, socket, protocol).await;
+            drop(connection);
+        })
+    })
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -75,14 +97,51 @@ async fn serve(state: HttpState, socket: WebSocket, protocol: WebSocketProtocols
     let expires_in = Duration::from_secs((claims.expires_at - chrono::Utc::now().timestamp()).max(0) as u64);
     let loaders = Loaders::new(&state.app, &claims.tenant);
 
-    // Replay the init message we consumed, then the rest of the socket, into async-graphql.
-    let rest = source.take_while(|m| std::future::ready(m.is_ok())).filter_map(|m| {
-        std::future::ready(match m {
-            Ok(Message::Text(text)) => Some(text.as_bytes().to_vec()),
-            Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
-            _ => None,
+    // Replay the init message we consumed, then the rest of the socket, into async-graphql,
+    // through the gatekeeper: it drops what it refuses and tells the loop below what to answer.
+    let gate = Arc::new(Mutex::new(Gatekeeper::new(
+        protocol,
+        state.app.config.max_subscriptions_per_connection,
+    )));
+    let (control_tx, mut control) = mpsc::channel::<Control>(CONTROL_QUEUE);
+    let inbound_gate = gate.clone();
+    let rest = source
+        .scan(false, move |ended, message| {
+            if *ended {
+                return std::future::ready(None);
+            }
+            let verdict = match message {
+                Ok(Message::Text(text)) => lock(&inbound_gate).inbound(text.as_bytes()),
+                Ok(Message::Binary(bytes)) => lock(&inbound_gate).inbound(&bytes),
+                Ok(Message::Close(_)) => Verdict::End,
+                Ok(Message::Ping(_) | Message::Pong(_)) => Verdict::Skip,
+                Err(e) => Verdict::Control(Control::Close(frame_error_code(&e.to_string()), "bad frame".to_owned())),
+            };
+            let item = match verdict {
+                Verdict::Pass(bytes) => Some(bytes),
+                Verdict::Skip => None,
+                Verdict::End => {
+                    *ended = true;
+                    return std::future::ready(None);
+                }
+                Verdict::Control(control) => {
+                    if matches!(control, Control::Close(..)) {
+                        *ended = true;
+                    }
+                    if control_tx.try_send(control).is_err() {
+                        // The client keeps sending what we refuse faster than we answer.
+                        *ended = true;
+                        let _ = control_tx.try_send(Control::Close(1008, "too many refused messages".to_owned()));
+                    }
+                    if *ended {
+                        return std::future::ready(None);
+                    }
+                    None
+                }
+            };
+            std::future::ready(Some(item))
         })
-    });
+        .filter_map(std::future::ready);
     let input = stream::once(std::future::ready(init.into_bytes())).chain(rest);
     let mut protocol_machine =
         GraphQLWebSocket::new(state.schema.clone(), input, protocol).on_connection_init(move |_| async move {
@@ -99,8 +158,20 @@ async fn serve(state: HttpState, socket: WebSocket, protocol: WebSocketProtocols
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
     loop {
         tokio::select! {
+            // What the gatekeeper decided comes before what the protocol machine says next (its
+            // input may have ended because of that decision).
+            biased;
+            Some(control) = control.recv() => match control {
+                Control::Reply(text) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Control::Close(code, reason) => return close(&mut sink, code, &reason).await,
+            },
             message = protocol_machine.next() => match message {
                 Some(WsMessage::Text(text)) => {
+                    lock(&gate).outbound(&text);
                     if sink.send(Message::Text(text.into())).await.is_err() {
                         return;
                     }
@@ -121,6 +192,106 @@ async fn serve(state: HttpState, socket: WebSocket, protocol: WebSocketProtocols
             () = &mut expiry => return close(&mut sink, 4403, "Forbidden: token expired").await,
             () = state.shutdown.cancelled() => return close(&mut sink, 1001, "server shutting down").await,
         }
+    }
+}
+
+/// Answers the gatekeeper queues for the connection loop; a client that fills it is closed.
+const CONTROL_QUEUE: usize = 16;
+
+/// What the connection loop must send on the gatekeeper's behalf.
+#[derive(Debug)]
+enum Control {
+    Reply(String),
+    Close(u16, String),
+}
+
+enum Verdict {
+    /// Hand the message to the protocol machine.
+    Pass(Vec<u8>),
+    /// Nothing to hand on (a ping).
+    Skip,
+    /// The client closed the socket.
+    End,
+    /// Drop the message and have the loop do this.
+    Control(Control),
+}
+
+fn lock(gate: &Mutex<Gatekeeper>) -> std::sync::MutexGuard<'_, Gatekeeper> {
+    gate.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The close code for a frame the WebSocket layer refused.
+fn frame_error_code(error: &str) -> u16 {
+    if error.contains("too long") || error.contains("Space limit") {
+        1009
+    } else if error.contains("UTF-8") || error.contains("utf-8") {
+        1007
+    } else {
+        1002
+    }
+}
+
+/// Tracks the subscriptions a connection has open, from the client's `subscribe`/`start` and
+/// `complete`/`stop` messages and the server's `complete`/`error` messages.
+struct Gatekeeper {
+    protocol: WebSocketProtocols,
+    max: usize,
+    active: HashSet<String>,
+}
+
+impl Gatekeeper {
+    fn new(protocol: WebSocketProtocols, max: usize) -> Gatekeeper {
+        Gatekeeper {
+            protocol,
+            max,
+            active: HashSet::new(),
+        }
+    }
+
+    fn inbound(&mut self, bytes: &[u8]) -> Verdict {
+        let Ok(message) = serde_json::from_slice::<Value>(bytes) else {
+            return Verdict::Control(Control::Close(4400, "Invalid message".to_owned()));
+        };
+        let id = message["id"].as_str().unwrap_or_default().to_owned();
+        match message["type"].as_str() {
+            Some("subscribe" | "start") => {
+                if self.active.contains(&id) {
+                    return Verdict::Control(Control::Close(4409, format!("Subscriber for {id} already exists")));
+                }
+                if self.active.len() >= self.max {
+                    return Verdict::Control(Control::Reply(self.refusal(&id)));
+                }
+                self.active.insert(id);
+            }
+            Some("complete" | "stop") => {
+                self.active.remove(&id);
+            }
+            _ => {}
+        }
+        Verdict::Pass(bytes.to_vec())
+    }
+
+    fn outbound(&mut self, text: &str) {
+        let Ok(message) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
+        if matches!(message["type"].as_str(), Some("complete" | "error"))
+            && let Some(id) = message["id"].as_str()
+        {
+            self.active.remove(id);
+        }
+    }
+
+    fn refusal(&self, id: &str) -> String {
+        let error = serde_json::json!({
+            "message": format!("at most {} subscriptions may be active on one connection", self.max),
+            "extensions": { "code": "LIMIT_EXCEEDED" },
+        });
+        let payload = match self.protocol {
+            WebSocketProtocols::GraphQLWS => serde_json::json!([error]),
+            WebSocketProtocols::SubscriptionsTransportWS => error,
+        };
+        serde_json::json!({ "id": id, "type": "error", "payload": payload }).to_string()
     }
 }
 

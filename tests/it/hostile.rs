@@ -13,6 +13,7 @@ db_test!(
     a_response_larger_than_the_cap_is_one_error,
     aliases_and_batches_cannot_multiply_test_deliveries,
     aliases_and_batches_cannot_multiply_mutations,
+    nested_fields_need_the_scope_of_their_type,
 );
 
 /// 250 KiB of event data: near the 256 KiB limit.
@@ -320,4 +321,106 @@ async fn password_hashing_is_bounded() {
         .await
         .expect("healthz");
     assert!(health.status().is_success());
+}
+
+async fn nested_fields_need_the_scope_of_their_type(backend: Backend) {
+    let app = TestApp::delivering(backend, |_| {}).await;
+    let receiver = Receiver::spawn().await;
+    let hook = app.hook_to(&receiver.url, &["User.Created"]).await;
+    let event_id = app.emit("User.Created", json!({})).await;
+    let delivery = app.wait_for_status(&event_id, "SUCCEEDED").await;
+    let ids = json!({ "hook": hook["id"], "delivery": delivery["id"] });
+    // (token scopes, operation, what it reaches): each leads from one scope's types to another's.
+    let table = [
+        (
+            "deliveries:read",
+            "{ deliveries { edges { node { id hook { url headers { name value } } } } } }",
+            "Delivery.hook",
+        ),
+        (
+            "deliveries:read",
+            "query($delivery: ID!) { delivery(id: $delivery) { hook { id } } }",
+            "Delivery.hook",
+        ),
+        (
+            "deliveries:read",
+            "{ events { edges { node { deliveries { hook { url } } } } } }",
+            "Event.deliveries.hook",
+        ),
+        (
+            "hooks:read",
+            "{ hooks { edges { node { deliveries { totalCount } } } } }",
+            "Hook.deliveries",
+        ),
+        (
+            "hooks:read",
+            "{ hooks { edges { node { executionStats { requestCount } } } } }",
+            "Hook.executionStats",
+        ),
+        (
+            "hooks:read",
+            "{ hooks { edges { node { signingKey } } } }",
+            "Hook.signingKey",
+        ),
+        (
+            "events:write",
+            "mutation { emitEvent(input: { type: \"User.Created\", data: {} }) { id deliveries { id } } }",
+            "emitEvent → Event.deliveries",
+        ),
+        (
+            "deliveries:write",
+            "mutation($delivery: ID!) { redeliver(deliveryId: $delivery) { id hook { url } } }",
+            "redeliver → Delivery.hook",
+        ),
+        (
+            "deliveries:write",
+            "mutation($delivery: ID!) { redeliver(deliveryId: $delivery) { id event { payload } } }",
+            "redeliver → Delivery.event",
+        ),
+        (
+            "hooks:write",
+            "mutation($hook: ID!) { updateHook(id: $hook, input: { name: \"renamed\" }) { id deliveries { totalCount } } }",
+            "updateHook → Hook.deliveries",
+        ),
+        (
+            "hooks:write",
+            "mutation { createHook(input: { name: \"x\", events: [\"User.Created\"], url: \"https://example.com/h\" }) { id executionStats { requestCount } } }",
+            "createHook → Hook.executionStats",
+        ),
+    ];
+    for (scopes, query, reaches) in table {
+        let token = app.token(scopes, "default");
+        let response = app.gql(&token, query, ids.clone()).await;
+        assert_eq!(
+            error_code(&response),
+            Some("FORBIDDEN"),
+            "{scopes} reached {reaches}: {response}"
+        );
+        let text = response.to_string();
+        assert!(!text.contains(&receiver.url), "{reaches} leaked the URL: {text}");
+    }
+    // The refused mutations changed nothing.
+    assert_eq!(app.count_rows("events").await, 1, "no event was emitted");
+    assert_eq!(app.count_rows("hooks").await, 1, "no hook was created");
+    let now = app
+        .gql(
+            &app.admin(),
+            "query($hook: ID!) { hook(id: $hook) { name } }",
+            ids.clone(),
+        )
+        .await;
+    assert_eq!(now["data"]["hook"]["name"], "receiver", "the hook was not renamed");
+    assert_eq!(
+        app.deliveries_of(&event_id).await[0]["attemptCount"],
+        1,
+        "nothing was redelivered"
+    );
+    // With both scopes, the same fields are there.
+    let both = app.token("deliveries:read hooks:read", "default");
+    let response = app.gql(&both, table[0].1, json!({})).await;
+    assert_eq!(response["errors"], Value::Null, "{response}");
+    assert_eq!(
+        response["data"]["deliveries"]["edges"][0]["node"]["hook"]["url"],
+        receiver.url.as_str()
+    );
 }

@@ -3,7 +3,9 @@ use chrono::{DateTime, Utc};
 
 use entity::{delivery, delivery_attempt};
 
+use crate::auth::Scope;
 use crate::domain::deliveries::{self as domain, HookStats as DomainStats};
+use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::types::event::Event;
 use crate::graphql::types::hook::{Hook, datetime};
@@ -36,6 +38,11 @@ pub enum AttemptTrigger {
 /// One event sent to one hook, with every attempt.
 pub struct Delivery(pub delivery::Model);
 
+impl Delivery {
+    /// Fields below a delivery that lead to another scope's types.
+    pub const NESTED_SCOPES: NestedScopes = &[(&["hook"], Scope::HooksRead), (&["event"], Scope::DeliveriesRead)];
+}
+
 impl From<delivery::Model> for Delivery {
     fn from(model: delivery::Model) -> Self {
         Delivery(model)
@@ -50,7 +57,8 @@ impl Delivery {
         ID(self.0.id.clone())
     }
 
-    /// The hook; null once the hook is deleted (its deliveries stay).
+    /// The hook; null once the hook is deleted (its deliveries stay). Needs `hooks:read`.
+    #[graphql(guard = "RequireScope(Scope::HooksRead)")]
     async fn hook(&self, ctx: &Context<'_>) -> Result<Option<Hook>> {
         let loaders = ctx.data::<Loaders>()?;
         Ok(loaders
@@ -65,7 +73,8 @@ impl Delivery {
         ID(self.0.hook_id.clone())
     }
 
-    /// The event delivered.
+    /// The event delivered. Needs `deliveries:read`.
+    #[graphql(guard = "RequireScope(Scope::DeliveriesRead)")]
     async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
         let loaders = ctx.data::<Loaders>()?;
         Ok(loaders.events.load_one(self.0.event_id.clone()).await?.map(Event))

@@ -5,13 +5,23 @@ use chrono::{DateTime, Utc};
 
 use entity::event;
 
+use crate::auth::Scope;
 use crate::domain::events;
+use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::types::delivery::Delivery;
 use crate::graphql::types::hook::datetime;
 
 /// Something that happened, as delivered to hooks.
 pub struct Event(pub Arc<event::Model>);
+
+impl Event {
+    /// Fields below an event that lead to another scope's types.
+    pub const NESTED_SCOPES: NestedScopes = &[
+        (&["deliveries"], Scope::DeliveriesRead),
+        (&["deliveries", "hook"], Scope::HooksRead),
+    ];
+}
 
 impl From<event::Model> for Event {
     fn from(model: event::Model) -> Self {
@@ -46,7 +56,9 @@ impl Event {
         datetime(self.0.created_at)
     }
 
-    /// One delivery per hook that was subscribed when the event was emitted.
+    /// One delivery per hook that was subscribed when the event was emitted. Needs
+    /// `deliveries:read`.
+    #[graphql(guard = "RequireScope(Scope::DeliveriesRead)")]
     async fn deliveries(&self, ctx: &Context<'_>) -> Result<Vec<Delivery>> {
         let loaders = ctx.data::<Loaders>()?;
         let rows = loaders.event_deliveries.load_one(self.0.id.clone()).await?;

@@ -8,12 +8,20 @@ use crate::domain::hooks::{self as hooks, CreateHook, UpdateHook};
 use crate::domain::now_ms;
 use crate::domain::page::PageRequest;
 use crate::error::AppError;
-use crate::graphql::guard::RequireScope;
+use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::{HookDeliveriesKey, Loaders};
 use crate::graphql::types::connection::{Connection, DeliveryEdge};
 use crate::graphql::types::delivery::{Delivery, DeliveryStatus, HookStats};
 
 pub struct Hook(pub hook::Model);
+
+impl Hook {
+    /// Fields below a hook that lead to another scope's types.
+    pub const NESTED_SCOPES: NestedScopes = &[
+        (&["deliveries"], Scope::DeliveriesRead),
+        (&["executionStats"], Scope::DeliveriesRead),
+    ];
+}
 
 impl From<hook::Model> for Hook {
     fn from(model: hook::Model) -> Self {
