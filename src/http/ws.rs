@@ -98,12 +98,13 @@ async fn serve(state: HttpState, socket: WebSocket, protocol: WebSocketProtocols
     let loaders = Loaders::new(&state.app, &claims.tenant);
 
     // Replay the init message we consumed, then the rest of the socket, into async-graphql,
-    // through the gatekeeper: it drops what it refuses and tells the loop below what to answer.
+    // through the gatekeeper: it drops what it refuses and tells the loop below what to answer
+    // (refusals over a queue, and why it ended the input, if it did).
     let gate = Arc::new(Mutex::new(Gatekeeper::new(
         protocol,
         state.app.config.max_subscriptions_per_connection,
     )));
-    let (control_tx, mut control) = mpsc::channel::<Control>(CONTROL_QUEUE);
+    let (replies_tx, mut replies) = mpsc::channel::<String>(REPLY_QUEUE);
     let inbound_gate = gate.clone();
     let rest = source
         .scan(false, move |ended, message| {
@@ -115,28 +116,29 @@ async fn serve(state: HttpState, socket: WebSocket, protocol: WebSocketProtocols
                 Ok(Message::Binary(bytes)) => lock(&inbound_gate).inbound(&bytes),
                 Ok(Message::Close(_)) => Verdict::End,
                 Ok(Message::Ping(_) | Message::Pong(_)) => Verdict::Skip,
-                Err(e) => Verdict::Control(Control::Close(frame_error_code(&e.to_string()), "bad frame".to_owned())),
+                Err(e) => Verdict::Close(frame_error_code(&e.to_string()), "bad frame".to_owned()),
             };
             let item = match verdict {
                 Verdict::Pass(bytes) => Some(bytes),
                 Verdict::Skip => None,
-                Verdict::End => {
+                Verdict::Reply(text) => {
+                    if replies_tx.try_send(text).is_ok() {
+                        None
+                    } else {
+                        // The client sends what we refuse faster than we can answer it.
+                        lock(&inbound_gate).closing = Some((1008, "too many refused messages".to_owned()));
+                        *ended = true;
+                        return std::future::ready(None);
+                    }
+                }
+                Verdict::Close(code, reason) => {
+                    lock(&inbound_gate).closing = Some((code, reason));
                     *ended = true;
                     return std::future::ready(None);
                 }
-                Verdict::Control(control) => {
-                    if matches!(control, Control::Close(..)) {
-                        *ended = true;
-                    }
-                    if control_tx.try_send(control).is_err() {
-                        // The client keeps sending what we refuse faster than we answer.
-                        *ended = true;
-                        let _ = control_tx.try_send(Control::Close(1008, "too many refused messages".to_owned()));
-                    }
-                    if *ended {
-                        return std::future::ready(None);
-                    }
-                    None
+                Verdict::End => {
+                    *ended = true;
+                    return std::future::ready(None);
                 }
             };
             std::future::ready(Some(item))
@@ -158,17 +160,11 @@ async fn serve(state: HttpState, socket: WebSocket, protocol: WebSocketProtocols
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
     loop {
         tokio::select! {
-            // What the gatekeeper decided comes before what the protocol machine says next (its
-            // input may have ended because of that decision).
-            biased;
-            Some(control) = control.recv() => match control {
-                Control::Reply(text) => {
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        return;
-                    }
+            Some(reply) = replies.recv() => {
+                if sink.send(Message::Text(reply.into())).await.is_err() {
+                    return;
                 }
-                Control::Close(code, reason) => return close(&mut sink, code, &reason).await,
-            },
+            }
             message = protocol_machine.next() => match message {
                 Some(WsMessage::Text(text)) => {
                     lock(&gate).outbound(&text);
@@ -177,7 +173,15 @@ async fn serve(state: HttpState, socket: WebSocket, protocol: WebSocketProtocols
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => return close(&mut sink, code, &reason).await,
-                None => return close(&mut sink, 1000, "").await,
+                None => {
+                    // The input ended: the client left, or the gatekeeper ended it for a reason.
+                    while let Ok(reply) = replies.try_recv() {
+                        let _ = sink.send(Message::Text(reply.into())).await;
+                    }
+                    let closing = lock(&gate).closing.take();
+                    let (code, reason) = closing.unwrap_or((1000, String::new()));
+                    return close(&mut sink, code, &reason).await;
+                }
             },
             _ = keepalive.tick() => {
                 // graphql-transport-ws relies on WebSocket pings; the legacy protocol has `ka`.
@@ -195,15 +199,8 @@ async fn serve(state: HttpState, socket: WebSocket, protocol: WebSocketProtocols
     }
 }
 
-/// Answers the gatekeeper queues for the connection loop; a client that fills it is closed.
-const CONTROL_QUEUE: usize = 16;
-
-/// What the connection loop must send on the gatekeeper's behalf.
-#[derive(Debug)]
-enum Control {
-    Reply(String),
-    Close(u16, String),
-}
+/// Refusals the gatekeeper may queue for the connection loop; a client that fills it is closed.
+const REPLY_QUEUE: usize = 16;
 
 enum Verdict {
     /// Hand the message to the protocol machine.
@@ -212,8 +209,10 @@ enum Verdict {
     Skip,
     /// The client closed the socket.
     End,
-    /// Drop the message and have the loop do this.
-    Control(Control),
+    /// Drop the message and send this instead.
+    Reply(String),
+    /// Drop the message and close the socket with this code.
+    Close(u16, String),
 }
 
 fn lock(gate: &Mutex<Gatekeeper>) -> std::sync::MutexGuard<'_, Gatekeeper> {
@@ -237,6 +236,8 @@ struct Gatekeeper {
     protocol: WebSocketProtocols,
     max: usize,
     active: HashSet<String>,
+    /// Why the gatekeeper ended the client's input, if it did: the close code to send.
+    closing: Option<(u16, String)>,
 }
 
 impl Gatekeeper {
@@ -245,21 +246,22 @@ impl Gatekeeper {
             protocol,
             max,
             active: HashSet::new(),
+            closing: None,
         }
     }
 
     fn inbound(&mut self, bytes: &[u8]) -> Verdict {
         let Ok(message) = serde_json::from_slice::<Value>(bytes) else {
-            return Verdict::Control(Control::Close(4400, "Invalid message".to_owned()));
+            return Verdict::Close(4400, "Invalid message".to_owned());
         };
         let id = message["id"].as_str().unwrap_or_default().to_owned();
         match message["type"].as_str() {
             Some("subscribe" | "start") => {
                 if self.active.contains(&id) {
-                    return Verdict::Control(Control::Close(4409, format!("Subscriber for {id} already exists")));
+                    return Verdict::Close(4409, format!("Subscriber for {id} already exists"));
                 }
                 if self.active.len() >= self.max {
-                    return Verdict::Control(Control::Reply(self.refusal(&id)));
+                    return Verdict::Reply(self.refusal(&id));
                 }
                 self.active.insert(id);
             }

@@ -318,3 +318,136 @@ async fn shutdown_closes_subscriptions(backend: Backend) {
     app.shut_down();
     assert_eq!(client.closed(Duration::from_secs(30)).await, 1001, "going away");
 }
+
+const EMITTED: &str = "subscription { eventEmitted { id } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_cannot_open_unbounded_streams() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |raw| {
+        raw.max_subscriptions_per_connection = Some("3".into());
+    })
+    .await;
+    let mut client = Client::connect(&app, &app.admin()).await;
+    for id in ["1", "2", "3"] {
+        client.subscribe(id, EMITTED).await;
+    }
+    // The fourth is refused with an error for its id; the socket stays open.
+    client.subscribe("4", EMITTED).await;
+    let refused = client.next().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["id"], "4");
+    assert_eq!(
+        refused["payload"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
+        "{refused}"
+    );
+    // Completing one makes room for another.
+    client.send(json!({ "id": "1", "type": "complete" })).await;
+    client.subscribe("5", EMITTED).await;
+    app.emit("User.Created", json!({})).await;
+    let mut ids: Vec<String> = Vec::new();
+    while ids.len() < 3 {
+        let message = client.next().await;
+        if message["type"] == "complete" && message["id"] == "1" {
+            continue;
+        }
+        assert_eq!(message["type"], "next", "{message}");
+        ids.push(message["id"].as_str().expect("id").to_owned());
+    }
+    ids.sort();
+    assert_eq!(ids, ["2", "3", "5"]);
+
+    // Many aliased root fields in one subscription: refused (the spec allows one).
+    client.send(json!({ "id": "5", "type": "complete" })).await;
+    assert_eq!(client.next().await["type"], "complete");
+    let aliases: String = (0..500).map(|i| format!("a{i}: eventEmitted {{ id }} ")).collect();
+    client.subscribe("6", &format!("subscription {{ {aliases} }}")).await;
+    let refused = client.next().await;
+    let code = refused["payload"][0]["extensions"]["code"]
+        .as_str()
+        .or(refused["payload"]["errors"][0]["extensions"]["code"].as_str());
+    assert_eq!(code, Some("BAD_USER_INPUT"), "{refused}");
+
+    // An id in use: 4409.
+    client.subscribe("2", EMITTED).await;
+    assert_eq!(client.closed(Duration::from_secs(30)).await, 4409);
+
+    // A frame over 64 KiB: 1009.
+    let mut big = Client::connect(&app, &app.admin()).await;
+    big.socket
+        .send(Message::Text("x".repeat(70 * 1024).into()))
+        .await
+        .expect("send");
+    assert_eq!(big.closed(Duration::from_secs(30)).await, 1009);
+
+    // Not a protocol message: a close frame, not silence.
+    let mut garbled = Client::connect(&app, &app.admin()).await;
+    garbled
+        .socket
+        .send(Message::Text("not json".into()))
+        .await
+        .expect("send");
+    assert_eq!(garbled.closed(Duration::from_secs(30)).await, 4400);
+
+    // Thousands of subscriptions sent at once get refusals or a close, never thousands of streams.
+    let mut flood = Client::connect(&app, &app.admin()).await;
+    for id in 0..2000 {
+        let message = json!({ "id": format!("f{id}"), "type": "subscribe", "payload": { "query": EMITTED } });
+        if flood
+            .socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .is_err()
+        {
+            break; // closed by the server
+        }
+    }
+    let mut refusals = 0;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(30), flood.socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let message: Value = serde_json::from_str(&text).expect("json");
+                assert_eq!(message["type"], "error", "{message}");
+                refusals += 1;
+                if refusals == 2000 - 3 {
+                    break None;
+                }
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => break frame.map(|f| u16::from(f.code)),
+            Ok(Some(Ok(_))) => {}
+            // The server closed while we were still sending: the close frame may be lost.
+            Ok(Some(Err(_)) | None) => break Some(1008),
+            Err(elapsed) => panic!("neither refusals nor a close: {elapsed}"),
+        }
+    };
+    assert!(
+        code.is_none() || code == Some(1008),
+        "closed with {code:?} after {refusals} refusals"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_capped() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |raw| raw.max_connections = Some("2".into())).await;
+    let first = Client::connect(&app, &app.admin()).await;
+    let _second = Client::connect(&app, &app.admin()).await;
+    let url = format!("{}/graphql", app.base_url.replace("http://", "ws://"));
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    match tokio_tungstenite::connect_async(request.clone()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+        other => panic!("a third connection was not refused: {other:?}"),
+    }
+    // A closed connection frees its place.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if tokio_tungstenite::connect_async(request.clone()).await.is_ok() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the place was never freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
