@@ -308,12 +308,14 @@ impl Auth {
         self.encoding_key.is_some()
     }
 
-    /// Verifies the value of an `Authorization` header (`Bearer <jwt>`).
+    /// Verifies the value of an `Authorization` header (`Bearer <jwt>`; the scheme name is
+    /// case-insensitive, RFC 9110 §11.1).
     pub async fn authenticate_header(&self, header: Option<&str>) -> Result<Claims, AuthError> {
         let header = header.ok_or(AuthError("missing bearer token"))?;
         let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .ok_or(AuthError("the Authorization header must be \"Bearer <token>\""))?;
         self.verify(token.trim()).await
     }

@@ -29,10 +29,10 @@ impl Db {
     /// Connects, creating the SQLite file (and its directory) when needed.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
         if url.starts_with("sqlite:") {
-            if let Some(dir) = sqlite_path(url).and_then(Path::parent)
-                && !dir.as_os_str().is_empty()
+            if let Some(path) = sqlite_path(url)
+                && (path.exists() || url.contains("mode=rwc"))
             {
-                std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+                owner_only(path)?;
             }
             let write = connect_sqlite(url, 1).await?;
             let read = connect_sqlite(url, SQLITE_READERS).await?;
@@ -95,6 +95,32 @@ async fn connect_sqlite(url: &str, connections: u32) -> anyhow::Result<DatabaseC
                 .create_if_missing(true)
         });
     Database::connect(options).await.map_err(describe)
+}
+
+/// The SQLite file holds signing keys and password hashes: its directory is created owner-only
+/// (0700) and the file is created, or tightened, to 0600 before SQLite opens it (SQLite gives
+/// its -wal and -shm files the main file's mode).
+fn owner_only(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| anyhow::anyhow!("cannot make {} owner-only: {e}", path.display()))?;
+    Ok(())
 }
 
 /// The file path of a `sqlite://path?query` URL, `None` for in-memory databases.

@@ -21,14 +21,15 @@ impl TargetPolicy {
         TargetPolicy { allowed }
     }
 
-    /// `Err` with a reason when a webhook must not connect to `ip`.
-    pub fn check(&self, ip: IpAddr) -> Result<(), String> {
+    /// `Err` with the address class (e.g. "loopback") when a webhook must not connect to `ip`.
+    /// The class, not the address: what an internal name resolves to is no one's business.
+    pub fn check(&self, ip: IpAddr) -> Result<(), &'static str> {
         let ip = canonical(ip);
         if self.allowed.iter().any(|net| net.contains(&ip)) {
             return Ok(());
         }
         match blocked_reason(ip) {
-            Some(reason) => Err(format!("{ip} is a {reason} address")),
+            Some(class) => Err(class),
             None => Ok(()),
         }
     }
@@ -60,7 +61,7 @@ impl Resolve for GuardedResolver {
             for addr in &addrs {
                 policy
                     .check(addr.ip())
-                    .map_err(|reason| format!("target not allowed: {host} resolves to {reason}"))?;
+                    .map_err(|class| format!("target not allowed: {host} resolves to a {class} address"))?;
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -112,20 +113,36 @@ fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
         _ if first & 0xffc0 == 0xfe80 => "link-local",
         _ if first & 0xffc0 == 0xfec0 => "site-local",
         _ if first == 0x2001 && ip.segments()[1] == 0x0db8 => "documentation",
-        // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::/96) embed an IPv4 address.
-        _ if ip.segments()[..6] == [0; 6] => {
-            return blocked_v4(embedded_v4(ip)).map(|_| "IPv4-embedded");
+        _ => {
+            return embedded_v4(ip)
+                .into_iter()
+                .find_map(|(v4, form)| blocked_v4(v4).map(|_| form));
         }
-        _ if ip.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => {
-            return blocked_v4(embedded_v4(ip)).map(|_| "NAT64-embedded");
-        }
-        _ => return None,
     })
 }
 
-fn embedded_v4(ip: Ipv6Addr) -> Ipv4Addr {
-    let o = ip.octets();
-    Ipv4Addr::new(o[12], o[13], o[14], o[15])
+/// The IPv4 addresses an IPv6 address embeds, with the form's name: such an address reaches
+/// (or is translated to) the IPv4 one, so it is judged by it.
+fn embedded_v4(ip: Ipv6Addr) -> Vec<(Ipv4Addr, &'static str)> {
+    let s = ip.segments();
+    let v4 = |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+    let last = v4(s[6], s[7]);
+    match s {
+        // IPv4-compatible (::a.b.c.d, deprecated).
+        [0, 0, 0, 0, 0, 0, _, _] => vec![(last, "IPv4-compatible")],
+        // IPv4-translated (::ffff:0:a.b.c.d, RFC 2765).
+        [0, 0, 0, 0, 0xffff, 0, _, _] => vec![(last, "IPv4-translated")],
+        // NAT64: the well-known prefix 64:ff9b::/96 and the local-use 64:ff9b:1::/48.
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 1, ..] => vec![(last, "NAT64")],
+        // 6to4 (2002::/16): the IPv4 address follows the prefix.
+        [0x2002, high, low, ..] => vec![(v4(high, low), "6to4")],
+        // Teredo (2001::/32): the server's address, and the client's (bit-inverted) last.
+        [0x2001, 0, server_high, server_low, _, _, client_high, client_low] => vec![
+            (v4(server_high, server_low), "Teredo"),
+            (v4(!client_high, !client_low), "Teredo"),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -157,11 +174,27 @@ mod tests {
             "::127.0.0.1",
             "64:ff9b::a00:1",
             "2001:db8::1",
+            // Forms that embed an internal IPv4 address.
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::",
+            "64:ff9b:1::a00:1",
+            "2001:0:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
         ] {
             let ip: IpAddr = blocked.parse().unwrap_or_else(|_| panic!("{blocked}"));
             assert!(policy.check(ip).is_err(), "{blocked} should be blocked");
         }
-        for allowed in ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for allowed in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "2002:5db8:d822::1",
+            "64:ff9b::808:808",
+            "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+        ] {
             let ip: IpAddr = allowed.parse().unwrap_or_else(|_| panic!("{allowed}"));
             assert!(policy.check(ip).is_ok(), "{allowed} should be allowed");
         }

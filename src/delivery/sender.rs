@@ -138,7 +138,7 @@ impl Sender {
         if let Some(ip) = literal {
             self.policy
                 .check(ip)
-                .map_err(|reason| format!("target not allowed: {reason}"))?;
+                .map_err(|class| format!("target not allowed: {ip} is a {class} address"))?;
         }
         let mut response = self
             .client

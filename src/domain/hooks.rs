@@ -23,6 +23,7 @@ pub const MAX_URL_LEN: usize = 2048;
 pub const MAX_NAME_CHARS: usize = 256;
 pub const MAX_HEADERS: usize = 20;
 pub const MAX_HEADER_VALUE_LEN: usize = 1024;
+pub const MAX_HEADER_NAME_LEN: usize = 128;
 /// Retired keys kept for Standard Webhooks signatures during rotation grace periods.
 pub const MAX_PREVIOUS_KEYS: usize = 10;
 /// Longest grace period a rotation may ask for (30 days).
@@ -305,12 +306,29 @@ fn validate_events(events: Vec<String>) -> AppResult<Vec<String>> {
 }
 
 /// Checks a webhook URL's form: absolute http(s), at most 2048 characters, no user info.
+/// Parses a webhook URL strictly. The URL standard's parser forgives a lot (it drops leading
+/// and trailing spaces, tabs and newlines anywhere, and reads `http:///x` as `http://x/`); a
+/// URL that needed forgiving is refused instead, so what is stored is what was meant.
 pub fn parse_url(raw: &str) -> AppResult<Url> {
     let bad = |message: String| AppError::bad_input("url", message);
     if raw.len() > MAX_URL_LEN {
         return Err(bad(format!("url must be at most {MAX_URL_LEN} characters")));
     }
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad(
+            "url must not contain spaces, tabs, newlines or control characters".to_owned()
+        ));
+    }
+    let after_scheme = raw.split_once("://").map_or("", |(_, rest)| rest);
+    if after_scheme.is_empty() || after_scheme.starts_with(['/', '\\']) {
+        return Err(bad(
+            "url must be an absolute http or https URL with a host, like https://example.com/hook".to_owned(),
+        ));
+    }
     let url = Url::parse(raw).map_err(|_| bad("url must be an absolute http or https URL".to_owned()))?;
+    if url.port() == Some(0) {
+        return Err(bad("url port must be between 1 and 65535".to_owned()));
+    }
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad(format!("url scheme must be http or https, not {:?}", url.scheme())));
     }
@@ -333,11 +351,15 @@ fn validate_url(raw: String, targets: &TargetPolicy) -> AppResult<String> {
         _ => None,
     };
     if let Some(ip) = ip {
-        targets
-            .check(ip)
-            .map_err(|reason| AppError::bad_input("url", format!("url is not an allowed target: {reason}")))?;
+        targets.check(ip).map_err(|class| {
+            AppError::bad_input(
+                "url",
+                format!("url is not an allowed target: {ip} is a {class} address"),
+            )
+        })?;
     }
-    Ok(raw)
+    // The normalised form (lower-case scheme and host, default port dropped, `/` path).
+    Ok(url.into())
 }
 
 fn validate_headers(headers: Vec<(String, String)>) -> AppResult<Vec<(String, String)>> {
@@ -347,6 +369,11 @@ fn validate_headers(headers: Vec<(String, String)>) -> AppResult<Vec<(String, St
     let mut seen: Vec<String> = Vec::with_capacity(headers.len());
     for (name, value) in &headers {
         let bad = |message: String| AppError::bad_input("headers", message);
+        if name.len() > MAX_HEADER_NAME_LEN {
+            return Err(bad(format!(
+                "header names must be at most {MAX_HEADER_NAME_LEN} characters"
+            )));
+        }
         if name.is_empty() || !name.bytes().all(is_token_byte) {
             return Err(bad(format!("header name {name:?} is not a valid HTTP header name")));
         }

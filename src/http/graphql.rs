@@ -90,7 +90,7 @@ pub async fn get(State(state): State<HttpState>, request: axum::extract::Request
     let headers = parts.headers.clone();
     let query = parts.uri.query().map(str::to_owned);
 
-    let request = match async_graphql::http::parse_query_string(query.as_deref().unwrap_or_default()) {
+    let request = match parse_query_string(query.as_deref().unwrap_or_default()) {
         Ok(request) => request,
         Err(e) => {
             return error_response(
@@ -129,6 +129,26 @@ pub async fn get(State(state): State<HttpState>, request: axum::extract::Request
         BatchRequest::Single(request.data(claims).data(loaders).data(meta).data(budget)),
     )
     .await
+}
+
+/// A GET request's `query`, `operationName`, `variables` and `extensions` parameters (the
+/// GraphQL-over-HTTP names; async-graphql's own parser misses `operationName`).
+fn parse_query_string(input: &str) -> Result<async_graphql::Request, String> {
+    let mut request = async_graphql::Request::new("");
+    for (name, value) in url::form_urlencoded::parse(input.as_bytes()) {
+        match &*name {
+            "query" => request.query = value.into_owned(),
+            "operationName" => request.operation_name = Some(value.into_owned()),
+            "variables" => {
+                request.variables = serde_json::from_str(&value).map_err(|e| format!("invalid variables: {e}"))?;
+            }
+            "extensions" => {
+                request.extensions = serde_json::from_str(&value).map_err(|e| format!("invalid extensions: {e}"))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(request)
 }
 
 #[derive(Deserialize)]

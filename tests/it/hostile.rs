@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::db_test;
 use crate::receiver::Receiver;
-use crate::support::{Backend, TestApp, error_code, fresh_database, post_graphql};
+use crate::support::{Backend, TestApp, error_code, first_error, fresh_database, post_graphql};
 
 db_test!(
     a_nul_in_any_string_is_refused_the_same_on_both_backends,
@@ -14,6 +14,8 @@ db_test!(
     aliases_and_batches_cannot_multiply_test_deliveries,
     aliases_and_batches_cannot_multiply_mutations,
     nested_fields_need_the_scope_of_their_type,
+    hook_urls_and_headers_are_strict,
+    smaller_holes,
 );
 
 /// 250 KiB of event data: near the 256 KiB limit.
@@ -423,4 +425,130 @@ async fn nested_fields_need_the_scope_of_their_type(backend: Backend) {
         response["data"]["deliveries"]["edges"][0]["node"]["hook"]["url"],
         receiver.url.as_str()
     );
+}
+
+async fn hook_urls_and_headers_are_strict(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let create = |url: String, headers: Value| {
+        let app = &app;
+        async move {
+            app.gql(
+                &app.admin(),
+                "mutation($input: CreateHookInput!) { createHook(input: $input) { url } }",
+                json!({ "input": { "name": "h", "events": ["User.Created"], "url": url, "headers": headers } }),
+            )
+            .await
+        }
+    };
+    let refused = [
+        " https://example.com/h",
+        "https://example.com/h ",
+        "https://example.com/h\n",
+        "https://exa\tmple.com/h",
+        "http:///x",
+        "https:\\\\example.com/h",
+        "https://example.com:0/h",
+        // IPv6 forms that embed an internal IPv4 address.
+        "http://[::ffff:0:7f00:1]/",
+        "http://[2002:7f00:1::1]/",
+        "http://[2002:a9fe:a9fe::1]/",
+        "http://[64:ff9b:1::a00:1]/",
+        "http://[2001:0:a9fe:a9fe::1]/",
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+    ];
+    for url in refused {
+        let response = create(url.to_owned(), json!([])).await;
+        assert_eq!(
+            first_error(&response),
+            (Some("BAD_USER_INPUT"), Some("url")),
+            "{url:?}: {response}"
+        );
+    }
+    let long_name = "x".repeat(10_000);
+    let response = create(
+        "https://example.com/h".into(),
+        json!([{ "name": long_name, "value": "v" }]),
+    )
+    .await;
+    assert_eq!(
+        first_error(&response),
+        (Some("BAD_USER_INPUT"), Some("headers")),
+        "{response}"
+    );
+    assert_eq!(app.count_rows("hooks").await, 0, "nothing stored");
+    // What is stored is the normalised URL.
+    let stored = create("HTTPS://Example.COM:443/a/../hook?x=1".into(), json!([])).await;
+    assert_eq!(
+        stored["data"]["createHook"]["url"], "https://example.com/hook?x=1",
+        "{stored}"
+    );
+}
+
+async fn smaller_holes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // The Bearer scheme is case-insensitive.
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = app
+            .gql_raw(
+                Some(&format!("{scheme} {}", app.admin())),
+                "{ hooks { totalCount } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(response["data"]["hooks"]["totalCount"], 0, "{scheme}: {response}");
+    }
+    // GET honours operationName.
+    let document = "query A { hooks { totalCount } } query B { eventTypes { name } }";
+    let url = reqwest::Url::parse_with_params(
+        &format!("{}/graphql", app.base_url),
+        [("query", document), ("operationName", "B")],
+    )
+    .expect("url");
+    let response: Value = app
+        .client()
+        .get(url)
+        .bearer_auth(app.admin())
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(response["data"]["eventTypes"].is_array(), "{response}");
+    assert!(response["data"]["hooks"].is_null(), "{response}");
+    // testHook says what class of address a name resolves to, not the address.
+    let hook = app.create_hook(&app.admin(), "h", "https://example.com/h").await;
+    let response = app
+        .gql(
+            &app.admin(),
+            "mutation($id: ID!) { testHook(id: $id, events: [\"User.Created\"], url: \"http://localhost:9/\") { error } }",
+            json!({ "id": hook["id"] }),
+        )
+        .await;
+    let error = response["data"]["testHook"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("localhost resolves to a loopback address"), "{error}");
+    assert!(!error.contains("127.0.0.1") && !error.contains("::1"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("fresh");
+    let url = format!("sqlite://{}?mode=rwc", data.join("hookd.db").display());
+    let instance = crate::crash::start_with(&url, &data, &[]).await;
+    // A write, so the WAL files exist.
+    let response = post_graphql(
+        &instance.base,
+        &crate::crash::admin_token(),
+        "mutation { emitEvent(input: { type: \"User.Created\", data: {} }) { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(response["errors"], Value::Null, "{response}");
+    let mode = |path: std::path::PathBuf| std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode(data.clone()).expect("dir"), 0o700, "the data directory");
+    for file in ["hookd.db", "hookd.db-wal", "hookd.db-shm"] {
+        assert_eq!(mode(data.join(file)).expect(file), 0o600, "{file}");
+    }
 }
