@@ -424,27 +424,25 @@ async fn an_outcome_that_cannot_be_stored_holds_up_no_other(backend: Backend) {
     use sea_orm::ConnectionTrait;
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
-    app.hook_to(&receiver.url, &["User.Created"]).await;
-    // The database refuses to mark one event's delivery SUCCEEDED (a fault injected with a
-    // trigger): its outcome cannot be stored, the others' can.
-    let refused = app.emit("User.Created", json!({ "refused": true })).await;
+    define(&app, "Outcome.Refused").await;
+    app.hook_to(&receiver.url, &["User.Created", "Outcome.Refused"]).await;
+    // The database refuses to mark the `Outcome.Refused` delivery SUCCEEDED (a fault injected
+    // with a trigger, installed before that event exists): its outcome cannot be stored, the
+    // others' can.
     let postgres = app.state.db.backend() == sea_orm::DbBackend::Postgres;
     let refuse = if postgres {
         vec![
             "CREATE FUNCTION refuse_outcome() RETURNS trigger AS $$ \
-             BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql"
-                .to_owned(),
-            format!(
-                "CREATE TRIGGER refuse_outcome BEFORE UPDATE ON deliveries FOR EACH ROW \
-                 WHEN (OLD.event_id = '{refused}' AND NEW.status = 'SUCCEEDED') EXECUTE FUNCTION refuse_outcome()"
-            ),
+             BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_outcome BEFORE UPDATE ON deliveries FOR EACH ROW \
+             WHEN (OLD.event_type = 'Outcome.Refused' AND NEW.status = 'SUCCEEDED') EXECUTE FUNCTION refuse_outcome()",
         ]
     } else {
-        vec![format!(
+        vec![
             "CREATE TRIGGER refuse_outcome BEFORE UPDATE ON deliveries \
-             WHEN OLD.event_id = '{refused}' AND NEW.status = 'SUCCEEDED' \
-             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
-        )]
+             WHEN OLD.event_type = 'Outcome.Refused' AND NEW.status = 'SUCCEEDED' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        ]
     };
     for sql in &refuse {
         app.state
@@ -454,6 +452,7 @@ async fn an_outcome_that_cannot_be_stored_holds_up_no_other(backend: Backend) {
             .await
             .expect("install the fault");
     }
+    let refused = app.emit("Outcome.Refused", json!({ "refused": true })).await;
     let mut others = Vec::new();
     for n in 0..20 {
         others.push(app.emit("User.Created", json!({ "n": n })).await);
