@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::auth::JwtKeyConfig;
+mod jwt_keys;
+
+pub use jwt_keys::{JwtKeyConfig, Secret};
 
 /// Every setting as given, before validation. Field docs are the `--help` text.
 #[derive(clap::Args, Debug, Default, Clone)]

@@ -14,8 +14,11 @@ use std::sync::Arc;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::bus::Bus;
+use crate::config::Config;
+use crate::db::Db;
 use crate::delivery::dispatcher::Dispatcher;
-use crate::state::AppState;
+use crate::delivery::sender::Sender;
 
 /// Room for outcomes waiting to be recorded; senders wait when it is full.
 const RECORD_QUEUE: usize = 4096;
@@ -34,23 +37,33 @@ impl Wake {
     }
 }
 
+/// What the dispatcher works with: the handles it shares with the request side.
+pub struct Handles {
+    pub db: Db,
+    pub bus: Bus,
+    pub wake: Wake,
+    pub sender: Arc<Sender>,
+    pub config: Arc<Config>,
+}
+
 /// Runs the dispatcher and its recorder until `shutdown`; returns when in-flight attempts are
 /// done (or timed out) and every outcome is stored.
-pub async fn run(state: AppState, shutdown: CancellationToken) {
+pub async fn run(handles: Handles, shutdown: CancellationToken) {
+    let Handles {
+        db,
+        bus,
+        wake,
+        sender,
+        config,
+    } = handles;
     let (records, queue) = mpsc::channel(RECORD_QUEUE);
-    let recorder = tokio::spawn(recorder::run(
-        state.db.clone(),
-        queue,
-        state.wake.clone(),
-        state.bus.clone(),
-    ));
-    let pruner = tokio::spawn(pruner::run(state.db.clone(), state.config.retention, shutdown.clone()));
-    let config = &state.config;
+    let recorder = tokio::spawn(recorder::run(db.clone(), queue, wake.clone(), bus.clone()));
+    let pruner = tokio::spawn(pruner::run(db.clone(), config.retention, shutdown.clone()));
     let dispatcher = Dispatcher {
-        db: state.db.clone(),
-        bus: state.bus.clone(),
-        sender: state.sender.clone(),
-        wake: state.wake.clone(),
+        db,
+        bus,
+        sender,
+        wake,
         records,
         lease: config.lease(),
         delivery_timeout: config.delivery_timeout,

@@ -20,6 +20,14 @@ pub mod roles;
 pub mod tenant;
 pub mod users;
 
+/// A field that may be left alone (`None`), cleared (`Some(None)`) or set (`Some(Some(v))`).
+pub type Patch<T> = Option<Option<T>>;
+
+/// `createdAt` of envelopes: ISO 8601, UTC, milliseconds (`2026-11-26T19:47:15.295Z`).
+pub fn iso_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// Milliseconds since the Unix epoch: how every table stores time.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

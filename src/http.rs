@@ -6,11 +6,17 @@ mod graphql;
 mod health;
 mod ws;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use tower_http::trace::TraceLayer;
 
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -29,10 +35,34 @@ pub struct HttpState {
     /// Upgraded WebSocket connections, which axum's graceful shutdown does not wait for.
     pub sockets: TaskTracker,
     /// One permit per open WebSocket connection (`HOOKD_MAX_CONNECTIONS`).
-    pub connections: std::sync::Arc<tokio::sync::Semaphore>,
+    pub connections: Arc<Semaphore>,
 }
 
-pub fn router(state: HttpState) -> Router {
+/// Serves HTTP (and upgraded WebSockets) on `listener` until `shutdown`, then waits for the
+/// open sockets to close (they close themselves on shutdown; at most 5 s).
+pub async fn serve(app: AppState, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    let sockets = TaskTracker::new();
+    let router = router(HttpState {
+        connections: Arc::new(Semaphore::new(app.config.max_connections)),
+        schema: crate::graphql::build(app.clone()),
+        app,
+        shutdown: shutdown.clone(),
+        sockets: sockets.clone(),
+    });
+    let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await;
+    sockets.close();
+    if tokio::time::timeout(Duration::from_secs(5), sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("WebSocket connections still open after shutdown");
+    }
+    served
+}
+
+fn router(state: HttpState) -> Router {
     Router::new()
         .route("/", get(dashboard::page))
         .route("/graphql", get(graphql::get).post(graphql::post))

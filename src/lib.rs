@@ -21,7 +21,6 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::auth::Auth;
 use crate::bus::Bus;
@@ -79,29 +78,18 @@ impl App {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
         // Deliveries left SENDING by a previous process are due once their lease runs out;
         // anything PENDING is due now. Either way the dispatcher's first claim finds them.
-        let dispatcher = tokio::spawn(delivery::run(self.state.clone(), shutdown.clone()));
-        let sockets = TaskTracker::new();
-        let router = http::router(http::HttpState {
-            connections: Arc::new(tokio::sync::Semaphore::new(self.state.config.max_connections)),
-            schema: graphql::build(self.state.clone()),
-            app: self.state,
-            shutdown: shutdown.clone(),
-            sockets: sockets.clone(),
-        });
-        let served = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
-        // WebSocket connections close themselves on shutdown; wait for them to finish.
-        sockets.close();
-        if tokio::time::timeout(std::time::Duration::from_secs(5), sockets.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("WebSocket connections still open after shutdown");
-        }
+        let state = &self.state;
+        let dispatcher = tokio::spawn(delivery::run(
+            delivery::Handles {
+                db: state.db.clone(),
+                bus: state.bus.clone(),
+                wake: state.wake.clone(),
+                sender: state.sender.clone(),
+                config: state.config.clone(),
+            },
+            shutdown.clone(),
+        ));
+        let served = http::serve(self.state, listener, shutdown.clone()).await;
         // If serving failed, stop the dispatcher too.
         shutdown.cancel();
         if let Err(e) = dispatcher.await {

@@ -34,16 +34,26 @@ const IDLE: Duration = Duration::from_secs(1);
 /// Pause after a database error before trying again.
 const ON_ERROR: Duration = Duration::from_secs(1);
 
+/// The dispatcher's handles and settings, built once by `delivery::run`.
 pub struct Dispatcher {
     pub db: Db,
+    /// Where the claim's SENDING updates go.
     pub bus: Bus,
+    /// The HTTP client that sends (signing, SSRF checks, limits).
     pub sender: Arc<Sender>,
+    /// Rung after commits that create or requeue deliveries; also by a hook that has room again.
     pub wake: Wake,
+    /// Outcomes, to the recorder.
     pub records: mpsc::Sender<Record>,
+    /// How long a claimed delivery is ours: longer than any attempt can take.
     pub lease: Duration,
+    /// How long shutdown waits for attempts in flight.
     pub delivery_timeout: Duration,
+    /// Delays before retries 1..n (`HOOKD_RETRY_SCHEDULE`).
     pub retry_schedule: Arc<[Duration]>,
+    /// Deliveries in flight at once, all hooks (`HOOKD_MAX_IN_FLIGHT`).
     pub max_in_flight: usize,
+    /// Deliveries one hook may have claimed and on the wire (`HOOKD_MAX_IN_FLIGHT_PER_HOOK`).
     pub max_in_flight_per_hook: usize,
 }
 

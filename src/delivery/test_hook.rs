@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 use entity::hook;
 
 use crate::delivery::sender::{Outgoing, Sender};
-use crate::domain::outbox::iso_now;
-use crate::domain::{catalogue, hooks, new_id, now_ms};
+use crate::domain::{catalogue, hooks, iso_now, new_id, now_ms};
 use crate::error::AppError;
 
 /// Bytes of the response body reported back.

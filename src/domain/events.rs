@@ -10,7 +10,7 @@ use crate::domain::catalogue::{self, CATALOGUE};
 use crate::domain::outbox::{self, Emitted, NewEvent};
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::tenant::scoped;
-use crate::domain::{new_id, now_ms};
+use crate::domain::{iso_now, new_id, now_ms};
 use crate::error::{AppError, AppResult};
 
 /// SPEC §3.2: event data is at most 256 KiB serialized.
@@ -174,7 +174,7 @@ pub async fn emit(
     }
     let mut envelope = Map::new();
     envelope.insert("event".into(), Value::from(event_type.as_str()));
-    envelope.insert("createdAt".into(), Value::from(outbox::iso_now()));
+    envelope.insert("createdAt".into(), Value::from(iso_now()));
     envelope.insert("data".into(), data);
     let new = NewEvent {
         event_type,

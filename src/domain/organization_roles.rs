@@ -12,13 +12,13 @@ use serde_json::{Map, Value};
 use entity::{organization_role as org_role, organization_role_scope as role_scope, organization_scope as org_scope};
 
 use crate::db::Db;
+use crate::domain::Patch;
 use crate::domain::outbox::{self, Emitted};
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::payload::{self, RequestMeta, Route};
 use crate::domain::resources::{validate_description, validate_name};
 use crate::domain::roles::RoleType;
 use crate::domain::tenant::scoped;
-use crate::domain::users::Patch;
 use crate::domain::{new_id, now_ms};
 use crate::error::{AppError, AppResult, OnConflict};
 

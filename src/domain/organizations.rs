@@ -16,12 +16,12 @@ use serde_json::{Map, Value, json};
 use entity::{application, organization, user};
 
 use crate::db::{Db, numbered, placeholders};
+use crate::domain::Patch;
 use crate::domain::outbox::{self, Emitted};
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::payload::{self, RequestMeta, Route};
 use crate::domain::resources::{validate_description, validate_name};
 use crate::domain::tenant::scoped;
-use crate::domain::users::Patch;
 use crate::domain::{new_id, now_ms};
 use crate::error::{AppError, AppResult};
 

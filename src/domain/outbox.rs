@@ -3,16 +3,16 @@
 //! [`emit`] runs inside the caller's transaction. It stores the event and one PENDING delivery
 //! per enabled hook subscribed to the event type (matched now, at emit time), so the change
 //! that caused the event, the event, and its deliveries commit together or not at all. Nothing
-//! is sent from here: after the caller commits, it calls [`crate::delivery::Wake::wake`] and the
-//! dispatcher claims the new rows at once.
+//! is sent from here: after the caller commits, it hands the returned [`Emitted`] to
+//! `AppState::published`, which tells subscribers and wakes the dispatcher to claim the rows.
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde_json::{Map, Value};
 
+use entity::delivery::{DeliveryStatus, Trigger};
 use entity::{delivery, event, hook};
 
-use crate::domain::deliveries::{DeliveryStatus, Trigger};
 use crate::domain::tenant::scoped;
 use crate::domain::{new_id, now_ms};
 use crate::error::AppResult;
@@ -25,11 +25,6 @@ pub struct NewEvent {
     /// adds `eventId` and, per delivery, `hookId` after these keys.
     pub envelope: Map<String, Value>,
     pub idempotency_key: Option<String>,
-}
-
-/// `createdAt` of envelopes: ISO 8601, UTC, milliseconds (`2026-11-26T19:47:15.295Z`).
-pub fn iso_now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// What one emit stored: to publish once the caller's transaction has committed.

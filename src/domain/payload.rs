@@ -7,7 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::domain::outbox::{NewEvent, iso_now};
+use crate::domain::iso_now;
+use crate::domain::outbox::NewEvent;
 
 /// Who made the request, as far as payloads tell: taken from the HTTP request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -10,11 +10,11 @@ use serde_json::{Map, Value};
 use entity::{resource, scope};
 
 use crate::db::Db;
+use crate::domain::Patch;
 use crate::domain::outbox::{self, Emitted};
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::payload::{self, RequestMeta, Route};
 use crate::domain::tenant::scoped;
-use crate::domain::users::Patch;
 use crate::domain::{new_id, now_ms};
 use crate::error::{AppError, AppResult, OnConflict};
 

@@ -11,12 +11,12 @@ use serde_json::{Map, Value};
 use entity::{role, role_scope, scope, user, user_role};
 
 use crate::db::Db;
+use crate::domain::Patch;
 use crate::domain::outbox::{self, Emitted};
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::payload::{self, RequestMeta, Route};
 use crate::domain::resources::{scope_json, validate_description, validate_name};
 use crate::domain::tenant::scoped;
-use crate::domain::users::Patch;
 use crate::domain::{new_id, now_ms, users};
 use crate::error::{AppError, AppResult, OnConflict};
 

@@ -18,13 +18,10 @@ use crate::domain::outbox::{self, Emitted};
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::payload::{self, RequestMeta, Route};
 use crate::domain::tenant::scoped;
-use crate::domain::{new_id, now_ms, passwords};
+use crate::domain::{Patch, new_id, now_ms, passwords};
 use crate::error::{AppError, AppResult};
 
 const MAX_JSON_BYTES: usize = 64 * 1024;
-
-/// A field that may be left alone (`None`), cleared (`Some(None)`) or set (`Some(Some(v))`).
-pub type Patch<T> = Option<Option<T>>;
 
 #[derive(Clone, Debug, Default)]
 pub struct CreateUser {

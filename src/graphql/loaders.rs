@@ -35,7 +35,7 @@ pub struct Loaders {
 
 impl Loaders {
     pub fn new(state: &AppState, tenant: &str) -> Loaders {
-        let scope = || Scope {
+        let scope = || TenantDb {
             db: state.db.clone(),
             tenant: Arc::from(tenant),
         };
@@ -56,8 +56,9 @@ impl Loaders {
     }
 }
 
+/// The database and the tenant that every loader of one request reads in.
 #[derive(Clone)]
-pub struct Scope {
+pub struct TenantDb {
     db: Db,
     tenant: Arc<str>,
 }
@@ -66,7 +67,7 @@ fn to_graphql(e: impl Into<AppError>) -> async_graphql::Error {
     e.into().into()
 }
 
-pub struct HookLoader(Scope);
+pub struct HookLoader(TenantDb);
 
 impl Loader<String> for HookLoader {
     type Value = Arc<hook::Model>;
@@ -82,7 +83,7 @@ impl Loader<String> for HookLoader {
     }
 }
 
-pub struct EventLoader(Scope);
+pub struct EventLoader(TenantDb);
 
 impl Loader<String> for EventLoader {
     type Value = Arc<event::Model>;
@@ -108,7 +109,7 @@ pub struct HookDeliveriesKey {
     pub after: Option<String>,
 }
 
-pub struct HookDeliveriesLoader(Scope);
+pub struct HookDeliveriesLoader(TenantDb);
 
 impl Loader<HookDeliveriesKey> for HookDeliveriesLoader {
     type Value = Page<delivery::Model>;
@@ -146,7 +147,7 @@ impl Loader<HookDeliveriesKey> for HookDeliveriesLoader {
 }
 
 /// `Hook.executionStats(window)` of one hook; hooks asked with the same window load together.
-pub struct HookStatsLoader(Scope);
+pub struct HookStatsLoader(TenantDb);
 
 impl Loader<(String, i64)> for HookStatsLoader {
     type Value = HookStats;
@@ -179,7 +180,7 @@ impl Loader<(String, i64)> for HookStatsLoader {
 /// Declares a loader of a grouped list keyed by id, backed by a `domain` function.
 macro_rules! grouped_loader {
     ($name:ident, $value:ty, $load:path) => {
-        pub struct $name(Scope);
+        pub struct $name(TenantDb);
 
         impl Loader<String> for $name {
             type Value = Vec<$value>;

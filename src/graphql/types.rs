@@ -9,6 +9,12 @@ pub mod organization;
 pub mod role;
 pub mod user;
 
+/// An epoch-milliseconds time as GraphQL's `DateTime` (UTC).
+pub fn datetime(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
 /// A nullable input field as a change: absent leaves the value (`None`), `null` clears it
 /// (`Some(None)`), a value sets it.
 pub fn patch(value: async_graphql::MaybeUndefined<String>) -> Option<Option<String>> {

@@ -14,6 +14,7 @@ mod hostile;
 mod http;
 mod identity;
 mod interactions;
+mod layers;
 mod receiver;
 mod schema;
 mod ssrf;

@@ -7,8 +7,9 @@ use crate::auth::Scope;
 use crate::domain::deliveries::{self as domain, HookStats as DomainStats};
 use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::Loaders;
+use crate::graphql::types::datetime;
 use crate::graphql::types::event::Event;
-use crate::graphql::types::hook::{Hook, datetime};
+use crate::graphql::types::hook::Hook;
 
 /// Where a delivery stands.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

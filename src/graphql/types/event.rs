@@ -9,8 +9,8 @@ use crate::auth::Scope;
 use crate::domain::events;
 use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::Loaders;
+use crate::graphql::types::datetime;
 use crate::graphql::types::delivery::Delivery;
-use crate::graphql::types::hook::datetime;
 
 /// Something that happened, as delivered to hooks.
 pub struct Event(pub Arc<event::Model>);

@@ -1,5 +1,5 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 
 use entity::hook;
 
@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::{HookDeliveriesKey, Loaders};
 use crate::graphql::types::connection::{Connection, DeliveryEdge};
+use crate::graphql::types::datetime;
 use crate::graphql::types::delivery::{Delivery, DeliveryStatus, HookStats};
 
 pub struct Hook(pub hook::Model);
@@ -27,10 +28,6 @@ impl From<hook::Model> for Hook {
     fn from(model: hook::Model) -> Self {
         Hook(model)
     }
-}
-
-pub fn datetime(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
 /// A webhook: which events to send, where, and with which extra headers.

@@ -5,7 +5,7 @@ use serde_json::Value;
 use entity::{application, organization, organization_role, organization_scope};
 
 use crate::graphql::loaders::Loaders;
-use crate::graphql::types::hook::datetime;
+use crate::graphql::types::datetime;
 use crate::graphql::types::role::RoleType;
 use crate::graphql::types::user::User;
 

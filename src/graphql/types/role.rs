@@ -5,7 +5,7 @@ use entity::{resource, role, scope};
 
 use crate::domain::roles::{self, CreateRole, UpdateRole};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::types::hook::datetime;
+use crate::graphql::types::datetime;
 use crate::graphql::types::patch;
 
 /// Who a role is for.

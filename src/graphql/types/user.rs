@@ -6,7 +6,7 @@ use entity::user;
 
 use crate::domain::users::{CreateUser, UpdateUser};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::types::hook::datetime;
+use crate::graphql::types::datetime;
 use crate::graphql::types::patch;
 use crate::graphql::types::role::Role;
 
