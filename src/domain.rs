@@ -28,6 +28,12 @@ pub fn iso_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A LIKE pattern matching text that contains `text` literally (`%`, `_` and `\` escaped).
+pub fn like_containing(text: &str) -> sea_orm::sea_query::LikeExpr {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
 /// Milliseconds since the Unix epoch: how every table stores time.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

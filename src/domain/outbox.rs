@@ -14,7 +14,7 @@ use entity::delivery::{DeliveryStatus, Trigger};
 use entity::{delivery, event, hook};
 
 use crate::domain::tenant::scoped;
-use crate::domain::{new_id, now_ms};
+use crate::domain::{like_containing, new_id, now_ms};
 use crate::error::AppResult;
 
 /// What a producer hands to the outbox.
@@ -83,9 +83,7 @@ pub async fn emit<C: ConnectionTrait>(txn: &C, tenant: &str, new: NewEvent) -> A
 
 /// A LIKE pattern matching hooks whose JSON `events` array contains exactly `name`.
 pub fn event_name_pattern(name: &str) -> LikeExpr {
-    let quoted = Value::from(name).to_string();
-    let escaped = quoted.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    LikeExpr::new(format!("%{escaped}%")).escape('\\')
+    like_containing(&Value::from(name).to_string())
 }
 
 /// The exact bytes sent for one delivery: the stored envelope with `eventId` and `hookId`

@@ -18,7 +18,7 @@ use crate::domain::outbox::{self, Emitted};
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::payload::{self, RequestMeta, Route};
 use crate::domain::tenant::scoped;
-use crate::domain::{Patch, new_id, now_ms, passwords};
+use crate::domain::{Patch, like_containing, new_id, now_ms, passwords};
 use crate::error::{AppError, AppResult};
 
 const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -88,12 +88,7 @@ pub async fn list(
 ) -> AppResult<Page<user::Model>> {
     let mut query = scoped::<user::Entity>(tenant);
     if let Some(search) = search.filter(|s| !s.is_empty()) {
-        let escaped = search
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        let pattern = like_containing(&search.to_lowercase());
         let contains = |column: user::Column| Func::lower(Expr::col(column)).like(pattern.clone());
         query = query.filter(
             contains(user::Column::Username)
@@ -143,7 +138,6 @@ pub async fn insert(
     };
 
     let txn = db.write.begin().await?;
-    ensure_unique(&txn, tenant, None, username.as_deref(), primary_email.as_deref()).await?;
     let now = now_ms();
     let user = user::ActiveModel {
         id: Set(new_id()),
@@ -164,7 +158,8 @@ pub async fn insert(
         updated_at: Set(now),
     }
     .insert(&txn)
-    .await?;
+    .await
+    .map_err(taken)?;
     Ok((user, txn))
 }
 
@@ -190,9 +185,6 @@ pub async fn update(
 
     let txn = db.write.begin().await?;
     let current = get_required(&txn, tenant, id).await?;
-    let username = input.username.as_ref().and_then(|u| u.as_deref());
-    let email = primary_email.as_ref().and_then(|e| e.as_deref());
-    ensure_unique(&txn, tenant, Some(id), username, email).await?;
     let mut model: user::ActiveModel = current.into();
     if let Some(v) = input.username {
         model.username = Set(v);
@@ -210,7 +202,7 @@ pub async fn update(
         model.avatar = Set(v);
     }
     model.updated_at = Set(now_ms());
-    let user = model.update(&txn).await?;
+    let user = model.update(&txn).await.map_err(taken)?;
     let route = Route::new("PATCH", "/users/:userId", 200).param("userId", id);
     let emitted = emit(&txn, tenant, meta, "User.Data.Updated", &route, user_json(&user, true)).await?;
     txn.commit().await?;
@@ -337,7 +329,22 @@ async fn emit(
     .await
 }
 
-/// Usernames and primary emails are unique per tenant.
+/// The unique indexes keep usernames and primary emails unique per tenant, also when two
+/// requests race; their violation is a `CONFLICT` naming the field.
+fn taken(e: sea_orm::DbErr) -> AppError {
+    match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(index)) if index.contains("username") => {
+            AppError::Conflict("the username is already in use".to_owned())
+        }
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            AppError::Conflict("the primary email is already in use".to_owned())
+        }
+        _ => AppError::Db(e),
+    }
+}
+
+/// Before hashing a password for a new user: are its names free? (So that a request refused
+/// for a taken name hashes nothing; the unique indexes have the last word, see [`taken`].)
 async fn ensure_unique(
     db: &impl ConnectionTrait,
     tenant: &str,

@@ -19,6 +19,7 @@ db_test!(
     organization_events_and_membership_deltas,
     every_identity_field_is_tenant_scoped,
     organization_role_scope_calls_always_emit,
+    racing_creates_get_conflict_not_internal,
 );
 
 const USER_EVENTS: [&str; 4] = [
@@ -1012,4 +1013,31 @@ async fn organization_role_scope_calls_always_emit(backend: Backend) {
     )
     .await;
     assert_eq!(count().await, 3);
+}
+
+async fn racing_creates_get_conflict_not_internal(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.token("identity:write", "default");
+    // Twenty at once with one username (no password, so nothing waits for Argon2): the unique
+    // index decides, and every loser gets CONFLICT.
+    let creates = (0..20).map(|i| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            app.gql(
+                &admin,
+                "mutation($e: String!) { createUser(input: { username: \"racer\", primaryEmail: $e }) { id } }",
+                json!({ "e": format!("racer{i}@example.org") }),
+            )
+            .await
+        }
+    });
+    let answers = futures_util::future::join_all(creates).await;
+    let created = answers
+        .iter()
+        .filter(|a| a["data"]["createUser"]["id"].is_string())
+        .count();
+    let conflicts = answers.iter().filter(|a| error_code(a) == Some("CONFLICT")).count();
+    assert_eq!((created, conflicts), (1, 19), "{answers:?}");
+    assert_eq!(app.count_rows("users").await, 1);
 }

@@ -180,15 +180,7 @@ impl TestApp {
 
     /// Creates a hook for `events` at `url` and returns its JSON (`id`, `signingKey`).
     pub async fn hook_to(&self, url: &str, events: &[&str]) -> Value {
-        let response = self
-            .gql(
-                &self.admin(),
-                "mutation($input: CreateHookInput!) { createHook(input: $input) { id signingKey events } }",
-                json!({ "input": { "name": "receiver", "events": events, "url": url } }),
-            )
-            .await;
-        assert_eq!(response["errors"], Value::Null, "createHook failed: {response}");
-        response["data"]["createHook"].clone()
+        self.create_hook_for(&self.admin(), "receiver", url, events).await
     }
 
     /// Emits an event and returns its id.
@@ -266,20 +258,7 @@ impl TestApp {
     }
 
     pub async fn gql_raw(&self, authorization: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self
-            .client
-            .post(format!("{}/graphql", self.base_url))
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(authorization) = authorization {
-            request = request.header("authorization", authorization);
-        }
-        request
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("JSON response")
+        send_graphql(&self.client, &self.base_url, authorization, query, variables).await
     }
 
     /// How many rows a table holds (all tenants).
@@ -333,11 +312,16 @@ impl TestApp {
 
     /// Creates a hook and returns its JSON (`id`, `signingKey`, …).
     pub async fn create_hook(&self, token: &str, name: &str, url: &str) -> Value {
+        self.create_hook_for(token, name, url, &["User.Created"]).await
+    }
+
+    /// Creates a hook and returns its JSON (`id name url events enabled signingKey`).
+    pub async fn create_hook_for(&self, token: &str, name: &str, url: &str, events: &[&str]) -> Value {
         let response = self
             .gql(
                 token,
                 "mutation($input: CreateHookInput!) { createHook(input: $input) { id name url events enabled signingKey } }",
-                json!({ "input": { "name": name, "events": ["User.Created"], "url": url } }),
+                json!({ "input": { "name": name, "events": events, "url": url } }),
             )
             .await;
         assert_eq!(response["errors"], Value::Null, "createHook failed: {response}");
@@ -347,19 +331,30 @@ impl TestApp {
 
 /// POSTs a GraphQL operation to a hookd at `base` (a child process) and returns the JSON.
 pub async fn post_graphql(base: &str, token: &str, query: &str, variables: Value) -> Value {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
+    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    send_graphql(&client, base, Some(&format!("Bearer {token}")), query, variables).await
+}
+
+async fn send_graphql(
+    client: &reqwest::Client,
+    base: &str,
+    authorization: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Value {
+    let mut request = client
         .post(format!("{base}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    request
         .send()
         .await
-        .expect("send")
+        .expect("request")
         .json()
         .await
-        .expect("json")
+        .expect("JSON response")
 }
 
 /// `(code, field)` of the first error of a response.
