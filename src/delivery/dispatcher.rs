@@ -31,6 +31,8 @@ const BATCH: usize = 256;
 /// Longest sleep without a wake-up: bounds how late an expired lease of a crashed process, or
 /// a retry scheduled by another process, is noticed.
 const IDLE: Duration = Duration::from_secs(1);
+/// Shortest sleep between claims that found nothing to take (milliseconds).
+const MIN_IDLE_MS: i64 = 10;
 /// Pause after a database error before trying again.
 const ON_ERROR: Duration = Duration::from_secs(1);
 
@@ -57,60 +59,63 @@ pub struct Dispatcher {
     pub max_in_flight_per_hook: usize,
 }
 
-/// The deliveries each hook has claimed and not finished, with the semaphore that lets at most
-/// `per_hook` of them be on the wire. A hook at its limit is skipped by the next claim, so its
-/// backlog never fills the slots other hooks (other tenants) need. Entries go when a hook has
-/// nothing claimed, so the map is bounded by the deliveries in flight.
+/// The deliveries each hook has claimed and not finished. The claim gives a hook no more than
+/// the room it has left, and skips a hook with none, so one hook's backlog never holds the slots
+/// other hooks (other tenants) need. Entries go when a hook has nothing claimed, so the map is
+/// bounded by the deliveries in flight.
 struct HookLimits {
     per_hook: usize,
-    hooks: Mutex<HashMap<String, (usize, Arc<Semaphore>)>>,
+    claimed: Mutex<HashMap<String, usize>>,
 }
 
 impl HookLimits {
     fn new(per_hook: usize) -> HookLimits {
         HookLimits {
             per_hook,
-            hooks: Mutex::default(),
+            claimed: Mutex::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (usize, Arc<Semaphore>)>> {
-        self.hooks.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.claimed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Counts a claimed delivery of `hook_id`; returns the hook's semaphore.
-    fn claimed(&self, hook_id: &str) -> Arc<Semaphore> {
-        let mut hooks = self.lock();
-        let entry = hooks
-            .entry(hook_id.to_owned())
-            .or_insert_with(|| (0, Arc::new(Semaphore::new(self.per_hook))));
-        entry.0 += 1;
-        entry.1.clone()
+    /// Counts a claimed delivery of `hook_id`, unless the hook is at its limit (then false).
+    fn admit(&self, hook_id: &str) -> bool {
+        let mut claimed = self.lock();
+        let count = claimed.entry(hook_id.to_owned()).or_insert(0);
+        if *count >= self.per_hook {
+            return false;
+        }
+        *count += 1;
+        true
     }
 
     /// A claimed delivery of `hook_id` is done; true when the hook just went below its limit.
     fn finished(&self, hook_id: &str) -> bool {
-        let mut hooks = self.lock();
-        let Some(entry) = hooks.get_mut(hook_id) else {
+        let mut claimed = self.lock();
+        let Some(count) = claimed.get_mut(hook_id) else {
             return false;
         };
-        entry.0 -= 1;
-        let room = entry.0 + 1 == self.per_hook;
-        if entry.0 == 0 {
-            hooks.remove(hook_id);
+        *count = count.saturating_sub(1);
+        let room_again = *count + 1 == self.per_hook;
+        if *count == 0 {
+            claimed.remove(hook_id);
         }
-        room
+        room_again
     }
 
-    /// Hooks with as many deliveries claimed as they may have in flight, at most
-    /// `lifecycle::MAX_SKIPPED_HOOKS`.
-    fn full(&self) -> Vec<String> {
-        self.lock()
+    /// Hooks with deliveries in flight and the room each has left, fullest first, at most
+    /// `lifecycle::MAX_BUSY_HOOKS`.
+    fn busy(&self) -> Vec<(String, u64)> {
+        let mut busy: Vec<(String, u64)> = self
+            .lock()
             .iter()
-            .filter(|(_, (claimed, _))| *claimed >= self.per_hook)
-            .map(|(id, _)| id.clone())
-            .take(lifecycle::MAX_SKIPPED_HOOKS)
-            .collect()
+            .map(|(id, count)| (id.clone(), self.per_hook.saturating_sub(*count) as u64))
+            .collect();
+        busy.sort_by_key(|(_, room)| *room);
+        busy.truncate(lifecycle::MAX_BUSY_HOOKS);
+        busy
     }
 }
 
@@ -134,10 +139,11 @@ impl Dispatcher {
             let now = now_ms();
             let lease_until = now + this.lease.as_millis() as i64;
             let limit = free.min(BATCH);
-            let full = hook_limits.full();
-            let skip: Vec<&str> = full.iter().map(String::as_str).collect();
+            let busy = hook_limits.busy();
+            let busy: Vec<(&str, u64)> = busy.iter().map(|(id, room)| (id.as_str(), *room)).collect();
+            let skip: Vec<&str> = busy.iter().filter(|(_, room)| *room == 0).map(|(id, _)| *id).collect();
             let per_hook = this.max_in_flight_per_hook as u64;
-            let claimed = match lifecycle::claim(&this.db, now, lease_until, limit as u64, per_hook, &skip).await {
+            let claimed = match lifecycle::claim(&this.db, now, lease_until, limit as u64, per_hook, &busy).await {
                 Ok(claimed) => claimed,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming deliveries failed");
@@ -169,21 +175,30 @@ impl Dispatcher {
             // instead of spending a write on a claim that finds nothing.
             let drained = claimed.len() < limit;
             for delivery in claimed {
+                if !hook_limits.admit(&delivery.hook_id) {
+                    // Past the hook's room (only when more hooks are busy than a claim can
+                    // name): hand it straight back, due now, without holding a slot.
+                    let release = Record::Release {
+                        delivery,
+                        due_at: now_ms(),
+                    };
+                    if this.records.send(release).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 // Cannot fail: the claim took no more rows than there were free slots.
                 let Ok(slot) = in_flight.clone().try_acquire_owned() else {
+                    hook_limits.finished(&delivery.hook_id);
                     break;
                 };
                 let hook = hooks.get(&delivery.hook_id).cloned();
                 let event = events.get(&delivery.event_id).cloned();
-                let hook_limit = hook_limits.claimed(&delivery.hook_id);
                 let this = this.clone();
                 let hook_limits = hook_limits.clone();
-                let shutdown = shutdown.clone();
                 tracker.spawn(async move {
                     let hook_id = delivery.hook_id.clone();
-                    this.clone()
-                        .deliver(delivery, hook, event, slot, hook_limit, shutdown)
-                        .await;
+                    this.clone().deliver(delivery, hook, event, slot).await;
                     if hook_limits.finished(&hook_id) {
                         // The hook was skipped by claims while at its limit; it has room now.
                         this.wake.wake();
@@ -204,7 +219,9 @@ impl Dispatcher {
     /// Waits for a wake-up, or until the next delivery outside `skip` falls due (at most `IDLE`).
     async fn idle(&self, skip: &[&str], shutdown: &CancellationToken) {
         let sleep = match lifecycle::next_due(&self.db, skip).await {
-            Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(0, IDLE.as_millis() as i64) as u64),
+            // At least a moment: rows due now that the claim could not take (locked by another
+            // transaction on PostgreSQL) must not make this loop spin.
+            Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(MIN_IDLE_MS, IDLE.as_millis() as i64) as u64),
             _ => IDLE,
         };
         tokio::select! {
@@ -243,25 +260,9 @@ impl Dispatcher {
         hook: Option<Arc<hook::Model>>,
         event: Option<Arc<event::Model>>,
         _slot: OwnedSemaphorePermit,
-        limit: Arc<Semaphore>,
-        shutdown: CancellationToken,
     ) {
         let record = match (hook, event) {
-            (Some(hook), Some(event)) if hook.enabled => {
-                // Waiting for the hook's limit must end well inside the lease, or another
-                // process could take the delivery over while we still mean to send it.
-                let permit = tokio::select! {
-                    permit = tokio::time::timeout(self.lease / 4, limit.acquire_owned()) => permit.ok().and_then(Result::ok),
-                    () = shutdown.cancelled() => None,
-                };
-                match permit {
-                    Some(_permit) => self.attempt(delivery, &hook, &event).await,
-                    None => Record::Release {
-                        delivery,
-                        due_at: now_ms() + 1000,
-                    },
-                }
-            }
+            (Some(hook), Some(event)) if hook.enabled => self.attempt(delivery, &hook, &event).await,
             _ => Record::Cancel { delivery },
         };
         if self.records.send(record).await.is_err() {

@@ -73,7 +73,8 @@ pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake, bus: B
             () = sleep_until(next_retry) => {}
         }
         let now = tokio::time::Instant::now();
-        let due: Vec<Failed> = extract(&mut failed, |f| f.at <= now);
+        // Once every sender is gone (shutdown), each set-aside record gets one last try.
+        let due: Vec<Failed> = extract(&mut failed, |f| f.at <= now || !open);
         for mut retry in due {
             match write_batch(&db, std::slice::from_ref(&retry.record)).await {
                 Ok(updates) => {
@@ -81,7 +82,7 @@ pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake, bus: B
                     count(&retry.record);
                     tracing::info!(delivery_id = %retry.record.delivery().id, tries = retry.tries, "stored a delivery outcome that failed before");
                 }
-                Err(e) if retry.tries >= RETRY_TRIES => tracing::error!(
+                Err(e) if retry.tries >= RETRY_TRIES || !open => tracing::error!(
                     error = ?e,
                     delivery_id = %retry.record.delivery().id,
                     "giving up on storing a delivery outcome; the delivery is sent again when its lease runs out"
@@ -208,8 +209,11 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
     // The common case, a successful scheduled attempt, is stored for the whole batch in one
     // statement; the rest one by one.
     let succeeded: Vec<&Record> = batch.iter().filter(|r| r.is_scheduled_success()).collect();
-    let ids: Vec<&str> = succeeded.iter().map(|r| r.delivery().id.as_str()).collect();
-    let stored: HashSet<String> = lifecycle::succeed_scheduled(&txn, &ids, now)
+    let claimed: Vec<(&str, i64)> = succeeded
+        .iter()
+        .map(|r| (r.delivery().id.as_str(), r.lease()))
+        .collect();
+    let stored: HashSet<String> = lifecycle::succeed_scheduled(&txn, &claimed, now)
         .await?
         .into_iter()
         .collect();
@@ -239,7 +243,7 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
                     attempt_count: delivery.attempt_count + 1,
                     round_attempts: delivery.round_attempts + i32::from(*trigger == Trigger::Scheduled),
                 };
-                if lifecycle::record_attempt(&txn, &delivery.id, outcome, now).await? {
+                if lifecycle::record_attempt(&txn, &delivery.id, record.lease(), outcome, now).await? {
                     updates.push(attempted(delivery, status, due_at, result));
                 }
                 if *next == Next::FailedAndDisableHook {
@@ -249,7 +253,7 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
                 }
             }
             Record::Cancel { delivery } => {
-                if lifecycle::cancel_claimed(&txn, &delivery.id, now).await? {
+                if lifecycle::cancel_claimed(&txn, &delivery.id, record.lease(), now).await? {
                     updates.push(DeliveryUpdate::of(&delivery::Model {
                         status: DeliveryStatus::Cancelled,
                         due_at: None,
@@ -258,7 +262,7 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
                 }
             }
             Record::Release { delivery, due_at } => {
-                if lifecycle::release(&txn, &delivery.id, *due_at, now).await? {
+                if lifecycle::release(&txn, &delivery.id, record.lease(), *due_at, now).await? {
                     updates.push(DeliveryUpdate::of(&delivery::Model {
                         status: DeliveryStatus::Pending,
                         due_at: Some(*due_at),
@@ -299,6 +303,11 @@ impl Record {
                 delivery
             }
         }
+    }
+
+    /// The end of the lease the delivery was claimed with (the claim set `due_at` to it).
+    fn lease(&self) -> i64 {
+        self.delivery().due_at.unwrap_or_default()
     }
 
     fn is_scheduled_success(&self) -> bool {

@@ -15,8 +15,10 @@
 //! - No statement's parameter count grows with the data. Work over "all deliveries of a hook /
 //!   of a range / of a status" is one set-based statement keyed on `hook_id` (or a bounded
 //!   chunk of one, for pruning); statements that name ids take at most a recorder batch of them.
-//! - Outcomes only land on rows still `SENDING`, so a delivery cancelled while its attempt was
-//!   on the wire stays `CANCELLED`.
+//! - Outcomes only land on rows still `SENDING` under the same lease (`due_at` is the lease's
+//!   end, set by the claim), so a delivery cancelled while its attempt was on the wire stays
+//!   `CANCELLED`, and a late outcome never lands on a delivery claimed again after its lease
+//!   ran out.
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, Value};
 
@@ -25,10 +27,10 @@ use entity::delivery::{self, DeliveryStatus, Trigger};
 use crate::db::{Db, numbered, placeholders};
 use crate::domain::now_ms;
 
-/// Most hooks named in one claim as "at their in-flight limit, skip them" (a bound on the
-/// statement's parameters). Past it, a busy hook's rows may still be claimed; the dispatcher
-/// then holds them until the hook has room.
-pub const MAX_SKIPPED_HOOKS: usize = 512;
+/// Most hooks with deliveries in flight named in one claim (a bound on the statement's
+/// parameters). Past it, a busy hook's rows may still be claimed beyond its room; the dispatcher
+/// hands those straight back.
+pub const MAX_BUSY_HOOKS: usize = 512;
 /// Rows examined per claimed row when spreading a claim over hooks.
 const CANDIDATES_PER_SLOT: u64 = 4;
 /// Rows removed per pruning statement.
@@ -51,10 +53,11 @@ async fn execute(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Re
     Ok(db.execute_raw(statement(backend, sql, values)).await?.rows_affected())
 }
 
-/// Claims up to `limit` due deliveries, leased until `lease_until`, at most `per_hook` of any
-/// one hook and none of the hooks in `skip` (those already at their in-flight limit), oldest
-/// first. A hook with a large backlog therefore takes a bounded share of a claim, and the
-/// deliveries of other hooks (other tenants) behind its backlog are claimed at once.
+/// Claims up to `limit` due deliveries, leased until `lease_until`, oldest first, spread over
+/// hooks: at most `per_hook` of any one hook, and for the hooks in `busy` (those with
+/// deliveries in flight already, with the room they have left) at most that room; a hook with no
+/// room is skipped. A hook with a large backlog therefore takes a bounded share of a claim, and
+/// the deliveries of other hooks (other tenants) behind its backlog are claimed at once.
 ///
 /// On PostgreSQL the candidate rows are locked `FOR UPDATE SKIP LOCKED`, so several processes
 /// claiming at once get different rows and never wait on each other. A row whose lease ran out
@@ -65,13 +68,23 @@ pub async fn claim(
     lease_until: i64,
     limit: u64,
     per_hook: u64,
-    skip: &[&str],
+    busy: &[(&str, u64)],
 ) -> Result<Vec<delivery::Model>, DbErr> {
-    let skip = &skip[..skip.len().min(MAX_SKIPPED_HOOKS)];
-    let not_skipped = if skip.is_empty() {
+    let busy = &busy[..busy.len().min(MAX_BUSY_HOOKS)];
+    let full: Vec<&str> = busy.iter().filter(|(_, room)| *room == 0).map(|(id, _)| *id).collect();
+    let partial: Vec<(&str, u64)> = busy.iter().copied().filter(|(_, room)| *room > 0).collect();
+    let not_full = if full.is_empty() {
         String::new()
     } else {
-        format!("AND hook_id NOT IN ({})", placeholders(skip.len()))
+        format!("AND hook_id NOT IN ({})", placeholders(full.len()))
+    };
+    let room = if partial.is_empty() {
+        "?".to_owned()
+    } else {
+        format!(
+            "CASE hook_id {} ELSE ? END",
+            vec!["WHEN ? THEN ?"; partial.len()].join(" ")
+        )
     };
     let lock = match db.backend() {
         DbBackend::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -80,16 +93,20 @@ pub async fn claim(
     let sql = format!(
         "UPDATE deliveries SET status = 'SENDING', due_at = ?, updated_at = ? \
          WHERE id IN (SELECT id FROM \
-           (SELECT id, due_at, ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY due_at) AS nth FROM \
+           (SELECT id, hook_id, due_at, ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY due_at) AS nth FROM \
              (SELECT id, hook_id, due_at FROM deliveries \
-              WHERE status IN ('PENDING', 'SENDING') AND due_at <= ? {not_skipped} \
+              WHERE status IN ('PENDING', 'SENDING') AND due_at <= ? {not_full} \
               ORDER BY due_at LIMIT ? {lock}) candidates) ranked \
-           WHERE nth <= ? ORDER BY due_at LIMIT ?) \
+           WHERE nth <= {room} ORDER BY due_at LIMIT ?) \
          RETURNING *"
     );
     let mut values: Vec<Value> = vec![lease_until.into(), now.into(), now.into()];
-    values.extend(skip.iter().map(|id| (*id).into()));
+    values.extend(full.iter().map(|id| (*id).into()));
     values.push(((limit * CANDIDATES_PER_SLOT) as i64).into());
+    for (id, room) in &partial {
+        values.push((*id).into());
+        values.push((*room as i64).into());
+    }
     values.push((per_hook as i64).into());
     values.push((limit as i64).into());
     rows(&db.write, &sql, values).await
@@ -97,7 +114,7 @@ pub async fn claim(
 
 /// When the next delivery outside `skip` falls due (a retry, or a lease running out), if any.
 pub async fn next_due(db: &Db, skip: &[&str]) -> Result<Option<i64>, DbErr> {
-    let skip = &skip[..skip.len().min(MAX_SKIPPED_HOOKS)];
+    let skip = &skip[..skip.len().min(MAX_BUSY_HOOKS)];
     let not_skipped = if skip.is_empty() {
         String::new()
     } else {
@@ -112,19 +129,29 @@ pub async fn next_due(db: &Db, skip: &[&str]) -> Result<Option<i64>, DbErr> {
 }
 
 /// Marks claimed deliveries whose scheduled attempt succeeded SUCCEEDED in one statement;
-/// returns the ids it updated (those still SENDING). `ids` is one recorder batch.
-pub async fn succeed_scheduled(db: &impl ConnectionTrait, ids: &[&str], now: i64) -> Result<Vec<String>, DbErr> {
-    if ids.is_empty() {
+/// returns the ids it updated (those still SENDING under the lease they were claimed with).
+/// `claimed` is one recorder batch of `(id, lease end)`.
+pub async fn succeed_scheduled(
+    db: &impl ConnectionTrait,
+    claimed: &[(&str, i64)],
+    now: i64,
+) -> Result<Vec<String>, DbErr> {
+    if claimed.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
         "UPDATE deliveries SET status = 'SUCCEEDED', attempt_count = attempt_count + 1, \
          round_attempts = round_attempts + 1, next_trigger = 'SCHEDULED', due_at = NULL, updated_at = ? \
-         WHERE status = 'SENDING' AND id IN ({}) RETURNING id",
-        placeholders(ids.len())
+         WHERE status = 'SENDING' AND id IN ({}) AND due_at = CASE id {} END RETURNING id",
+        placeholders(claimed.len()),
+        vec!["WHEN ? THEN ?"; claimed.len()].join(" ")
     );
     let mut values: Vec<Value> = vec![now.into()];
-    values.extend(ids.iter().map(|id| (*id).into()));
+    values.extend(claimed.iter().map(|(id, _)| (*id).into()));
+    for (id, lease) in claimed {
+        values.push((*id).into());
+        values.push((*lease).into());
+    }
     let backend = db.get_database_backend();
     let rows = db.query_all_raw(statement(backend, &sql, values)).await?;
     rows.iter().map(|row| row.try_get::<String>("", "id")).collect()
@@ -140,16 +167,17 @@ pub struct AttemptOutcome {
     pub round_attempts: i32,
 }
 
-/// Stores one attempt's outcome on a claimed delivery; false when the delivery is no longer
-/// SENDING (it was cancelled meanwhile).
+/// Stores one attempt's outcome on a claimed delivery (`id` under the lease ending `lease`);
+/// false when it is no longer ours (cancelled meanwhile, or claimed again).
 pub async fn record_attempt(
     db: &impl ConnectionTrait,
     id: &str,
+    lease: i64,
     outcome: AttemptOutcome,
     now: i64,
 ) -> Result<bool, DbErr> {
     let sql = "UPDATE deliveries SET status = ?, due_at = ?, attempt_count = ?, round_attempts = ?, \
-               next_trigger = 'SCHEDULED', updated_at = ? WHERE id = ? AND status = 'SENDING'";
+               next_trigger = 'SCHEDULED', updated_at = ? WHERE id = ? AND status = 'SENDING' AND due_at = ?";
     let values = vec![
         outcome.status.as_str().into(),
         outcome.due_at.into(),
@@ -157,24 +185,25 @@ pub async fn record_attempt(
         outcome.round_attempts.into(),
         now.into(),
         id.into(),
+        lease.into(),
     ];
     Ok(execute(db, sql, values).await? == 1)
 }
 
 /// A claimed delivery that was not sent goes back to PENDING, due at `due_at`; false when it is
-/// no longer SENDING.
-pub async fn release(db: &impl ConnectionTrait, id: &str, due_at: i64, now: i64) -> Result<bool, DbErr> {
-    let sql =
-        "UPDATE deliveries SET status = 'PENDING', due_at = ?, updated_at = ? WHERE id = ? AND status = 'SENDING'";
-    Ok(execute(db, sql, vec![due_at.into(), now.into(), id.into()]).await? == 1)
+/// no longer ours.
+pub async fn release(db: &impl ConnectionTrait, id: &str, lease: i64, due_at: i64, now: i64) -> Result<bool, DbErr> {
+    let sql = "UPDATE deliveries SET status = 'PENDING', due_at = ?, updated_at = ? \
+               WHERE id = ? AND status = 'SENDING' AND due_at = ?";
+    Ok(execute(db, sql, vec![due_at.into(), now.into(), id.into(), lease.into()]).await? == 1)
 }
 
 /// A claimed delivery whose hook or event is gone, or whose hook is disabled: CANCELLED, if
-/// still SENDING.
-pub async fn cancel_claimed(db: &impl ConnectionTrait, id: &str, now: i64) -> Result<bool, DbErr> {
-    let sql =
-        "UPDATE deliveries SET status = 'CANCELLED', due_at = NULL, updated_at = ? WHERE id = ? AND status = 'SENDING'";
-    Ok(execute(db, sql, vec![now.into(), id.into()]).await? == 1)
+/// still ours.
+pub async fn cancel_claimed(db: &impl ConnectionTrait, id: &str, lease: i64, now: i64) -> Result<bool, DbErr> {
+    let sql = "UPDATE deliveries SET status = 'CANCELLED', due_at = NULL, updated_at = ? \
+               WHERE id = ? AND status = 'SENDING' AND due_at = ?";
+    Ok(execute(db, sql, vec![now.into(), id.into(), lease.into()]).await? == 1)
 }
 
 /// Cancels every queued or in-flight delivery of a hook (disabled, deleted, or 410 Gone) in one

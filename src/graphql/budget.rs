@@ -25,6 +25,9 @@ use crate::error::AppError;
 /// Complexity of one `Event.payload` (up to 256 KiB): twenty payloads fit in a request, a page
 /// of a hundred does not.
 pub const PAYLOAD_COMPLEXITY: usize = 50;
+/// Fields a document may have once its fragments are expanded (every path counted); anything
+/// larger would be refused by the complexity limit anyway (each field costs at least 1).
+pub const MAX_EXPANDED_FIELDS: usize = 2 * crate::graphql::MAX_COMPLEXITY;
 /// Mutation root fields in one HTTP request, all operations and aliases together.
 pub const MAX_MUTATIONS: usize = 100;
 /// Test deliveries `testHook` may send for one HTTP request.
@@ -62,6 +65,7 @@ impl RequestBudget {
 
     /// Charges `n` outbound test deliveries.
     pub fn test_sends(&self, n: usize) -> Result<(), AppError> {
+        let n = n.min(MAX_TEST_SENDS + 1);
         let spent = self.test_sends.fetch_add(n, Ordering::Relaxed) + n;
         if spent > MAX_TEST_SENDS {
             return Err(AppError::LimitExceeded(format!(
@@ -117,12 +121,25 @@ impl Extension for Budget {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        // async-graphql's own checks after parsing (recursion depth, complexity, validation)
+        // walk every path through the fragments: a chain of fragments that each spread the next
+        // ten times has 10^n paths and would hold a core for minutes. Measure the expanded size
+        // first, in time linear in the document, and refuse what no complexity limit would let
+        // through anyway.
+        if let Ok(document) = async_graphql::parser::parse_query(query)
+            && expanded_fields(&document) > MAX_EXPANDED_FIELDS
+        {
+            return Err(AppError::LimitExceeded(format!(
+                "the query expands to more than {MAX_EXPANDED_FIELDS} fields through its fragments"
+            ))
+            .into_server_error());
+        }
         let document = next.run(ctx, query, variables).await?;
         // The GraphQL spec's "single root field" rule, which async-graphql does not enforce:
         // one subscription streams one field, so aliases cannot multiply a socket's streams.
         for (_, operation) in document.operations.iter() {
             if operation.node.ty == OperationType::Subscription
-                && root_fields(&operation.node.selection_set.node, &document.fragments, 0) != 1
+                && root_fields(&operation.node.selection_set.node, &document.fragments) != 1
             {
                 return Err(AppError::bad_input(
                     "query",
@@ -136,8 +153,9 @@ impl Extension for Budget {
                 .operations
                 .iter()
                 .filter(|(_, op)| op.node.ty == OperationType::Mutation)
-                .map(|(_, op)| root_fields(&op.node.selection_set.node, &document.fragments, 0))
-                .sum();
+                .map(|(_, op)| root_fields(&op.node.selection_set.node, &document.fragments))
+                .fold(0usize, usize::saturating_add)
+                .min(MAX_MUTATIONS + 1);
             let spent = budget.mutations.fetch_add(fields, Ordering::Relaxed) + fields;
             if spent > MAX_MUTATIONS {
                 return Err(AppError::LimitExceeded(format!(
@@ -166,19 +184,77 @@ impl Extension for Budget {
     }
 }
 
-/// Root fields of a selection set, through fragments (depth-limited like the document).
-fn root_fields(set: &SelectionSet, fragments: &HashMap<Name, Positioned<FragmentDefinition>>, depth: usize) -> usize {
-    if depth > 16 {
-        return 0;
-    }
-    set.items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(_) => 1,
-            Selection::InlineFragment(inline) => root_fields(&inline.node.selection_set.node, fragments, depth + 1),
-            Selection::FragmentSpread(spread) => fragments
-                .get(&spread.node.fragment_name.node)
-                .map_or(0, |f| root_fields(&f.node.selection_set.node, fragments, depth + 1)),
+/// Root fields of a selection set, through fragments. This runs before validation, so the
+/// document may spread fragments in cycles or exponentially (`...A ...A` in every fragment of a
+/// chain): each fragment is counted once and remembered, one being expanded counts 0, and sums
+/// saturate, so the work is linear in the document.
+fn root_fields(set: &SelectionSet, fragments: &HashMap<Name, Positioned<FragmentDefinition>>) -> usize {
+    fn count<'a>(
+        set: &'a SelectionSet,
+        fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+        known: &mut HashMap<&'a Name, usize>,
+    ) -> usize {
+        set.items.iter().fold(0usize, |sum, item| {
+            let n = match &item.node {
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(inline) => count(&inline.node.selection_set.node, fragments, known),
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    match (known.get(name), fragments.get(name)) {
+                        (Some(n), _) => *n,
+                        (None, Some(fragment)) => {
+                            known.insert(name, 0);
+                            let n = count(&fragment.node.selection_set.node, fragments, known);
+                            known.insert(name, n);
+                            n
+                        }
+                        (None, None) => 0,
+                    }
+                }
+            };
+            sum.saturating_add(n)
         })
-        .sum()
+    }
+    count(set, fragments, &mut HashMap::new())
+}
+
+/// Fields of every operation once fragments are expanded, counting each path: linear in the
+/// document (each fragment is measured once); a fragment cycle counts as unbounded.
+fn expanded_fields(document: &ExecutableDocument) -> usize {
+    fn size<'a>(
+        set: &'a SelectionSet,
+        fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+        known: &mut HashMap<&'a Name, Option<usize>>,
+    ) -> usize {
+        set.items.iter().fold(0usize, |sum, item| {
+            let n = match &item.node {
+                Selection::Field(field) => size(&field.node.selection_set.node, fragments, known).saturating_add(1),
+                Selection::InlineFragment(inline) => size(&inline.node.selection_set.node, fragments, known),
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    match (known.get(name), fragments.get(name)) {
+                        (Some(Some(n)), _) => *n,
+                        // Being expanded: a cycle.
+                        (Some(None), _) => usize::MAX,
+                        (None, Some(fragment)) => {
+                            known.insert(name, None);
+                            let n = size(&fragment.node.selection_set.node, fragments, known);
+                            known.insert(name, Some(n));
+                            n
+                        }
+                        (None, None) => 0,
+                    }
+                }
+            };
+            sum.saturating_add(n)
+        })
+    }
+    let mut known = HashMap::new();
+    document.operations.iter().fold(0usize, |sum, (_, operation)| {
+        sum.saturating_add(size(
+            &operation.node.selection_set.node,
+            &document.fragments,
+            &mut known,
+        ))
+    })
 }

@@ -174,6 +174,36 @@ async fn aliases_and_batches_cannot_multiply_mutations(backend: Backend) {
         .await;
     assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
     assert_eq!(app.count_rows("events").await, 0, "none of the 101 ran");
+    // Fragments cannot multiply the counting either (it runs before validation): a fragment
+    // that spreads itself ten times, and a chain of 17 fragments each spreading the next ten
+    // times (10^17 paths) are answered at once, with an error, and run nothing.
+    let cycle = format!(
+        "mutation {{ ...A }} fragment A on Mutation {{ {} }}",
+        "...A ".repeat(10)
+    );
+    let chain: String = (0..17)
+        .map(|i| {
+            format!(
+                "fragment F{i} on Mutation {{ {} }} ",
+                format!("...F{} ", i + 1).repeat(10)
+            )
+        })
+        .collect();
+    let chain = format!(
+        "mutation {{ ...F0 }} {chain} fragment F17 on Mutation {{ emitEvent(input: {{ type: \"User.Created\", data: {{}} }}) {{ id }} }}"
+    );
+    let reads = chain
+        .replace("on Mutation", "on Query")
+        .replacen("mutation", "query", 1)
+        .replace(
+            "emitEvent(input: { type: \"User.Created\", data: {} }) { id }",
+            "hooks { totalCount }",
+        );
+    for query in [cycle, chain, reads] {
+        let response = app.gql(&app.admin(), &query, json!({})).await;
+        assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+    }
+    assert_eq!(app.count_rows("events").await, 0);
 }
 
 async fn a_nul_in_any_string_is_refused_the_same_on_both_backends(backend: Backend) {
