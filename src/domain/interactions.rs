@@ -253,11 +253,10 @@ pub async fn sign_in(
     let mut model: user::ActiveModel = user.into();
     model.last_sign_in_at = Set(Some(now_ms()));
     let user = model.update(&txn).await?;
-    sign_in_failure::Entity::delete_many()
-        .filter(sign_in_failure::Column::TenantId.eq(tenant))
-        .filter(sign_in_failure::Column::Identifier.eq(key.as_str()))
-        .exec(&txn)
-        .await?;
+    // This attempt was no failure. Earlier failures keep counting until the window passes (a
+    // success does not clear them), so at most MAX_FAILURES passwords per window fail to
+    // verify, however the attempts interleave.
+    sign_in_failure::Entity::delete_by_id(attempt_id).exec(&txn).await?;
     let event = payload::interaction_event("PostSignIn", meta, &interaction, &user.id, user_json(&user, false));
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
