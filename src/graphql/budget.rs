@@ -184,77 +184,59 @@ impl Extension for Budget {
     }
 }
 
-/// Root fields of a selection set, through fragments. This runs before validation, so the
-/// document may spread fragments in cycles or exponentially (`...A ...A` in every fragment of a
-/// chain): each fragment is counted once and remembered, one being expanded counts 0, and sums
-/// saturate, so the work is linear in the document.
-fn root_fields(set: &SelectionSet, fragments: &HashMap<Name, Positioned<FragmentDefinition>>) -> usize {
-    fn count<'a>(
-        set: &'a SelectionSet,
-        fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
-        known: &mut HashMap<&'a Name, usize>,
-    ) -> usize {
-        set.items.iter().fold(0usize, |sum, item| {
-            let n = match &item.node {
-                Selection::Field(_) => 1,
-                Selection::InlineFragment(inline) => count(&inline.node.selection_set.node, fragments, known),
-                Selection::FragmentSpread(spread) => {
-                    let name = &spread.node.fragment_name.node;
-                    match (known.get(name), fragments.get(name)) {
-                        (Some(n), _) => *n,
-                        (None, Some(fragment)) => {
-                            known.insert(name, 0);
-                            let n = count(&fragment.node.selection_set.node, fragments, known);
-                            known.insert(name, n);
-                            n
-                        }
-                        (None, None) => 0,
-                    }
-                }
-            };
-            sum.saturating_add(n)
-        })
-    }
-    count(set, fragments, &mut HashMap::new())
+type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
+
+/// Root fields of a selection set, through fragments.
+fn root_fields(set: &SelectionSet, fragments: &Fragments) -> usize {
+    count_fields(set, fragments, false, &mut HashMap::new())
 }
 
-/// Fields of every operation once fragments are expanded, counting each path: linear in the
-/// document (each fragment is measured once); a fragment cycle counts as unbounded.
+/// Fields of every operation once fragments are expanded, every path counted.
 fn expanded_fields(document: &ExecutableDocument) -> usize {
-    fn size<'a>(
-        set: &'a SelectionSet,
-        fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
-        known: &mut HashMap<&'a Name, Option<usize>>,
-    ) -> usize {
-        set.items.iter().fold(0usize, |sum, item| {
-            let n = match &item.node {
-                Selection::Field(field) => size(&field.node.selection_set.node, fragments, known).saturating_add(1),
-                Selection::InlineFragment(inline) => size(&inline.node.selection_set.node, fragments, known),
-                Selection::FragmentSpread(spread) => {
-                    let name = &spread.node.fragment_name.node;
-                    match (known.get(name), fragments.get(name)) {
-                        (Some(Some(n)), _) => *n,
-                        // Being expanded: a cycle.
-                        (Some(None), _) => usize::MAX,
-                        (None, Some(fragment)) => {
-                            known.insert(name, None);
-                            let n = size(&fragment.node.selection_set.node, fragments, known);
-                            known.insert(name, Some(n));
-                            n
-                        }
-                        (None, None) => 0,
-                    }
-                }
-            };
-            sum.saturating_add(n)
-        })
-    }
     let mut known = HashMap::new();
     document.operations.iter().fold(0usize, |sum, (_, operation)| {
-        sum.saturating_add(size(
+        sum.saturating_add(count_fields(
             &operation.node.selection_set.node,
             &document.fragments,
+            true,
             &mut known,
         ))
+    })
+}
+
+/// Counts the fields of `set` through its fragments: its own level only, or (`deep`) every
+/// level. This runs before validation, so fragments may spread each other in cycles or
+/// exponentially (`...A ...A` in every fragment of a chain): each fragment is counted once and
+/// remembered, a fragment being expanded counts as unbounded, and sums saturate, so the work is
+/// linear in the document.
+fn count_fields<'a>(
+    set: &'a SelectionSet,
+    fragments: &'a Fragments,
+    deep: bool,
+    known: &mut HashMap<&'a Name, Option<usize>>,
+) -> usize {
+    set.items.iter().fold(0usize, |sum, item| {
+        let n = match &item.node {
+            Selection::Field(field) if deep => {
+                count_fields(&field.node.selection_set.node, fragments, deep, known).saturating_add(1)
+            }
+            Selection::Field(_) => 1,
+            Selection::InlineFragment(inline) => count_fields(&inline.node.selection_set.node, fragments, deep, known),
+            Selection::FragmentSpread(spread) => {
+                let name = &spread.node.fragment_name.node;
+                match (known.get(name), fragments.get(name)) {
+                    (Some(Some(n)), _) => *n,
+                    (Some(None), _) => usize::MAX,
+                    (None, Some(fragment)) => {
+                        known.insert(name, None);
+                        let n = count_fields(&fragment.node.selection_set.node, fragments, deep, known);
+                        known.insert(name, Some(n));
+                        n
+                    }
+                    (None, None) => 0,
+                }
+            }
+        };
+        sum.saturating_add(n)
     })
 }
