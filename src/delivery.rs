@@ -7,6 +7,7 @@ pub mod recorder;
 pub mod retry;
 pub mod sender;
 pub mod sign;
+pub mod target;
 pub mod test_hook;
 
 use std::sync::Arc;

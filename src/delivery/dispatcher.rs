@@ -23,8 +23,9 @@ use crate::db::Db;
 use crate::delivery::Wake;
 use crate::delivery::recorder::Record;
 use crate::delivery::retry::{self, Attempted, JITTER};
-use crate::delivery::sender::{Outgoing, Sender};
-use crate::domain::{hooks, lifecycle, now_ms, outbox};
+use crate::delivery::sender::Sender;
+use crate::delivery::target::{Target, delivery_body};
+use crate::domain::{lifecycle, now_ms};
 
 /// Most deliveries claimed in one statement.
 const BATCH: usize = 256;
@@ -231,18 +232,20 @@ impl Dispatcher {
         }
     }
 
+    /// The hooks (decoded once per batch) and events of `claimed`.
     async fn load(
         &self,
         claimed: &[delivery::Model],
-    ) -> Result<(HashMap<String, Arc<hook::Model>>, HashMap<String, Arc<event::Model>>), sea_orm::DbErr> {
+    ) -> Result<(HashMap<String, Arc<Target>>, HashMap<String, Arc<event::Model>>), sea_orm::DbErr> {
         let hook_ids: Vec<&str> = claimed.iter().map(|c| c.hook_id.as_str()).collect();
         let event_ids: Vec<&str> = claimed.iter().map(|c| c.event_id.as_str()).collect();
+        let now = now_ms();
         let hooks = hook::Entity::find()
             .filter(hook::Column::Id.is_in(hook_ids))
             .all(&self.db.read)
             .await?
             .into_iter()
-            .map(|h| (h.id.clone(), Arc::new(h)))
+            .map(|h| (h.id.clone(), Arc::new(Target::of(&h, now))))
             .collect();
         let events = event::Entity::find()
             .filter(event::Column::Id.is_in(event_ids))
@@ -257,7 +260,7 @@ impl Dispatcher {
     async fn deliver(
         self: Arc<Self>,
         delivery: delivery::Model,
-        hook: Option<Arc<hook::Model>>,
+        hook: Option<Arc<Target>>,
         event: Option<Arc<event::Model>>,
         _slot: OwnedSemaphorePermit,
     ) {
@@ -270,25 +273,10 @@ impl Dispatcher {
         }
     }
 
-    async fn attempt(&self, delivery: delivery::Model, hook: &hook::Model, event: &event::Model) -> Record {
+    async fn attempt(&self, delivery: delivery::Model, hook: &Target, event: &event::Model) -> Record {
         let trigger = delivery.next_trigger;
-        let body = outbox::delivery_body(&event.payload, &event.id, &hook.id);
-        let headers = hooks::headers_of(hook);
-        let previous: Vec<String> = hooks::previous_keys_of(hook, now_ms())
-            .into_iter()
-            .map(|k| k.key)
-            .collect();
-        let result = self
-            .sender
-            .send(&Outgoing {
-                url: &hook.url,
-                message_id: &delivery.id,
-                body: &body,
-                custom_headers: &headers,
-                signing_key: &hook.signing_key,
-                previous_keys: &previous,
-            })
-            .await;
+        let body = delivery_body(&event.payload, &event.id, &hook.hook_id);
+        let result = self.sender.send(&hook.outgoing(&hook.url, &delivery.id, &body)).await;
         let attempted = Attempted {
             succeeded: result.succeeded(),
             status: result.status,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::domain::deliveries::Trigger;
+use entity::delivery::Trigger;
 
 /// How far a delay may be randomly moved, so retries of many deliveries do not arrive in step.
 pub const JITTER: f64 = 0.2;

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 
 use entity::hook;
 
-use crate::delivery::sender::{Outgoing, Sender};
-use crate::domain::{catalogue, hooks, iso_now, new_id, now_ms};
+use crate::delivery::sender::Sender;
+use crate::delivery::target::Target;
+use crate::domain::{catalogue, iso_now, new_id, now_ms};
 use crate::error::AppError;
 
 /// Bytes of the response body reported back.
@@ -76,28 +77,14 @@ pub struct TestOutcome {
 
 /// Sends one test payload per event to `url` (or the hook's URL) and waits for the answers.
 pub async fn run(sender: &Sender, hook: &hook::Model, events: &[String], url: Option<&str>) -> Vec<TestOutcome> {
+    let target = Target::of(hook, now_ms());
     let url = url.unwrap_or(&hook.url);
-    let headers = hooks::headers_of(hook);
-    let previous: Vec<String> = hooks::previous_keys_of(hook, now_ms())
-        .into_iter()
-        .map(|k| k.key)
-        .collect();
     let sends = events.iter().map(|event| {
         let body = test_payload(event, &hook.id).to_string();
         let message_id = format!("test_{}", new_id());
-        let headers = &headers;
-        let previous = &previous;
+        let target = &target;
         async move {
-            let result = sender
-                .send(&Outgoing {
-                    url,
-                    message_id: &message_id,
-                    body: &body,
-                    custom_headers: headers,
-                    signing_key: &hook.signing_key,
-                    previous_keys: previous,
-                })
-                .await;
+            let result = sender.send(&target.outgoing(url, &message_id, &body)).await;
             TestOutcome {
                 event: event.clone(),
                 ok: result.succeeded(),

@@ -7,9 +7,10 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
     QueryFilter, Set, Statement, TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use url::{Host, Url};
 
+use entity::hook::PreviousKey;
 use entity::{delivery, hook};
 
 use crate::db::Db;
@@ -72,33 +73,11 @@ pub struct UpdateHook {
     pub enabled: Option<bool>,
 }
 
-/// A retired signing key that still signs until `expires_at` (ms).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PreviousKey {
-    pub key: String,
-    pub expires_at: i64,
-}
-
 /// Filters of the `hooks` query.
 #[derive(Clone, Debug, Default)]
 pub struct HookFilter {
     pub enabled: Option<bool>,
     pub event: Option<String>,
-}
-
-pub fn events_of(hook: &hook::Model) -> Vec<String> {
-    serde_json::from_str(&hook.events).unwrap_or_default()
-}
-
-pub fn headers_of(hook: &hook::Model) -> Vec<(String, String)> {
-    serde_json::from_str(&hook.headers).unwrap_or_default()
-}
-
-/// Retired keys still inside their grace period at `now` (ms), newest first.
-pub fn previous_keys_of(hook: &hook::Model, now: i64) -> Vec<PreviousKey> {
-    let keys: Vec<PreviousKey> = serde_json::from_str(&hook.previous_keys).unwrap_or_default();
-    keys.into_iter().filter(|k| k.expires_at > now).collect()
 }
 
 pub async fn get(db: &impl ConnectionTrait, tenant: &str, id: &str) -> AppResult<Option<hook::Model>> {
@@ -232,7 +211,7 @@ pub async fn rotate_signing_key(db: &Db, tenant: &str, id: &str, grace_seconds: 
     let txn = db.write.begin().await?;
     let current = get_required(&txn, tenant, id).await?;
     let now = now_ms();
-    let mut previous = previous_keys_of(&current, now);
+    let mut previous = current.previous_keys_at(now);
     if grace_seconds > 0 {
         previous.insert(
             0,

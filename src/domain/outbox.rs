@@ -85,32 +85,3 @@ pub async fn emit<C: ConnectionTrait>(txn: &C, tenant: &str, new: NewEvent) -> A
 pub fn event_name_pattern(name: &str) -> LikeExpr {
     like_containing(&Value::from(name).to_string())
 }
-
-/// The exact bytes sent for one delivery: the stored envelope with `eventId` and `hookId`
-/// appended, in that order, as Logto does.
-pub fn delivery_body(payload: &str, event_id: &str, hook_id: &str) -> String {
-    let ids = format!(
-        "\"eventId\":{},\"hookId\":{}}}",
-        Value::from(event_id),
-        Value::from(hook_id)
-    );
-    match payload.trim_end().strip_suffix('}') {
-        Some(open) if open.trim_end().ends_with('{') => format!("{open}{ids}"),
-        Some(open) => format!("{open},{ids}"),
-        None => format!("{{{ids}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn body_appends_ids_last() {
-        assert_eq!(
-            delivery_body(r#"{"event":"A.B","data":{"x":1}}"#, "e1", "h1"),
-            r#"{"event":"A.B","data":{"x":1},"eventId":"e1","hookId":"h1"}"#
-        );
-        assert_eq!(delivery_body("{}", "e", "h"), r#"{"eventId":"e","hookId":"h"}"#);
-    }
-}

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::hook;
 
 use crate::auth::Scope;
-use crate::domain::hooks::{self as hooks, CreateHook, UpdateHook};
+use crate::domain::hooks::{CreateHook, UpdateHook};
 use crate::domain::now_ms;
 use crate::domain::page::PageRequest;
 use crate::error::AppError;
@@ -45,7 +45,7 @@ impl Hook {
 
     /// Event names this hook receives, in the order given.
     async fn events(&self) -> Vec<String> {
-        hooks::events_of(&self.0)
+        self.0.event_names()
     }
 
     /// Absolute http(s) URL deliveries are POSTed to.
@@ -55,7 +55,7 @@ impl Hook {
 
     /// Extra headers sent with every delivery.
     async fn headers(&self) -> Vec<Header> {
-        hooks::headers_of(&self.0)
+        self.0.header_pairs()
             .into_iter()
             .map(|(name, value)| Header { name, value })
             .collect()
@@ -136,7 +136,7 @@ impl Hook {
     /// their grace period ends, newest first. Needs `hooks:write`.
     #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
     async fn previous_signing_keys(&self, _ctx: &Context<'_>) -> Result<Vec<PreviousSigningKey>> {
-        Ok(hooks::previous_keys_of(&self.0, now_ms())
+        Ok(self.0.previous_keys_at(now_ms())
             .into_iter()
             .map(|k| PreviousSigningKey {
                 key: k.key,
