@@ -1,24 +1,19 @@
-//! Business logic, independent of HTTP and GraphQL. Functions take a connection or the
-//! caller's transaction and a tenant, and return `AppResult`.
+//! Business logic, independent of HTTP and GraphQL, in two wings: [`webhooks`] (hooks, events,
+//! deliveries and the outbox that joins them) and [`identity`] (users, roles, organizations,
+//! interactions: the data whose changes become events). Identity writes its events through
+//! the webhook core's outbox; the core never looks into identity.
+//!
+//! Reads take a connection and a tenant; writes take the [`caller::Caller`], commit their own
+//! transaction and return a `#[must_use]` [`webhooks::outbox::Committed`] that the request side
+//! publishes. Everything returns `AppResult`. The helpers below are the few that both wings use.
 
 use std::collections::HashMap;
 
-pub mod catalogue;
-pub mod deliveries;
-pub mod events;
-pub mod hooks;
-pub mod interactions;
-pub mod lifecycle;
-pub mod organization_roles;
-pub mod organizations;
-pub mod outbox;
+pub mod caller;
+pub mod identity;
 pub mod page;
-pub mod passwords;
-pub mod payload;
-pub mod resources;
-pub mod roles;
 pub mod tenant;
-pub mod users;
+pub mod webhooks;
 
 /// A field that may be left alone (`None`), cleared (`Some(None)`) or set (`Some(Some(v))`).
 pub type Patch<T> = Option<Option<T>>;

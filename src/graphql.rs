@@ -1,25 +1,25 @@
-//! The GraphQL schema. [`schema_builder`] is pure (no database, no network), so `hookd schema`
+//! The GraphQL schema, in two wings like `domain/`: [`webhooks`] and [`identity`], merged in
+//! `root.rs`. Shared pieces sit beside them: Relay connections (`connection.rs`, which names
+//! every concrete edge type and so imports both wings), scope guards, request context, the
+//! per-request budget, input checks and DataLoaders. [`schema_builder`] is pure (no database, no network), so `hookd schema`
 //! and the SDL drift test build exactly what the server serves. This module never imports axum.
 
 mod budget;
+mod connection;
 mod context;
 mod guard;
 mod identity;
 mod input;
-mod interactions;
 pub mod loaders;
-mod mutation;
-mod organizations;
-mod query;
-mod subscription;
-pub mod types;
+mod root;
+mod values;
+mod webhooks;
 
 use async_graphql::{Schema, SchemaBuilder};
 
 pub use budget::RequestBudget;
-pub use mutation::Mutation;
-pub use query::Query;
-pub use subscription::Subscription;
+pub use root::{Mutation, Query};
+pub use webhooks::subscription::Subscription;
 
 use crate::state::AppState;
 

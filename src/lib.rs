@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::Wake;
 use crate::delivery::sender::Sender;
-use crate::domain::hooks::HookRules;
+use crate::domain::webhooks::hooks::HookRules;
 use crate::ssrf::TargetPolicy;
 use crate::state::AppState;
 

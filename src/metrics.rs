@@ -46,7 +46,7 @@ pub fn render() -> String {
 /// Event types as a label: catalogue names as they are, custom types as `custom`, so a tenant
 /// defining many types cannot blow up the number of series.
 pub fn event_label(event_type: &str) -> String {
-    if crate::domain::catalogue::find(event_type).is_some() {
+    if crate::domain::webhooks::catalogue::find(event_type).is_some() {
         event_type.to_owned()
     } else {
         "custom".to_owned()

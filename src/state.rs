@@ -9,8 +9,8 @@ use crate::db::Db;
 use crate::delivery::Wake;
 use crate::delivery::sender::Sender;
 use crate::delivery::test_hook::TenantLimits;
-use crate::domain::hooks::HookRules;
-use crate::domain::outbox::Emitted;
+use crate::domain::webhooks::hooks::HookRules;
+use crate::domain::webhooks::outbox::{Committed, Emitted};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -29,9 +29,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// After the commit of a transaction that emitted events: count them, tell subscribers,
-    /// and wake the dispatcher to send the new deliveries.
-    pub fn published(&self, emitted: Vec<Emitted>) {
+    /// After a write committed: count its events, tell subscribers about its events and
+    /// deliveries, wake the dispatcher to send them, and hand back what the write returned.
+    pub fn publish<T>(&self, committed: Committed<T>) -> T {
+        let (value, emitted, changed) = committed.into_parts();
+        if emitted.is_empty() && changed.is_empty() {
+            return value;
+        }
         for Emitted { event, deliveries } in emitted {
             metrics::counter!("hookd_events_total", "type" => crate::metrics::event_label(&event.event_type))
                 .increment(1);
@@ -40,15 +44,10 @@ impl AppState {
             }
             self.bus.event(event);
         }
-        self.wake.wake();
-    }
-
-    /// After the commit of a change to deliveries (cancelled, requeued): tell subscribers, and
-    /// wake the dispatcher in case some are due now.
-    pub fn changed(&self, deliveries: &[entity::delivery::Model]) {
-        for delivery in deliveries {
+        for delivery in &changed {
             self.bus.delivery(DeliveryUpdate::of(delivery));
         }
         self.wake.wake();
+        value
     }
 }

@@ -25,7 +25,7 @@ use crate::delivery::recorder::Record;
 use crate::delivery::retry::{self, Attempted, JITTER};
 use crate::delivery::sender::Sender;
 use crate::delivery::target::{Target, delivery_body};
-use crate::domain::{lifecycle, now_ms};
+use crate::domain::{now_ms, webhooks::lifecycle};
 
 /// Most deliveries claimed in one statement.
 const BATCH: usize = 256;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::Db;
-use crate::domain::{lifecycle, now_ms};
+use crate::domain::{now_ms, webhooks::lifecycle};
 
 const EVERY: Duration = Duration::from_secs(3600);
 

@@ -21,7 +21,7 @@ use crate::db::Db;
 use crate::delivery::Wake;
 use crate::delivery::retry::Next;
 use crate::delivery::sender::AttemptResult;
-use crate::domain::lifecycle::{self, AttemptOutcome};
+use crate::domain::webhooks::lifecycle::{self, AttemptOutcome};
 use crate::domain::{new_id, now_ms};
 use crate::error::AppError;
 

@@ -10,7 +10,7 @@ use entity::hook;
 
 use crate::delivery::sender::Sender;
 use crate::delivery::target::Target;
-use crate::domain::{catalogue, iso_now, new_id, now_ms};
+use crate::domain::{iso_now, new_id, now_ms, webhooks::catalogue};
 use crate::error::AppError;
 
 /// Bytes of the response body reported back.

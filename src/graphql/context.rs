@@ -3,7 +3,7 @@
 use async_graphql::Context;
 
 use crate::auth::Claims;
-use crate::domain::payload::RequestMeta;
+use crate::domain::caller::{Caller, RequestMeta};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -25,4 +25,9 @@ pub fn tenant<'a>(ctx: &Context<'a>) -> Result<&'a str, AppError> {
 /// The caller's user agent and address, for event payloads (empty over WebSocket).
 pub fn request_meta(ctx: &Context<'_>) -> RequestMeta {
     ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default()
+}
+
+/// The tenant and request meta of this operation, for domain writes.
+pub fn caller(ctx: &Context<'_>) -> Result<Caller, AppError> {
+    Ok(Caller::new(tenant(ctx)?, request_meta(ctx)))
 }

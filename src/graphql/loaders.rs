@@ -10,9 +10,9 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use entity::{delivery, delivery_attempt, event, hook};
 
 use crate::db::Db;
-use crate::domain::deliveries::{self, DeliveryStatus, HookStats};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::tenant::scoped;
+use crate::domain::webhooks::deliveries::{self, DeliveryStatus, HookStats};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -198,32 +198,32 @@ macro_rules! grouped_loader {
 grouped_loader!(
     RoleScopesLoader,
     entity::scope::Model,
-    crate::domain::roles::scopes_of_roles
+    crate::domain::identity::roles::scopes_of_roles
 );
 grouped_loader!(
     ResourceScopesLoader,
     entity::scope::Model,
-    crate::domain::resources::scopes_of_resources
+    crate::domain::identity::resources::scopes_of_resources
 );
 grouped_loader!(
     UserRolesLoader,
     entity::role::Model,
-    crate::domain::roles::roles_of_users
+    crate::domain::identity::roles::roles_of_users
 );
 grouped_loader!(
     OrganizationUsersLoader,
     entity::user::Model,
-    crate::domain::organizations::users_of
+    crate::domain::identity::organizations::users_of
 );
 grouped_loader!(
     OrganizationApplicationsLoader,
     entity::application::Model,
-    crate::domain::organizations::applications_of
+    crate::domain::identity::organizations::applications_of
 );
 grouped_loader!(
     OrganizationRoleScopesLoader,
     entity::organization_scope::Model,
-    crate::domain::organization_roles::scopes_of_roles
+    crate::domain::identity::organization_roles::scopes_of_roles
 );
 grouped_loader!(AttemptsLoader, delivery_attempt::Model, deliveries::attempts_of);
 grouped_loader!(EventDeliveriesLoader, delivery::Model, deliveries::of_events);

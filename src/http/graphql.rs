@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use ipnet::IpNet;
 
 use crate::auth::Claims;
-use crate::domain::payload::RequestMeta;
+use crate::domain::caller::RequestMeta;
 use crate::graphql::RequestBudget;
 use crate::graphql::loaders::Loaders;
 use crate::http::HttpState;

@@ -20,7 +20,7 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, &'static str
 /// Prometheus text format. The pending gauge is read from the database at scrape time, so it
 /// is right across restarts and instances.
 pub async fn metrics(State(state): State<HttpState>) -> impl axum::response::IntoResponse {
-    match crate::domain::deliveries::pending_count(&state.app.db.read).await {
+    match crate::domain::webhooks::deliveries::pending_count(&state.app.db.read).await {
         Ok(pending) => metrics::gauge!("hookd_deliveries_pending").set(pending as f64),
         Err(_) => tracing::warn!("cannot count pending deliveries for /metrics"),
     }

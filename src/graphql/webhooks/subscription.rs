@@ -14,11 +14,11 @@ use tokio::sync::broadcast;
 
 use crate::auth::{Claims, Scope};
 use crate::bus::DeliveryUpdate as BusUpdate;
-use crate::domain::deliveries::DeliveryStatus as DomainStatus;
+use crate::domain::webhooks::deliveries::DeliveryStatus as DomainStatus;
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
-use crate::graphql::types::delivery::{DeliveryStatus, DeliveryUpdate};
-use crate::graphql::types::event::Event;
+use crate::graphql::webhooks::delivery::{DeliveryStatus, DeliveryUpdate};
+use crate::graphql::webhooks::event::Event;
 
 #[derive(Default)]
 pub struct Subscription;

@@ -3,8 +3,9 @@
 //! [`emit`] runs inside the caller's transaction. It stores the event and one PENDING delivery
 //! per enabled hook subscribed to the event type (matched now, at emit time), so the change
 //! that caused the event, the event, and its deliveries commit together or not at all. Nothing
-//! is sent from here: after the caller commits, it hands the returned [`Emitted`] to
-//! `AppState::published`, which tells subscribers and wakes the dispatcher to claim the rows.
+//! is sent from here: the writer commits, wraps what it stored in a [`Committed`], and the
+//! request side hands that to `AppState::publish`, which tells subscribers and wakes the
+//! dispatcher to claim the rows.
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
@@ -84,4 +85,50 @@ pub async fn emit<C: ConnectionTrait>(txn: &C, tenant: &str, new: NewEvent) -> A
 /// A LIKE pattern matching hooks whose JSON `events` array contains exactly `name`.
 pub fn event_name_pattern(name: &str) -> LikeExpr {
     like_containing(&Value::from(name).to_string())
+}
+
+/// What a write committed, with the events it emitted and the deliveries it changed: to be
+/// published now that the transaction is durable (`AppState::publish` tells subscribers and
+/// wakes the dispatcher, then hands back the value). A write that is not published is still
+/// delivered, only up to a poll interval late and unseen by live subscribers; hence
+/// `#[must_use]`.
+#[must_use = "publish it with AppState::publish"]
+#[derive(Debug)]
+pub struct Committed<T> {
+    value: T,
+    emitted: Vec<Emitted>,
+    changed: Vec<delivery::Model>,
+}
+
+impl<T> Committed<T> {
+    /// A committed write and the events it emitted (none, one, or several).
+    pub fn new(value: T, emitted: impl IntoIterator<Item = Emitted>) -> Committed<T> {
+        Committed {
+            value,
+            emitted: emitted.into_iter().collect(),
+            changed: Vec::new(),
+        }
+    }
+
+    /// A committed write that changed existing deliveries (cancelled, requeued).
+    pub fn changed(value: T, changed: Vec<delivery::Model>) -> Committed<T> {
+        Committed {
+            value,
+            emitted: Vec::new(),
+            changed,
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Committed<U> {
+        Committed {
+            value: f(self.value),
+            emitted: self.emitted,
+            changed: self.changed,
+        }
+    }
+
+    /// The value, the emitted events and the changed deliveries: for the one publisher.
+    pub fn into_parts(self) -> (T, Vec<Emitted>, Vec<delivery::Model>) {
+        (self.value, self.emitted, self.changed)
+    }
 }

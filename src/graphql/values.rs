@@ -1,13 +1,6 @@
-//! GraphQL object and input types. They wrap entity models; they are not the models.
-
-pub mod connection;
-pub mod delivery;
-pub mod event;
-pub mod event_type;
-pub mod hook;
-pub mod organization;
-pub mod role;
-pub mod user;
+//! How stored values become GraphQL values and back: epoch milliseconds as `DateTime`, nullable
+//! inputs as patches. Object types wrap entity models in each wing's files; they are not the
+//! models.
 
 /// An epoch-milliseconds time as GraphQL's `DateTime` (UTC).
 pub fn datetime(ms: i64) -> chrono::DateTime<chrono::Utc> {

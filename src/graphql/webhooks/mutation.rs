@@ -1,31 +1,20 @@
-use async_graphql::{Context, ID, MergedObject, Object, Result};
+//! Root mutation fields of the webhook core: hooks (create, update, delete, rotate, test),
+//! event types and `emitEvent`, and the delivery actions (redeliver, replay).
+
+use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::auth::Scope;
 use crate::delivery::test_hook;
-use crate::domain::deliveries::{self, DeliveryStatus as DomainStatus};
-use crate::domain::{events, hooks};
+use crate::domain::webhooks::deliveries::{self, DeliveryStatus as DomainStatus};
+use crate::domain::{webhooks::events, webhooks::hooks};
 use crate::error::AppError;
 use crate::graphql::guard::{self, RequireScope};
-use crate::graphql::identity::IdentityMutation;
-use crate::graphql::interactions::InteractionMutation;
-use crate::graphql::organizations::OrganizationMutation;
-use crate::graphql::types::delivery::{Delivery, DeliveryStatus, TestDelivery};
-use crate::graphql::types::event::Event;
-use crate::graphql::types::event_type::{DefineEventTypeInput, EmitEventInput, EventType};
-use crate::graphql::types::hook::{CreateHookInput, Hook, UpdateHookInput};
+use crate::graphql::webhooks::delivery::{Delivery, DeliveryStatus, TestDelivery};
+use crate::graphql::webhooks::event::Event;
+use crate::graphql::webhooks::event_type::{DefineEventTypeInput, EmitEventInput, EventType};
+use crate::graphql::webhooks::hook::{CreateHookInput, Hook, UpdateHookInput};
 use crate::graphql::{budget, context};
-
-/// Changes to hooks, events and identity data of the caller's tenant.
-#[derive(MergedObject, Default)]
-pub struct Mutation(
-    HookMutation,
-    EventMutation,
-    DeliveryMutation,
-    IdentityMutation,
-    OrganizationMutation,
-    InteractionMutation,
-);
 
 #[derive(Default)]
 pub struct HookMutation;
@@ -41,10 +30,11 @@ impl HookMutation {
     ) -> Result<Hook> {
         guard::selection_allowed(ctx, Hook::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
-        let tenant = context::tenant(ctx)?;
-        Ok(hooks::create(&state.db, tenant, input.into(), &state.hook_rules)
-            .await?
-            .into())
+        Ok(
+            hooks::create(&state.db, &context::caller(ctx)?, input.into(), &state.hook_rules)
+                .await?
+                .into(),
+        )
     }
 
     /// Changes a hook; omitted fields stay as they are. Needs `hooks:write`.
@@ -57,9 +47,8 @@ impl HookMutation {
     ) -> Result<Hook> {
         guard::selection_allowed(ctx, Hook::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
-        let tenant = context::tenant(ctx)?;
-        let (hook, cancelled) = hooks::update(&state.db, tenant, &id, input.into(), &state.hook_rules).await?;
-        state.changed(&cancelled);
+        let caller = context::caller(ctx)?;
+        let hook = state.publish(hooks::update(&state.db, &caller, &id, input.into(), &state.hook_rules).await?);
         Ok(hook.into())
     }
 
@@ -67,9 +56,7 @@ impl HookMutation {
     #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
     async fn delete_hook(&self, ctx: &Context<'_>, #[graphql(desc = "The hook's id.")] id: ID) -> Result<ID> {
         let state = context::state(ctx)?;
-        let tenant = context::tenant(ctx)?;
-        let (id, cancelled) = hooks::delete(&state.db, tenant, &id).await?;
-        state.changed(&cancelled);
+        let id = state.publish(hooks::delete(&state.db, &context::caller(ctx)?, &id).await?);
         Ok(ID(id))
     }
 
@@ -89,9 +76,8 @@ impl HookMutation {
     ) -> Result<Hook> {
         guard::selection_allowed(ctx, Hook::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
-        let tenant = context::tenant(ctx)?;
         Ok(
-            hooks::rotate_signing_key(&state.db, tenant, &id, grace_period_seconds.into())
+            hooks::rotate_signing_key(&state.db, &context::caller(ctx)?, &id, grace_period_seconds.into())
                 .await?
                 .into(),
         )
@@ -154,13 +140,16 @@ impl EventMutation {
     ) -> Result<Event> {
         guard::selection_allowed(ctx, Event::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
-        let tenant = context::tenant(ctx)?;
-        let (event, emitted) =
-            events::emit(&state.db, tenant, input.event_type, input.data.0, input.idempotency_key).await?;
-        if let Some(emitted) = emitted {
-            state.published(vec![emitted]);
-        }
-        Ok(event.into())
+        let caller = context::caller(ctx)?;
+        let event = events::emit(
+            &state.db,
+            &caller,
+            input.event_type,
+            input.data.0,
+            input.idempotency_key,
+        )
+        .await?;
+        Ok(state.publish(event).into())
     }
 
     /// Defines a custom event type that hooks can subscribe to and `emitEvent` can publish.
@@ -172,10 +161,11 @@ impl EventMutation {
         #[graphql(desc = "The new type.")] input: DefineEventTypeInput,
     ) -> Result<EventType> {
         let state = context::state(ctx)?;
-        let tenant = context::tenant(ctx)?;
-        Ok(events::define(&state.db, tenant, input.name, input.description)
-            .await?
-            .into())
+        Ok(
+            events::define(&state.db, &context::caller(ctx)?, input.name, input.description)
+                .await?
+                .into(),
+        )
     }
 }
 
@@ -194,10 +184,8 @@ impl DeliveryMutation {
     ) -> Result<Delivery> {
         guard::selection_allowed(ctx, Delivery::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
-        let tenant = context::tenant(ctx)?;
-        let delivery = deliveries::redeliver(&state.db, tenant, &delivery_id).await?;
-        state.changed(std::slice::from_ref(&delivery));
-        Ok(delivery.into())
+        let delivery = deliveries::redeliver(&state.db, &context::caller(ctx)?, &delivery_id).await?;
+        Ok(state.publish(delivery).into())
     }
 
     /// Requeues a hook's deliveries created in `[since, until)` whose status is in `statuses`
@@ -217,12 +205,10 @@ impl DeliveryMutation {
         statuses: Vec<DeliveryStatus>,
     ) -> Result<i32> {
         let state = context::state(ctx)?;
-        let tenant = context::tenant(ctx)?;
         let statuses: Vec<DomainStatus> = statuses.into_iter().map(Into::into).collect();
         let since = since.timestamp_millis();
         let until = until.map(|u| u.timestamp_millis());
-        let requeued = deliveries::replay(&state.db, tenant, &hook_id, since, until, &statuses).await?;
-        state.changed(&requeued);
-        Ok(i32::try_from(requeued.len()).unwrap_or(i32::MAX))
+        let requeued = deliveries::replay(&state.db, &context::caller(ctx)?, &hook_id, since, until, &statuses).await?;
+        Ok(i32::try_from(state.publish(requeued)).unwrap_or(i32::MAX))
     }
 }

@@ -4,15 +4,15 @@ use chrono::{DateTime, Utc};
 use entity::hook;
 
 use crate::auth::Scope;
-use crate::domain::hooks::{CreateHook, UpdateHook};
 use crate::domain::now_ms;
 use crate::domain::page::PageRequest;
+use crate::domain::webhooks::hooks::{CreateHook, UpdateHook};
 use crate::error::AppError;
+use crate::graphql::connection::{Connection, DeliveryEdge};
 use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::{HookDeliveriesKey, Loaders};
-use crate::graphql::types::connection::{Connection, DeliveryEdge};
-use crate::graphql::types::datetime;
-use crate::graphql::types::delivery::{Delivery, DeliveryStatus, HookStats};
+use crate::graphql::values::datetime;
+use crate::graphql::webhooks::delivery::{Delivery, DeliveryStatus, HookStats};
 
 pub struct Hook(pub hook::Model);
 
@@ -55,7 +55,8 @@ impl Hook {
 
     /// Extra headers sent with every delivery.
     async fn headers(&self) -> Vec<Header> {
-        self.0.header_pairs()
+        self.0
+            .header_pairs()
             .into_iter()
             .map(|(name, value)| Header { name, value })
             .collect()
@@ -136,7 +137,9 @@ impl Hook {
     /// their grace period ends, newest first. Needs `hooks:write`.
     #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
     async fn previous_signing_keys(&self, _ctx: &Context<'_>) -> Result<Vec<PreviousSigningKey>> {
-        Ok(self.0.previous_keys_at(now_ms())
+        Ok(self
+            .0
+            .previous_keys_at(now_ms())
             .into_iter()
             .map(|k| PreviousSigningKey {
                 key: k.key,

@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use entity::event;
 
 use crate::auth::Scope;
-use crate::domain::events;
+use crate::domain::webhooks::events;
 use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::types::datetime;
-use crate::graphql::types::delivery::Delivery;
+use crate::graphql::values::datetime;
+use crate::graphql::webhooks::delivery::Delivery;
 
 /// Something that happened, as delivered to hooks.
 pub struct Event(pub Arc<event::Model>);

@@ -17,11 +17,12 @@ use entity::{application, organization, user};
 
 use crate::db::{Db, numbered, placeholders};
 use crate::domain::Patch;
-use crate::domain::outbox::{self, Emitted};
+use crate::domain::caller::Caller;
+use crate::domain::identity::payload::{self, Route};
+use crate::domain::identity::resources::{validate_description, validate_name};
 use crate::domain::page::{self, Order, Page, PageRequest};
-use crate::domain::payload::{self, RequestMeta, Route};
-use crate::domain::resources::{validate_description, validate_name};
 use crate::domain::tenant::scoped;
+use crate::domain::webhooks::outbox::{self, Committed};
 use crate::domain::{new_id, now_ms};
 use crate::error::{AppError, AppResult};
 
@@ -84,12 +85,12 @@ pub async fn list(db: &impl ConnectionTrait, tenant: &str, page: &PageRequest) -
 
 pub async fn create(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     name: String,
     description: Option<String>,
     custom_data: Option<Value>,
-) -> AppResult<(organization::Model, Emitted)> {
+) -> AppResult<Committed<organization::Model>> {
+    let Caller { tenant, meta } = caller;
     validate_name("name", &name)?;
     validate_description(description.as_deref())?;
     let custom_data = custom_data_text(custom_data)?;
@@ -114,18 +115,18 @@ pub async fn create(
     );
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((org, emitted))
+    Ok(Committed::new(org, [emitted]))
 }
 
 pub async fn update(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     id: &str,
     name: Option<String>,
     description: Patch<String>,
     custom_data: Option<Value>,
-) -> AppResult<(organization::Model, Emitted)> {
+) -> AppResult<Committed<organization::Model>> {
+    let Caller { tenant, meta } = caller;
     if let Some(name) = &name {
         validate_name("name", name)?;
     }
@@ -153,10 +154,11 @@ pub async fn update(
     );
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((org, emitted))
+    Ok(Committed::new(org, [emitted]))
 }
 
-pub async fn delete(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) -> AppResult<(String, Emitted)> {
+pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {
+    let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let org = get_required(&txn, tenant, id).await?;
     organization::Entity::delete_by_id(org.id.clone()).exec(&txn).await?;
@@ -168,7 +170,7 @@ pub async fn delete(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) -> AppR
     )
     .await?;
     txn.commit().await?;
-    Ok((org.id, emitted))
+    Ok(Committed::new(org.id, [emitted]))
 }
 
 /// Users or applications, as organization members.
@@ -233,12 +235,12 @@ pub enum MemberChange {
 /// Applies a membership change; emits `Organization.Membership.Updated` with the real deltas.
 pub async fn change_members(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     id: &str,
     members: Members,
     change: MemberChange,
-) -> AppResult<(organization::Model, Option<Emitted>)> {
+) -> AppResult<Committed<organization::Model>> {
+    let Caller { tenant, meta } = caller;
     let names = members.names();
     let txn = db.write.begin().await?;
     let org = get_required(&txn, tenant, id).await?;
@@ -277,7 +279,7 @@ pub async fn change_members(
     };
     if added.is_empty() && removed.is_empty() {
         txn.commit().await?;
-        return Ok((org, None));
+        return Ok(Committed::new(org, None));
     }
     let backend = txn.get_database_backend();
     let now = now_ms();
@@ -312,7 +314,7 @@ pub async fn change_members(
     let event = payload::management("Organization.Membership.Updated", meta, &route, extra, None);
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((org, Some(emitted)))
+    Ok(Committed::new(org, Some(emitted)))
 }
 
 fn dedup(ids: Vec<String>) -> Vec<String> {

@@ -1,6 +1,6 @@
 use async_graphql::SimpleObject;
 
-use crate::domain::events::EventTypeInfo;
+use crate::domain::webhooks::events::EventTypeInfo;
 
 /// An event a hook can subscribe to.
 #[derive(SimpleObject, Clone, Debug)]

@@ -11,10 +11,11 @@ use entity::{resource, scope};
 
 use crate::db::Db;
 use crate::domain::Patch;
-use crate::domain::outbox::{self, Emitted};
+use crate::domain::caller::Caller;
+use crate::domain::identity::payload::{self, Route};
 use crate::domain::page::{self, Order, Page, PageRequest};
-use crate::domain::payload::{self, RequestMeta, Route};
 use crate::domain::tenant::scoped;
+use crate::domain::webhooks::outbox::{self, Committed};
 use crate::domain::{new_id, now_ms};
 use crate::error::{AppError, AppResult, OnConflict};
 
@@ -142,12 +143,12 @@ fn scope_route(method: &'static str, status: u16, scope: &scope::Model, with_id:
 
 pub async fn create_scope(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     resource_id: &str,
     name: String,
     description: Option<String>,
-) -> AppResult<(scope::Model, Emitted)> {
+) -> AppResult<Committed<scope::Model>> {
+    let Caller { tenant, meta } = caller;
     validate_scope_name(&name)?;
     validate_description(description.as_deref())?;
     let txn = db.write.begin().await?;
@@ -169,17 +170,17 @@ pub async fn create_scope(
     let event = payload::management("Scope.Created", meta, &route, Vec::new(), Some(scope_json(&scope)));
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((scope, emitted))
+    Ok(Committed::new(scope, [emitted]))
 }
 
 pub async fn update_scope(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     id: &str,
     name: Option<String>,
     description: Patch<String>,
-) -> AppResult<(scope::Model, Emitted)> {
+) -> AppResult<Committed<scope::Model>> {
+    let Caller { tenant, meta } = caller;
     if let Some(name) = &name {
         validate_scope_name(name)?;
     }
@@ -200,10 +201,11 @@ pub async fn update_scope(
     let event = payload::management("Scope.Data.Updated", meta, &route, Vec::new(), Some(scope_json(&scope)));
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((scope, emitted))
+    Ok(Committed::new(scope, [emitted]))
 }
 
-pub async fn delete_scope(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) -> AppResult<(String, Emitted)> {
+pub async fn delete_scope(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {
+    let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let scope = get_scope(&txn, tenant, id).await?;
     scope::Entity::delete_by_id(scope.id.clone()).exec(&txn).await?;
@@ -215,5 +217,5 @@ pub async fn delete_scope(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) -
     )
     .await?;
     txn.commit().await?;
-    Ok((scope.id, emitted))
+    Ok(Committed::new(scope.id, [emitted]))
 }

@@ -10,13 +10,15 @@ use sea_orm::{
 use serde::Serialize;
 use url::{Host, Url};
 
+use entity::hook;
 use entity::hook::PreviousKey;
-use entity::{delivery, hook};
 
 use crate::db::Db;
+use crate::domain::caller::Caller;
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::tenant::scoped;
-use crate::domain::{events, lifecycle, new_id, now_ms, outbox};
+use crate::domain::webhooks::outbox::Committed;
+use crate::domain::{new_id, now_ms, webhooks::events, webhooks::lifecycle, webhooks::outbox};
 use crate::error::{AppError, AppResult};
 use crate::ssrf::TargetPolicy;
 
@@ -107,7 +109,8 @@ pub async fn list(
     page::fetch(db, query, hook::Column::Id, page, Order::OldestFirst).await
 }
 
-pub async fn create(db: &Db, tenant: &str, input: CreateHook, rules: &HookRules) -> AppResult<hook::Model> {
+pub async fn create(db: &Db, caller: &Caller, input: CreateHook, rules: &HookRules) -> AppResult<hook::Model> {
+    let tenant = caller.tenant.as_str();
     let hook = CreateHook {
         name: validate_name(input.name)?,
         events: validate_events(input.events)?,
@@ -148,11 +151,12 @@ pub async fn create(db: &Db, tenant: &str, input: CreateHook, rules: &HookRules)
 /// Applies `input`. Disabling cancels the hook's waiting deliveries, returned with the hook.
 pub async fn update(
     db: &Db,
-    tenant: &str,
+    caller: &Caller,
     id: &str,
     input: UpdateHook,
     rules: &HookRules,
-) -> AppResult<(hook::Model, Vec<delivery::Model>)> {
+) -> AppResult<Committed<hook::Model>> {
+    let tenant = caller.tenant.as_str();
     let name = input.name.map(validate_name).transpose()?;
     let events = input.events.map(validate_events).transpose()?;
     let url = input.url.map(|u| validate_url(u, &rules.targets)).transpose()?;
@@ -186,22 +190,24 @@ pub async fn update(
     model.updated_at = Set(now_ms());
     let model = model.update(&txn).await?;
     txn.commit().await?;
-    Ok((model, cancelled))
+    Ok(Committed::changed(model, cancelled))
 }
 
 /// Deletes the hook and cancels its waiting deliveries (returned); their history stays.
-pub async fn delete(db: &Db, tenant: &str, id: &str) -> AppResult<(String, Vec<delivery::Model>)> {
+pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {
+    let tenant = caller.tenant.as_str();
     let txn = db.write.begin().await?;
     let current = get_required(&txn, tenant, id).await?;
     let cancelled = lifecycle::cancel_for_hook(&txn, &current.id).await?;
     hook::Entity::delete_by_id(current.id.clone()).exec(&txn).await?;
     txn.commit().await?;
-    Ok((current.id, cancelled))
+    Ok(Committed::changed(current.id, cancelled))
 }
 
 /// Replaces the signing key. The old key keeps signing (Standard Webhooks header only) for
 /// `grace_seconds`; keys past their grace and all but the newest `MAX_PREVIOUS_KEYS` are dropped.
-pub async fn rotate_signing_key(db: &Db, tenant: &str, id: &str, grace_seconds: i64) -> AppResult<hook::Model> {
+pub async fn rotate_signing_key(db: &Db, caller: &Caller, id: &str, grace_seconds: i64) -> AppResult<hook::Model> {
+    let tenant = caller.tenant.as_str();
     if !(0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
         return Err(AppError::bad_input(
             "gracePeriodSeconds",

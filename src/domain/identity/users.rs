@@ -1,7 +1,7 @@
 //! Users: validation, storage, and the `User.*` events (SPEC §3.3, §4).
 //!
 //! Every change and its event commit in one transaction (through `outbox::emit`); the caller
-//! publishes the returned `Emitted` after the commit. Passwords are hashed by `passwords.rs` and
+//! publishes the returned `Committed` after the commit. Passwords are hashed by `passwords.rs` and
 //! never leave these modules: not in a payload, a log line or an error.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
@@ -14,11 +14,12 @@ use serde_json::{Map, Value, json};
 use entity::user;
 
 use crate::db::Db;
-use crate::domain::outbox::{self, Emitted};
+use crate::domain::caller::{Caller, RequestMeta};
+use crate::domain::identity::payload::{self, Route};
 use crate::domain::page::{self, Order, Page, PageRequest};
-use crate::domain::payload::{self, RequestMeta, Route};
 use crate::domain::tenant::scoped;
-use crate::domain::{Patch, like_containing, new_id, now_ms, passwords};
+use crate::domain::webhooks::outbox::{self, Committed, Emitted};
+use crate::domain::{Patch, identity::passwords, like_containing, new_id, now_ms};
 use crate::error::{AppError, AppResult};
 
 const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -100,12 +101,13 @@ pub async fn list(
     page::fetch(db, query, user::Column::Id, page, Order::OldestFirst).await
 }
 
-pub async fn create(db: &Db, tenant: &str, meta: &RequestMeta, input: CreateUser) -> AppResult<(user::Model, Emitted)> {
+pub async fn create(db: &Db, caller: &Caller, input: CreateUser) -> AppResult<Committed<user::Model>> {
+    let Caller { tenant, meta } = caller;
     let (user, txn) = insert(db, tenant, input, None).await?;
     let route = Route::new("POST", "/users", 200);
     let emitted = emit(&txn, tenant, meta, "User.Created", &route, user_json(&user, true)).await?;
     txn.commit().await?;
-    Ok((user, emitted))
+    Ok(Committed::new(user, [emitted]))
 }
 
 /// Validates and inserts a user in a new transaction, returned open: the caller adds its
@@ -163,13 +165,8 @@ pub async fn insert(
     Ok((user, txn))
 }
 
-pub async fn update(
-    db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
-    id: &str,
-    input: UpdateUser,
-) -> AppResult<(user::Model, Emitted)> {
+pub async fn update(db: &Db, caller: &Caller, id: &str, input: UpdateUser) -> AppResult<Committed<user::Model>> {
+    let Caller { tenant, meta } = caller;
     let check = |value: &Patch<String>, f: fn(&str) -> AppResult<()>| match value {
         Some(Some(v)) => f(v),
         _ => Ok(()),
@@ -206,30 +203,20 @@ pub async fn update(
     let route = Route::new("PATCH", "/users/:userId", 200).param("userId", id);
     let emitted = emit(&txn, tenant, meta, "User.Data.Updated", &route, user_json(&user, true)).await?;
     txn.commit().await?;
-    Ok((user, emitted))
+    Ok(Committed::new(user, [emitted]))
 }
 
 /// Replaces the user's custom data; the event's `data` is the custom data only (as Logto).
-pub async fn set_custom_data(
-    db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
-    id: &str,
-    custom_data: Value,
-) -> AppResult<(Value, Emitted)> {
+pub async fn set_custom_data(db: &Db, caller: &Caller, id: &str, custom_data: Value) -> AppResult<Committed<Value>> {
+    let Caller { tenant, meta } = caller;
     let text = json_object("customData", Some(custom_data.clone()))?;
     let route = Route::new("PATCH", "/users/:userId/custom-data", 200).param("userId", id);
     set_json(db, tenant, meta, id, route, |m| m.custom_data = Set(text), custom_data).await
 }
 
 /// Replaces the user's profile; the event's `data` is the profile only (as Logto).
-pub async fn set_profile(
-    db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
-    id: &str,
-    profile: Value,
-) -> AppResult<(Value, Emitted)> {
+pub async fn set_profile(db: &Db, caller: &Caller, id: &str, profile: Value) -> AppResult<Committed<Value>> {
+    let Caller { tenant, meta } = caller;
     let text = json_object("profile", Some(profile.clone()))?;
     let route = Route::new("PATCH", "/users/:userId/profile", 200).param("userId", id);
     set_json(db, tenant, meta, id, route, |m| m.profile = Set(text), profile).await
@@ -243,7 +230,7 @@ async fn set_json(
     route: Route,
     apply: impl FnOnce(&mut user::ActiveModel),
     data: Value,
-) -> AppResult<(Value, Emitted)> {
+) -> AppResult<Committed<Value>> {
     let txn = db.write.begin().await?;
     let mut model: user::ActiveModel = get_required(&txn, tenant, id).await?.into();
     apply(&mut model);
@@ -251,16 +238,11 @@ async fn set_json(
     model.update(&txn).await?;
     let emitted = emit(&txn, tenant, meta, "User.Data.Updated", &route, data.clone()).await?;
     txn.commit().await?;
-    Ok((data, emitted))
+    Ok(Committed::new(data, [emitted]))
 }
 
-pub async fn set_password(
-    db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
-    id: &str,
-    password: String,
-) -> AppResult<(user::Model, Emitted)> {
+pub async fn set_password(db: &Db, caller: &Caller, id: &str, password: String) -> AppResult<Committed<user::Model>> {
+    let Caller { tenant, meta } = caller;
     passwords::validate(&password)?;
     get_required(&db.read, tenant, id).await?;
     let hash = passwords::hash(password).await?;
@@ -272,16 +254,11 @@ pub async fn set_password(
     let route = Route::new("PATCH", "/users/:userId/password", 200).param("userId", id);
     let emitted = emit(&txn, tenant, meta, "User.Data.Updated", &route, user_json(&user, true)).await?;
     txn.commit().await?;
-    Ok((user, emitted))
+    Ok(Committed::new(user, [emitted]))
 }
 
-pub async fn set_suspended(
-    db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
-    id: &str,
-    suspended: bool,
-) -> AppResult<(user::Model, Emitted)> {
+pub async fn set_suspended(db: &Db, caller: &Caller, id: &str, suspended: bool) -> AppResult<Committed<user::Model>> {
+    let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let mut model: user::ActiveModel = get_required(&txn, tenant, id).await?.into();
     model.is_suspended = Set(suspended);
@@ -299,18 +276,19 @@ pub async fn set_suspended(
     )
     .await?;
     txn.commit().await?;
-    Ok((user, emitted))
+    Ok(Committed::new(user, [emitted]))
 }
 
 /// Deletes the user; the event carries the user as it was.
-pub async fn delete(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) -> AppResult<(String, Emitted)> {
+pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {
+    let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let user = get_required(&txn, tenant, id).await?;
     user::Entity::delete_by_id(user.id.clone()).exec(&txn).await?;
     let route = Route::new("DELETE", "/users/:userId", 204).param("userId", id);
     let emitted = emit(&txn, tenant, meta, "User.Deleted", &route, user_json(&user, false)).await?;
     txn.commit().await?;
-    Ok((user.id, emitted))
+    Ok(Committed::new(user.id, [emitted]))
 }
 
 async fn emit(

@@ -12,12 +12,13 @@ use entity::{role, role_scope, scope, user, user_role};
 
 use crate::db::Db;
 use crate::domain::Patch;
-use crate::domain::outbox::{self, Emitted};
+use crate::domain::caller::Caller;
+use crate::domain::identity::payload::{self, Route};
+use crate::domain::identity::resources::{scope_json, validate_description, validate_name};
 use crate::domain::page::{self, Order, Page, PageRequest};
-use crate::domain::payload::{self, RequestMeta, Route};
-use crate::domain::resources::{scope_json, validate_description, validate_name};
 use crate::domain::tenant::scoped;
-use crate::domain::{new_id, now_ms, users};
+use crate::domain::webhooks::outbox::{self, Committed};
+use crate::domain::{identity::users, new_id, now_ms};
 use crate::error::{AppError, AppResult, OnConflict};
 
 /// Logto's role types, as payloads spell them.
@@ -184,12 +185,8 @@ async fn link_scopes(txn: &DatabaseTransaction, tenant: &str, role_id: &str, sco
 
 /// Creates a role. With `scopeIds`, Logto sends `Role.Scopes.Updated` (with `roleId` and the
 /// scopes assigned) before `Role.Created`; so does hookd, in the same transaction.
-pub async fn create(
-    db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
-    input: CreateRole,
-) -> AppResult<(role::Model, Vec<Emitted>)> {
+pub async fn create(db: &Db, caller: &Caller, input: CreateRole) -> AppResult<Committed<role::Model>> {
+    let Caller { tenant, meta } = caller;
     validate_name("name", &input.name)?;
     validate_description(input.description.as_deref())?;
     let txn = db.write.begin().await?;
@@ -224,16 +221,11 @@ pub async fn create(
     let created = payload::management("Role.Created", meta, &route, Vec::new(), Some(role_json(&role)));
     emitted.push(outbox::emit(&txn, tenant, created).await?);
     txn.commit().await?;
-    Ok((role, emitted))
+    Ok(Committed::new(role, emitted))
 }
 
-pub async fn update(
-    db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
-    id: &str,
-    input: UpdateRole,
-) -> AppResult<(role::Model, Emitted)> {
+pub async fn update(db: &Db, caller: &Caller, id: &str, input: UpdateRole) -> AppResult<Committed<role::Model>> {
+    let Caller { tenant, meta } = caller;
     if let Some(name) = &input.name {
         validate_name("name", name)?;
     }
@@ -261,10 +253,11 @@ pub async fn update(
     )
     .await?;
     txn.commit().await?;
-    Ok((role, emitted))
+    Ok(Committed::new(role, [emitted]))
 }
 
-pub async fn delete(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) -> AppResult<(String, Emitted)> {
+pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {
+    let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let role = get_required(&txn, tenant, id).await?;
     role::Entity::delete_by_id(role.id.clone()).exec(&txn).await?;
@@ -276,17 +269,17 @@ pub async fn delete(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) -> AppR
     )
     .await?;
     txn.commit().await?;
-    Ok((role.id, emitted))
+    Ok(Committed::new(role.id, [emitted]))
 }
 
 /// Adds permissions to a role; the event's `data` is every permission of the role afterwards.
 pub async fn add_scopes(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     id: &str,
     scope_ids: &[String],
-) -> AppResult<(Vec<scope::Model>, Emitted)> {
+) -> AppResult<Committed<Vec<scope::Model>>> {
+    let Caller { tenant, meta } = caller;
     if scope_ids.is_empty() {
         return Err(AppError::bad_input("scopeIds", "name at least one permission"));
     }
@@ -304,17 +297,17 @@ pub async fn add_scopes(
     )
     .await?;
     txn.commit().await?;
-    Ok((all, emitted))
+    Ok(Committed::new(all, [emitted]))
 }
 
 /// Removes one permission from a role; returns the permissions left.
 pub async fn remove_scope(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     id: &str,
     scope_id: &str,
-) -> AppResult<(Vec<scope::Model>, Emitted)> {
+) -> AppResult<Committed<Vec<scope::Model>>> {
+    let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     get_required(&txn, tenant, id).await?;
     let removed = role_scope::Entity::delete_many()
@@ -337,18 +330,18 @@ pub async fn remove_scope(
     .await?;
     let left = scopes_of(&txn, tenant, id).await?;
     txn.commit().await?;
-    Ok((left, emitted))
+    Ok(Committed::new(left, [emitted]))
 }
 
 /// Assigns roles to a user. Only roles the user did not have count: `addedRoleIds` lists them,
 /// and when there are none nothing is emitted.
 pub async fn assign_to_user(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     user_id: &str,
     role_ids: &[String],
-) -> AppResult<(user::Model, Option<Emitted>)> {
+) -> AppResult<Committed<user::Model>> {
+    let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let user = users::get(&txn, tenant, user_id)
         .await?
@@ -379,7 +372,7 @@ pub async fn assign_to_user(
         .collect();
     if added.is_empty() {
         txn.commit().await?;
-        return Ok((user, None));
+        return Ok(Committed::new(user, None));
     }
     let now = now_ms();
     let rows = added.iter().map(|role_id| user_role::ActiveModel {
@@ -398,16 +391,16 @@ pub async fn assign_to_user(
     )
     .await?;
     txn.commit().await?;
-    Ok((user, Some(emitted)))
+    Ok(Committed::new(user, Some(emitted)))
 }
 
 pub async fn remove_from_user(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     user_id: &str,
     role_id: &str,
-) -> AppResult<(user::Model, Emitted)> {
+) -> AppResult<Committed<user::Model>> {
+    let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let user = users::get(&txn, tenant, user_id)
         .await?
@@ -435,5 +428,5 @@ pub async fn remove_from_user(
     )
     .await?;
     txn.commit().await?;
-    Ok((user, emitted))
+    Ok(Committed::new(user, [emitted]))
 }

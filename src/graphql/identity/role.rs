@@ -3,10 +3,10 @@ use chrono::{DateTime, Utc};
 
 use entity::{resource, role, scope};
 
-use crate::domain::roles::{self, CreateRole, UpdateRole};
+use crate::domain::identity::roles::{self, CreateRole, UpdateRole};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::types::datetime;
-use crate::graphql::types::patch;
+use crate::graphql::values::datetime;
+use crate::graphql::values::patch;
 
 /// Who a role is for.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

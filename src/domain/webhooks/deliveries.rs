@@ -7,11 +7,13 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use entity::{delivery, delivery_attempt};
 
 use crate::db::Db;
-use crate::domain::hooks;
-use crate::domain::lifecycle;
+use crate::domain::caller::Caller;
 use crate::domain::now_ms;
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::tenant::scoped;
+use crate::domain::webhooks::hooks;
+use crate::domain::webhooks::lifecycle;
+use crate::domain::webhooks::outbox::Committed;
 use crate::error::{AppError, AppResult};
 
 pub use entity::delivery::{DeliveryStatus, Trigger};
@@ -250,7 +252,8 @@ pub async fn pages_of_hooks(
 
 /// `redeliver`: one new attempt now, counted as MANUAL. A delivery being sent right now is left
 /// alone (`CONFLICT`); the hook must exist and be enabled.
-pub async fn redeliver(db: &Db, tenant: &str, id: &str) -> AppResult<delivery::Model> {
+pub async fn redeliver(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<delivery::Model>> {
+    let tenant = caller.tenant.as_str();
     let txn = db.write.begin().await?;
     let current = get(&txn, tenant, id).await?.ok_or(AppError::NotFound("delivery"))?;
     ensure_hook_enabled(&txn, tenant, &current.hook_id).await?;
@@ -258,19 +261,20 @@ pub async fn redeliver(db: &Db, tenant: &str, id: &str) -> AppResult<delivery::M
         .await?
         .ok_or_else(|| AppError::Conflict("the delivery is being sent right now; try again when it is done".into()))?;
     txn.commit().await?;
-    Ok(updated)
+    Ok(Committed::changed(updated.clone(), vec![updated]))
 }
 
 /// `replayDeliveries`: requeues a hook's deliveries created in `[since, until)` whose status is
-/// one of `statuses`, each with a fresh retry schedule. Returns the requeued deliveries.
+/// one of `statuses`, each with a fresh retry schedule. Returns how many were requeued.
 pub async fn replay(
     db: &Db,
-    tenant: &str,
+    caller: &Caller,
     hook_id: &str,
     since: i64,
     until: Option<i64>,
     statuses: &[DeliveryStatus],
-) -> AppResult<Vec<delivery::Model>> {
+) -> AppResult<Committed<usize>> {
+    let tenant = caller.tenant.as_str();
     if let Some(s) = statuses.iter().find(|s| s.is_queued()) {
         return Err(AppError::bad_input(
             "statuses",
@@ -293,7 +297,7 @@ pub async fn replay(
     ensure_hook_enabled(&txn, tenant, hook_id).await?;
     let rows = lifecycle::replay(&txn, tenant, hook_id, since, until, &statuses).await?;
     txn.commit().await?;
-    Ok(rows)
+    Ok(Committed::changed(rows.len(), rows))
 }
 
 async fn ensure_hook_enabled(db: &impl ConnectionTrait, tenant: &str, hook_id: &str) -> AppResult<()> {

@@ -13,12 +13,13 @@ use entity::{organization_role as org_role, organization_role_scope as role_scop
 
 use crate::db::Db;
 use crate::domain::Patch;
-use crate::domain::outbox::{self, Emitted};
+use crate::domain::caller::Caller;
+use crate::domain::identity::payload::{self, Route};
+use crate::domain::identity::resources::{validate_description, validate_name};
+use crate::domain::identity::roles::RoleType;
 use crate::domain::page::{self, Order, Page, PageRequest};
-use crate::domain::payload::{self, RequestMeta, Route};
-use crate::domain::resources::{validate_description, validate_name};
-use crate::domain::roles::RoleType;
 use crate::domain::tenant::scoped;
+use crate::domain::webhooks::outbox::{self, Committed};
 use crate::domain::{new_id, now_ms};
 use crate::error::{AppError, AppResult, OnConflict};
 
@@ -159,13 +160,13 @@ async fn link(txn: &DatabaseTransaction, tenant: &str, role_id: &str, scope_ids:
 /// (with `organizationRoleId`) is emitted before `OrganizationRole.Created`, as for roles.
 pub async fn create_role(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     name: String,
     description: Option<String>,
     role_type: RoleType,
     scope_ids: Option<Vec<String>>,
-) -> AppResult<(org_role::Model, Vec<Emitted>)> {
+) -> AppResult<Committed<org_role::Model>> {
+    let Caller { tenant, meta } = caller;
     validate_name("name", &name)?;
     validate_description(description.as_deref())?;
     let txn = db.write.begin().await?;
@@ -198,17 +199,17 @@ pub async fn create_role(
     );
     emitted.push(outbox::emit(&txn, tenant, event).await?);
     txn.commit().await?;
-    Ok((role, emitted))
+    Ok(Committed::new(role, emitted))
 }
 
 pub async fn update_role(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     id: &str,
     name: Option<String>,
     description: Patch<String>,
-) -> AppResult<(org_role::Model, Emitted)> {
+) -> AppResult<Committed<org_role::Model>> {
+    let Caller { tenant, meta } = caller;
     if let Some(name) = &name {
         validate_name("name", name)?;
     }
@@ -235,10 +236,11 @@ pub async fn update_role(
     );
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((role, emitted))
+    Ok(Committed::new(role, [emitted]))
 }
 
-pub async fn delete_role(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) -> AppResult<(String, Emitted)> {
+pub async fn delete_role(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {
+    let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let role = get_role(&txn, tenant, id).await?;
     org_role::Entity::delete_by_id(role.id.clone()).exec(&txn).await?;
@@ -246,7 +248,7 @@ pub async fn delete_role(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) ->
     let event = payload::management("OrganizationRole.Deleted", meta, &route, Vec::new(), None);
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((role.id, emitted))
+    Ok(Committed::new(role.id, [emitted]))
 }
 
 /// A change to an organization role's permissions.
@@ -263,11 +265,11 @@ pub enum ScopeChange {
 /// changes).
 pub async fn change_role_scopes(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     id: &str,
     change: ScopeChange,
-) -> AppResult<(org_role::Model, Emitted)> {
+) -> AppResult<Committed<org_role::Model>> {
+    let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let role = get_role(&txn, tenant, id).await?;
     let current = scope_ids_of(&txn, tenant, id).await?;
@@ -313,16 +315,16 @@ pub async fn change_role_scopes(
     let event = payload::management("OrganizationRole.Scopes.Updated", meta, &route, Vec::new(), None);
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((role, emitted))
+    Ok(Committed::new(role, [emitted]))
 }
 
 pub async fn create_scope(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     name: String,
     description: Option<String>,
-) -> AppResult<(org_scope::Model, Emitted)> {
+) -> AppResult<Committed<org_scope::Model>> {
+    let Caller { tenant, meta } = caller;
     validate_name("name", &name)?;
     validate_description(description.as_deref())?;
     let txn = db.write.begin().await?;
@@ -346,17 +348,17 @@ pub async fn create_scope(
     );
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((scope, emitted))
+    Ok(Committed::new(scope, [emitted]))
 }
 
 pub async fn update_scope(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     id: &str,
     name: Option<String>,
     description: Patch<String>,
-) -> AppResult<(org_scope::Model, Emitted)> {
+) -> AppResult<Committed<org_scope::Model>> {
+    let Caller { tenant, meta } = caller;
     if let Some(name) = &name {
         validate_name("name", name)?;
     }
@@ -383,10 +385,11 @@ pub async fn update_scope(
     );
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((scope, emitted))
+    Ok(Committed::new(scope, [emitted]))
 }
 
-pub async fn delete_scope(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) -> AppResult<(String, Emitted)> {
+pub async fn delete_scope(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {
+    let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let scope = get_scope(&txn, tenant, id).await?;
     org_scope::Entity::delete_by_id(scope.id.clone()).exec(&txn).await?;
@@ -394,5 +397,5 @@ pub async fn delete_scope(db: &Db, tenant: &str, meta: &RequestMeta, id: &str) -
     let event = payload::management("OrganizationScope.Deleted", meta, &route, Vec::new(), None);
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;
-    Ok((scope.id, emitted))
+    Ok(Committed::new(scope.id, [emitted]))
 }

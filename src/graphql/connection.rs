@@ -3,12 +3,12 @@
 use async_graphql::{OutputType, SimpleObject};
 
 use crate::domain::page::{Page, encode_cursor};
-use crate::graphql::types::delivery::Delivery;
-use crate::graphql::types::event::Event;
-use crate::graphql::types::hook::Hook;
-use crate::graphql::types::organization::{Application, Organization, OrganizationRole, OrganizationScope};
-use crate::graphql::types::role::{Resource, Role};
-use crate::graphql::types::user::User;
+use crate::graphql::identity::organization::{Application, Organization, OrganizationRole, OrganizationScope};
+use crate::graphql::identity::role::{Resource, Role};
+use crate::graphql::identity::user::User;
+use crate::graphql::webhooks::delivery::Delivery;
+use crate::graphql::webhooks::event::Event;
+use crate::graphql::webhooks::hook::Hook;
 
 /// Edge of the hooks list.
 pub type HookEdge = Edge<Hook>;

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use crate::auth::Scope;
-use crate::domain::interactions::{self, SignIn};
+use crate::domain::identity::interactions::{self, SignIn};
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
 
@@ -75,17 +75,17 @@ impl InteractionMutation {
     ) -> Result<InteractionResult> {
         let state = context::state(ctx)?;
         let app = input.application_id.map(|id| id.0);
-        let (result, emitted) = interactions::register(
-            &state.db,
-            context::tenant(ctx)?,
-            &context::request_meta(ctx),
-            input.username,
-            input.email,
-            input.password,
-            app,
-        )
-        .await?;
-        state.published(emitted);
+        let result = state.publish(
+            interactions::register(
+                &state.db,
+                &context::caller(ctx)?,
+                input.username,
+                input.email,
+                input.password,
+                app,
+            )
+            .await?,
+        );
         Ok(result.into())
     }
 
@@ -102,17 +102,17 @@ impl InteractionMutation {
         let state = context::state(ctx)?;
         let window = state.config.lockout_window;
         let app = input.application_id.map(|id| id.0);
-        let (outcome, emitted) = interactions::sign_in(
-            &state.db,
-            context::tenant(ctx)?,
-            &context::request_meta(ctx),
-            window,
-            input.identifier,
-            input.password,
-            app,
-        )
-        .await?;
-        state.published(emitted);
+        let outcome = state.publish(
+            interactions::sign_in(
+                &state.db,
+                &context::caller(ctx)?,
+                window,
+                input.identifier,
+                input.password,
+                app,
+            )
+            .await?,
+        );
         match outcome {
             SignIn::Ok(result) => Ok(result.into()),
             SignIn::Failed(error) => Err(error.into()),
@@ -129,16 +129,16 @@ impl InteractionMutation {
     ) -> Result<InteractionResult> {
         let state = context::state(ctx)?;
         let app = input.application_id.map(|id| id.0);
-        let (result, emitted) = interactions::reset_password(
-            &state.db,
-            context::tenant(ctx)?,
-            &context::request_meta(ctx),
-            input.identifier,
-            input.new_password,
-            app,
-        )
-        .await?;
-        state.published(emitted);
+        let result = state.publish(
+            interactions::reset_password(
+                &state.db,
+                &context::caller(ctx)?,
+                input.identifier,
+                input.new_password,
+                app,
+            )
+            .await?,
+        );
         Ok(result.into())
     }
 }

@@ -3,20 +3,20 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use crate::auth::Scope;
-use crate::domain::organization_roles::{self as org_roles, ScopeChange};
-use crate::domain::organizations::{self, MemberChange, Members};
+use crate::domain::identity::organization_roles::{self as org_roles, ScopeChange};
+use crate::domain::identity::organizations::{self, MemberChange, Members};
 use crate::domain::page::PageRequest;
-use crate::graphql::context;
-use crate::graphql::guard::RequireScope;
-use crate::graphql::types::connection::{
+use crate::graphql::connection::{
     ApplicationEdge, Connection, OrganizationEdge, OrganizationRoleEdge, OrganizationScopeEdge,
 };
-use crate::graphql::types::organization::{
+use crate::graphql::context;
+use crate::graphql::guard::RequireScope;
+use crate::graphql::identity::organization::{
     Application, CreateApplicationInput, CreateOrganizationInput, CreateOrganizationRoleInput,
     CreateOrganizationScopeInput, Organization, OrganizationRole, OrganizationScope, UpdateOrganizationInput,
     UpdateOrganizationRoleInput, UpdateOrganizationScopeInput,
 };
-use crate::graphql::types::patch;
+use crate::graphql::values::patch;
 
 fn ids(ids: Vec<ID>) -> Vec<String> {
     ids.into_iter().map(|id| id.0).collect()
@@ -132,30 +132,14 @@ pub struct OrganizationMutation;
 impl OrganizationMutation {
     async fn members(ctx: &Context<'_>, id: &str, members: Members, change: MemberChange) -> Result<Organization> {
         let state = context::state(ctx)?;
-        let (org, emitted) = organizations::change_members(
-            &state.db,
-            context::tenant(ctx)?,
-            &context::request_meta(ctx),
-            id,
-            members,
-            change,
-        )
-        .await?;
-        state.published(emitted.into_iter().collect());
+        let org =
+            state.publish(organizations::change_members(&state.db, &context::caller(ctx)?, id, members, change).await?);
         Ok(Organization(org))
     }
 
     async fn role_scopes(ctx: &Context<'_>, id: &str, change: ScopeChange) -> Result<OrganizationRole> {
         let state = context::state(ctx)?;
-        let (role, emitted) = org_roles::change_role_scopes(
-            &state.db,
-            context::tenant(ctx)?,
-            &context::request_meta(ctx),
-            id,
-            change,
-        )
-        .await?;
-        state.published(vec![emitted]);
+        let role = state.publish(org_roles::change_role_scopes(&state.db, &context::caller(ctx)?, id, change).await?);
         Ok(OrganizationRole(role))
     }
 }
@@ -171,16 +155,16 @@ impl OrganizationMutation {
     ) -> Result<Organization> {
         let state = context::state(ctx)?;
         let custom_data = input.custom_data.map(|j| j.0);
-        let (org, emitted) = organizations::create(
-            &state.db,
-            context::tenant(ctx)?,
-            &context::request_meta(ctx),
-            input.name,
-            input.description,
-            custom_data,
-        )
-        .await?;
-        state.published(vec![emitted]);
+        let org = state.publish(
+            organizations::create(
+                &state.db,
+                &context::caller(ctx)?,
+                input.name,
+                input.description,
+                custom_data,
+            )
+            .await?,
+        );
         Ok(Organization(org))
     }
 
@@ -194,17 +178,9 @@ impl OrganizationMutation {
     ) -> Result<Organization> {
         let state = context::state(ctx)?;
         let (name, description, custom_data) = (input.name, patch(input.description), input.custom_data.map(|j| j.0));
-        let (org, emitted) = organizations::update(
-            &state.db,
-            context::tenant(ctx)?,
-            &context::request_meta(ctx),
-            &id,
-            name,
-            description,
-            custom_data,
-        )
-        .await?;
-        state.published(vec![emitted]);
+        let org = state.publish(
+            organizations::update(&state.db, &context::caller(ctx)?, &id, name, description, custom_data).await?,
+        );
         Ok(Organization(org))
     }
 
@@ -217,9 +193,7 @@ impl OrganizationMutation {
         #[graphql(desc = "The organization's id.")] id: ID,
     ) -> Result<ID> {
         let state = context::state(ctx)?;
-        let (id, emitted) =
-            organizations::delete(&state.db, context::tenant(ctx)?, &context::request_meta(ctx), &id).await?;
-        state.published(vec![emitted]);
+        let id = state.publish(organizations::delete(&state.db, &context::caller(ctx)?, &id).await?);
         Ok(ID(id))
     }
 
@@ -313,17 +287,17 @@ impl OrganizationMutation {
     ) -> Result<OrganizationRole> {
         let state = context::state(ctx)?;
         let scope_ids = input.organization_scope_ids.map(ids);
-        let (role, emitted) = org_roles::create_role(
-            &state.db,
-            context::tenant(ctx)?,
-            &context::request_meta(ctx),
-            input.name,
-            input.description,
-            input.role_type.into(),
-            scope_ids,
-        )
-        .await?;
-        state.published(emitted);
+        let role = state.publish(
+            org_roles::create_role(
+                &state.db,
+                &context::caller(ctx)?,
+                input.name,
+                input.description,
+                input.role_type.into(),
+                scope_ids,
+            )
+            .await?,
+        );
         Ok(OrganizationRole(role))
     }
 
@@ -337,16 +311,16 @@ impl OrganizationMutation {
         #[graphql(desc = "The changes.")] input: UpdateOrganizationRoleInput,
     ) -> Result<OrganizationRole> {
         let state = context::state(ctx)?;
-        let (role, emitted) = org_roles::update_role(
-            &state.db,
-            context::tenant(ctx)?,
-            &context::request_meta(ctx),
-            &id,
-            input.name,
-            patch(input.description),
-        )
-        .await?;
-        state.published(vec![emitted]);
+        let role = state.publish(
+            org_roles::update_role(
+                &state.db,
+                &context::caller(ctx)?,
+                &id,
+                input.name,
+                patch(input.description),
+            )
+            .await?,
+        );
         Ok(OrganizationRole(role))
     }
 
@@ -358,9 +332,7 @@ impl OrganizationMutation {
         #[graphql(desc = "The role's id.")] id: ID,
     ) -> Result<ID> {
         let state = context::state(ctx)?;
-        let (id, emitted) =
-            org_roles::delete_role(&state.db, context::tenant(ctx)?, &context::request_meta(ctx), &id).await?;
-        state.published(vec![emitted]);
+        let id = state.publish(org_roles::delete_role(&state.db, &context::caller(ctx)?, &id).await?);
         Ok(ID(id))
     }
 
@@ -411,15 +383,8 @@ impl OrganizationMutation {
         #[graphql(desc = "The new permission.")] input: CreateOrganizationScopeInput,
     ) -> Result<OrganizationScope> {
         let state = context::state(ctx)?;
-        let (scope, emitted) = org_roles::create_scope(
-            &state.db,
-            context::tenant(ctx)?,
-            &context::request_meta(ctx),
-            input.name,
-            input.description,
-        )
-        .await?;
-        state.published(vec![emitted]);
+        let scope = state
+            .publish(org_roles::create_scope(&state.db, &context::caller(ctx)?, input.name, input.description).await?);
         Ok(OrganizationScope(scope))
     }
 
@@ -433,16 +398,16 @@ impl OrganizationMutation {
         #[graphql(desc = "The changes.")] input: UpdateOrganizationScopeInput,
     ) -> Result<OrganizationScope> {
         let state = context::state(ctx)?;
-        let (scope, emitted) = org_roles::update_scope(
-            &state.db,
-            context::tenant(ctx)?,
-            &context::request_meta(ctx),
-            &id,
-            input.name,
-            patch(input.description),
-        )
-        .await?;
-        state.published(vec![emitted]);
+        let scope = state.publish(
+            org_roles::update_scope(
+                &state.db,
+                &context::caller(ctx)?,
+                &id,
+                input.name,
+                patch(input.description),
+            )
+            .await?,
+        );
         Ok(OrganizationScope(scope))
     }
 
@@ -455,9 +420,7 @@ impl OrganizationMutation {
         #[graphql(desc = "The permission's id.")] id: ID,
     ) -> Result<ID> {
         let state = context::state(ctx)?;
-        let (id, emitted) =
-            org_roles::delete_scope(&state.db, context::tenant(ctx)?, &context::request_meta(ctx), &id).await?;
-        state.published(vec![emitted]);
+        let id = state.publish(org_roles::delete_scope(&state.db, &context::caller(ctx)?, &id).await?);
         Ok(ID(id))
     }
 

@@ -4,11 +4,11 @@ use serde_json::Value;
 
 use entity::user;
 
-use crate::domain::users::{CreateUser, UpdateUser};
+use crate::domain::identity::users::{CreateUser, UpdateUser};
+use crate::graphql::identity::role::Role;
 use crate::graphql::loaders::Loaders;
-use crate::graphql::types::datetime;
-use crate::graphql::types::patch;
-use crate::graphql::types::role::Role;
+use crate::graphql::values::datetime;
+use crate::graphql::values::patch;
 
 /// A user account.
 pub struct User(pub user::Model);

@@ -4,12 +4,12 @@ use chrono::{DateTime, Utc};
 use entity::{delivery, delivery_attempt};
 
 use crate::auth::Scope;
-use crate::domain::deliveries::{self as domain, HookStats as DomainStats};
+use crate::domain::webhooks::deliveries::{self as domain, HookStats as DomainStats};
 use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::Loaders;
-use crate::graphql::types::datetime;
-use crate::graphql::types::event::Event;
-use crate::graphql::types::hook::Hook;
+use crate::graphql::values::datetime;
+use crate::graphql::webhooks::event::Event;
+use crate::graphql::webhooks::hook::Hook;
 
 /// Where a delivery stands.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]

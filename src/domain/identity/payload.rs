@@ -7,15 +7,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::domain::caller::RequestMeta;
 use crate::domain::iso_now;
-use crate::domain::outbox::NewEvent;
-
-/// Who made the request, as far as payloads tell: taken from the HTTP request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RequestMeta {
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-}
+use crate::domain::webhooks::outbox::NewEvent;
 
 /// The Logto Management API route a mutation stands for.
 #[derive(Clone, Debug)]

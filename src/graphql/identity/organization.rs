@@ -4,10 +4,10 @@ use serde_json::Value;
 
 use entity::{application, organization, organization_role, organization_scope};
 
+use crate::graphql::identity::role::RoleType;
+use crate::graphql::identity::user::User;
 use crate::graphql::loaders::Loaders;
-use crate::graphql::types::datetime;
-use crate::graphql::types::role::RoleType;
-use crate::graphql::types::user::User;
+use crate::graphql::values::datetime;
 
 /// An organization, with users and applications as members.
 pub struct Organization(pub organization::Model);

@@ -1,24 +1,20 @@
-use async_graphql::{Context, ID, MergedObject, Object, Result};
+//! Root query fields of the webhook core: hooks, the event catalogue, events and deliveries.
+
+use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::auth::Scope;
-use crate::domain::deliveries::{self, DeliveryFilter};
-use crate::domain::events;
-use crate::domain::hooks::{self, HookFilter};
 use crate::domain::page::PageRequest;
+use crate::domain::webhooks::deliveries::{self, DeliveryFilter};
+use crate::domain::webhooks::events;
+use crate::domain::webhooks::hooks::{self, HookFilter};
+use crate::graphql::connection::{Connection, DeliveryEdge, Edge, EventEdge};
 use crate::graphql::context;
 use crate::graphql::guard::RequireScope;
-use crate::graphql::identity::IdentityQuery;
-use crate::graphql::organizations::OrganizationQuery;
-use crate::graphql::types::connection::{Connection, DeliveryEdge, Edge, EventEdge};
-use crate::graphql::types::delivery::{Delivery, DeliveryStatus};
-use crate::graphql::types::event::Event;
-use crate::graphql::types::event_type::EventType;
-use crate::graphql::types::hook::Hook;
-
-/// Read access to hooks, events, deliveries and identity data of the caller's tenant.
-#[derive(MergedObject, Default)]
-pub struct Query(HookQuery, EventQuery, IdentityQuery, OrganizationQuery);
+use crate::graphql::webhooks::delivery::{Delivery, DeliveryStatus};
+use crate::graphql::webhooks::event::Event;
+use crate::graphql::webhooks::event_type::EventType;
+use crate::graphql::webhooks::hook::Hook;
 
 #[derive(Default)]
 pub struct HookQuery;

@@ -16,12 +16,13 @@ use serde_json::Value;
 use entity::{sign_in_failure, user};
 
 use crate::db::Db;
-use crate::domain::organizations::{application_json, get_application};
-use crate::domain::outbox::{self, Emitted};
-use crate::domain::payload::{self, Interaction, RequestMeta};
+use crate::domain::caller::Caller;
+use crate::domain::identity::organizations::{application_json, get_application};
+use crate::domain::identity::payload::{self, Interaction};
+use crate::domain::identity::users::{self, CreateUser, normalize_email, user_json};
 use crate::domain::tenant::scoped;
-use crate::domain::users::{self, CreateUser, normalize_email, user_json};
-use crate::domain::{new_id, now_ms, passwords};
+use crate::domain::webhooks::outbox::{self, Committed};
+use crate::domain::{identity::passwords, new_id, now_ms};
 use crate::error::{AppError, AppResult};
 
 /// Failures within the window that lock an identifier.
@@ -60,13 +61,13 @@ async fn interaction(
 /// Registers a user with a password: `User.Created` (interaction shape), then `PostRegister`.
 pub async fn register(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     username: Option<String>,
     email: Option<String>,
     password: String,
     application_id: Option<String>,
-) -> AppResult<(InteractionResult, Vec<Emitted>)> {
+) -> AppResult<Committed<InteractionResult>> {
+    let Caller { tenant, meta } = caller;
     if username.is_none() && email.is_none() {
         return Err(AppError::bad_input(
             "username",
@@ -89,7 +90,7 @@ pub async fn register(
         outbox::emit(&txn, tenant, posted).await?,
     ];
     txn.commit().await?;
-    Ok((
+    Ok(Committed::new(
         InteractionResult {
             user_id: user.id,
             session_id: interaction.session_id,
@@ -178,13 +179,13 @@ async fn reserve(db: &Db, tenant: &str, key: &str, since: i64) -> AppResult<Atte
 /// `BUSY` answer (no Argon2 capacity) takes the reservation back: it is no failure.
 pub async fn sign_in(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     window: Duration,
     identifier: String,
     password: String,
     application_id: Option<String>,
-) -> AppResult<(SignIn, Vec<Emitted>)> {
+) -> AppResult<Committed<SignIn>> {
+    let Caller { tenant, meta } = caller;
     let interaction = interaction(&db.read, tenant, "SignIn", application_id).await?;
     let key = identifier.trim().to_lowercase();
     let since = now_ms() - window.as_millis() as i64;
@@ -209,7 +210,7 @@ pub async fn sign_in(
     let (attempt_id, nth) = match reserve(db, tenant, &key, since).await? {
         Attempt::Locked => {
             let locked = AppError::IdentifierLocked("too many failed sign-ins; try again later".into());
-            return Ok((SignIn::Failed(locked), vec![emit_lockout().await?]));
+            return Ok(Committed::new(SignIn::Failed(locked), vec![emit_lockout().await?]));
         }
         Attempt::Reserved { id, nth } => (id, nth),
     };
@@ -233,7 +234,7 @@ pub async fn sign_in(
         } else {
             Vec::new()
         };
-        return Ok((
+        return Ok(Committed::new(
             SignIn::Failed(AppError::Unauthenticated(WRONG_CREDENTIALS.into())),
             emitted,
         ));
@@ -243,7 +244,7 @@ pub async fn sign_in(
         sign_in_failure::Entity::delete_by_id(attempt_id)
             .exec(&db.write)
             .await?;
-        return Ok((
+        return Ok(Committed::new(
             SignIn::Failed(AppError::Forbidden("this account is suspended".into())),
             Vec::new(),
         ));
@@ -264,7 +265,7 @@ pub async fn sign_in(
         user_id: user.id,
         session_id: interaction.session_id,
     };
-    Ok((SignIn::Ok(result), vec![emitted]))
+    Ok(Committed::new(SignIn::Ok(result), vec![emitted]))
 }
 
 /// Sets a new password for the account an identifier names: `User.Data.Updated` (interaction
@@ -272,12 +273,12 @@ pub async fn sign_in(
 /// password elsewhere.
 pub async fn reset_password(
     db: &Db,
-    tenant: &str,
-    meta: &RequestMeta,
+    caller: &Caller,
     identifier: String,
     new_password: String,
     application_id: Option<String>,
-) -> AppResult<(InteractionResult, Vec<Emitted>)> {
+) -> AppResult<Committed<InteractionResult>> {
+    let Caller { tenant, meta } = caller;
     passwords::validate(&new_password)?;
     let interaction = interaction(&db.read, tenant, "ForgotPassword", application_id).await?;
     let identifier = if identifier.contains('@') {
@@ -308,7 +309,7 @@ pub async fn reset_password(
         outbox::emit(&txn, tenant, posted).await?,
     ];
     txn.commit().await?;
-    Ok((
+    Ok(Committed::new(
         InteractionResult {
             user_id: user.id,
             session_id: interaction.session_id,

@@ -6,10 +6,12 @@ use serde_json::{Map, Value};
 use entity::{event, event_type};
 
 use crate::db::Db;
-use crate::domain::catalogue::{self, CATALOGUE};
-use crate::domain::outbox::{self, Emitted, NewEvent};
+use crate::domain::caller::Caller;
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::tenant::scoped;
+use crate::domain::webhooks::catalogue::{self, CATALOGUE};
+use crate::domain::webhooks::outbox::Committed;
+use crate::domain::webhooks::outbox::{self, NewEvent};
 use crate::domain::{iso_now, new_id, now_ms};
 use crate::error::{AppError, AppResult};
 
@@ -81,7 +83,8 @@ pub async fn ensure_known(db: &impl ConnectionTrait, tenant: &str, names: &[Stri
 
 /// `defineEventType`: names like `Invoice.Paid`, dot-separated PascalCase parts, at least two,
 /// not in a catalogue group.
-pub async fn define(db: &Db, tenant: &str, name: String, description: Option<String>) -> AppResult<EventTypeInfo> {
+pub async fn define(db: &Db, caller: &Caller, name: String, description: Option<String>) -> AppResult<EventTypeInfo> {
+    let tenant = caller.tenant.as_str();
     validate_custom_name(&name)?;
     if description
         .as_ref()
@@ -139,11 +142,12 @@ fn validate_custom_name(name: &str) -> AppResult<()> {
 /// Returns the event, and what was stored when it is new (for the caller to publish).
 pub async fn emit(
     db: &Db,
-    tenant: &str,
+    caller: &Caller,
     event_type: String,
     data: Value,
     idempotency_key: Option<String>,
-) -> AppResult<(event::Model, Option<Emitted>)> {
+) -> AppResult<Committed<event::Model>> {
+    let tenant = caller.tenant.as_str();
     if let Some(key) = &idempotency_key
         && (key.is_empty() || key.len() > MAX_KEY_LEN)
     {
@@ -165,7 +169,7 @@ pub async fn emit(
         && let Some(existing) = find_by_key(&txn, tenant, key).await?
     {
         if existing.created_at > now_ms() - IDEMPOTENCY_WINDOW_MS {
-            return Ok((existing, None));
+            return Ok(Committed::new(existing, None));
         }
         // Expired: the key is free again.
         let mut stale: event::ActiveModel = existing.into();
@@ -184,14 +188,14 @@ pub async fn emit(
     match outbox::emit(&txn, tenant, new).await {
         Ok(emitted) => {
             txn.commit().await?;
-            Ok((emitted.event.clone(), Some(emitted)))
+            Ok(Committed::new(emitted.event.clone(), Some(emitted)))
         }
         // A concurrent emit with the same key won the race (PostgreSQL): answer with its event.
         Err(AppError::Db(e)) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             drop(txn);
             let key = idempotency_key.as_deref().unwrap_or_default();
             match find_by_key(&db.write, tenant, key).await? {
-                Some(existing) => Ok((existing, None)),
+                Some(existing) => Ok(Committed::new(existing, None)),
                 None => Err(AppError::Db(e)),
             }
         }
