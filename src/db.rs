@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr};
+
+use crate::error::{AppError, AppResult};
 
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -20,6 +22,40 @@ pub struct Db {
     pub read: DatabaseConnection,
     /// For every transaction and every write.
     pub write: DatabaseConnection,
+}
+
+/// Tries a write transaction gets when PostgreSQL aborts it to break a deadlock.
+const CONFLICT_TRIES: u32 = 3;
+
+/// Runs a write transaction again when PostgreSQL aborted it to break a deadlock or a
+/// serialization conflict (SQLSTATE `40P01`, `40001`). Such an abort changed nothing, and it
+/// can happen wherever one statement touches many deliveries (cancelling or requeuing a hook's
+/// backlog) while the recorder stores outcomes of some of them in another order. `work` must
+/// begin and commit its own transaction. SQLite has one writer and never aborts this way.
+pub async fn retrying<T, F, Fut>(mut work: F) -> AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = AppResult<T>>,
+{
+    let mut tries = 1;
+    loop {
+        match work().await {
+            Err(AppError::Db(e)) if tries < CONFLICT_TRIES && aborted_by_conflict(&e) => {
+                tracing::warn!(error = %e, tries, "transaction aborted by a lock conflict; running it again");
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn aborted_by_conflict(e: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = e else {
+        return false;
+    };
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "40P01" || code == "40001")
 }
 
 const SQLITE_READERS: u32 = 4;

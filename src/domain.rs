@@ -7,8 +7,6 @@
 //! transaction and return a `#[must_use]` [`webhooks::outbox::Committed`] that the request side
 //! publishes. Everything returns `AppResult`. The helpers below are the few that both wings use.
 
-use std::collections::HashMap;
-
 pub mod caller;
 pub mod identity;
 pub mod page;
@@ -37,20 +35,4 @@ pub fn now_ms() -> i64 {
 /// A new opaque id: UUID v7 without dashes, so ids sort by creation time.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
-}
-
-/// Groups `(owner, member id)` links into owner → members, ordered by member id.
-pub fn group<T: Clone>(
-    links: impl Iterator<Item = (String, String)>,
-    members: &HashMap<String, T>,
-) -> HashMap<String, Vec<T>> {
-    let mut pairs: Vec<(String, String)> = links.collect();
-    pairs.sort();
-    let mut grouped: HashMap<String, Vec<T>> = HashMap::new();
-    for (owner, member) in pairs {
-        if let Some(m) = members.get(&member) {
-            grouped.entry(owner).or_default().push(m.clone());
-        }
-    }
-    grouped
 }

@@ -2,13 +2,14 @@
 //!
 //! - Client errors (`NotFound`, `BadInput`, `Conflict`, …) carry a message written for the
 //!   client and become GraphQL errors with `extensions.code` (and `extensions.field`).
-//! - Infrastructure errors (`Db`, `Internal`) are logged once, here, with their detail, and the
-//!   client sees only "internal error" with code `INTERNAL`: no SQL, no paths, no stack.
+//! - Infrastructure errors (`Db`, `Internal`) are logged once, where they become GraphQL errors
+//!   (`graphql/errors.rs`), with their detail, and the client sees only "internal error" with
+//!   code `INTERNAL`: no SQL, no paths, no stack.
 //! - `AppError` deliberately does not implement `Display`: async-graphql converts anything
 //!   `Display` into an error carrying its text, which would leak database messages. Without it,
-//!   the only way into a GraphQL error is the `From` below.
+//!   the only way into a GraphQL error is the `From` in `graphql/errors.rs`. This file knows
+//!   nothing of GraphQL, so the domain never depends on it.
 
-use async_graphql::ErrorExtensions;
 use sea_orm::DbErr;
 
 #[derive(Debug)]
@@ -84,32 +85,6 @@ impl From<DbErr> for AppError {
 impl From<anyhow::Error> for AppError {
     fn from(e: anyhow::Error) -> Self {
         AppError::Internal(e)
-    }
-}
-
-impl From<AppError> for async_graphql::Error {
-    fn from(e: AppError) -> Self {
-        match &e {
-            AppError::Db(err) => tracing::error!(error = %err, "database error"),
-            AppError::Internal(err) => {
-                tracing::error!(error = format!("{err:#}"), "internal error")
-            }
-            _ => {}
-        }
-        let code = e.code();
-        async_graphql::Error::new(e.client_message()).extend_with(|_, ext| {
-            ext.set("code", code);
-            if let AppError::BadInput { field, .. } = &e {
-                ext.set("field", field.as_str());
-            }
-        })
-    }
-}
-
-impl AppError {
-    /// As a request-level error (outside any field).
-    pub fn into_server_error(self) -> async_graphql::ServerError {
-        async_graphql::Error::from(self).into_server_error(async_graphql::Pos::default())
     }
 }
 

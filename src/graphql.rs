@@ -7,6 +7,7 @@
 mod budget;
 mod connection;
 mod context;
+mod errors;
 mod guard;
 mod identity;
 mod input;
@@ -18,6 +19,7 @@ mod webhooks;
 use async_graphql::{Schema, SchemaBuilder};
 
 pub use budget::RequestBudget;
+pub use errors::ensure_error_codes;
 pub use root::{Mutation, Query};
 pub use webhooks::subscription::Subscription;
 
@@ -37,22 +39,6 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .limit_directives(32)
         .extension(input::StringInput)
         .extension(budget::Budget)
-}
-
-/// Gives every error a code. Errors from our resolvers carry one already; errors async-graphql
-/// raises itself (syntax, unknown fields, bad argument types, depth and complexity limits) do
-/// not, and clients must be able to branch on `extensions.code` for every error.
-pub fn ensure_error_codes(response: &mut async_graphql::Response) {
-    for error in &mut response.errors {
-        let extensions = error.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            let code = match error.message.as_str() {
-                "Query is nested too deep." | "Query is too complex." => "LIMIT_EXCEEDED",
-                _ => "BAD_USER_INPUT",
-            };
-            extensions.set("code", code);
-        }
-    }
 }
 
 /// The SDL committed as `schema.graphql`.

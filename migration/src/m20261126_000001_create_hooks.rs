@@ -1,3 +1,5 @@
+//! The `hooks` table: where to send which events, with the signing keys.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

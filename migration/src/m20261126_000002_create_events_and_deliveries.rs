@@ -1,3 +1,6 @@
+//! `event_types`, `events`, `deliveries` and `delivery_attempts`, with the indexes the outbox,
+//! the claim and the lists read by.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! The `users` table, unique usernames and primary emails per tenant.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! API resources, permissions (scopes), roles, and the role↔scope and user↔role links.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

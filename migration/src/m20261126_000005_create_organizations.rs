@@ -1,3 +1,5 @@
+//! Organizations, applications, memberships, organization roles and permissions and their links.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! `sign_in_failures`: the failed sign-ins the lockout window counts.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! The claim index gains `hook_id`, so the claim can skip hooks at their limit in the index.
+
 use sea_orm_migration::prelude::*;
 
 /// The claim skips hooks at their in-flight limit and spreads a claim over hooks, so it reads

@@ -1,3 +1,6 @@
+//! `/healthz` (the process answers), `/readyz` (the database answers and is migrated) and `/metrics`
+//! (Prometheus text, with the pending-delivery gauge refreshed on each scrape).
+
 use axum::extract::State;
 use axum::http::StatusCode;
 

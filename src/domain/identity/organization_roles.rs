@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
 use serde_json::{Map, Value};
 
@@ -18,7 +18,7 @@ use crate::domain::identity::payload::{self, Route};
 use crate::domain::identity::resources::{validate_description, validate_name};
 use crate::domain::identity::roles::RoleType;
 use crate::domain::page::{self, Order, Page, PageRequest};
-use crate::domain::tenant::scoped;
+use crate::domain::tenant::{linked, scoped};
 use crate::domain::webhooks::outbox::{self, Committed};
 use crate::domain::{new_id, now_ms};
 use crate::error::{AppError, AppResult, OnConflict};
@@ -94,23 +94,11 @@ pub async fn scopes_of_roles(
     tenant: &str,
     role_ids: &[String],
 ) -> AppResult<HashMap<String, Vec<org_scope::Model>>> {
-    let links = scoped::<role_scope::Entity>(tenant)
-        .filter(role_scope::Column::OrganizationRoleId.is_in(role_ids.iter().map(String::as_str)))
-        .all(db)
-        .await?;
-    let scopes: HashMap<String, org_scope::Model> = scoped::<org_scope::Entity>(tenant)
-        .filter(org_scope::Column::Id.is_in(links.iter().map(|l| l.organization_scope_id.as_str())))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id.clone(), s))
-        .collect();
-    Ok(crate::domain::group(
-        links
-            .into_iter()
-            .map(|l| (l.organization_role_id, l.organization_scope_id)),
-        &scopes,
-    ))
+    let link = (
+        role_scope::Column::OrganizationRoleId,
+        role_scope::Column::OrganizationScopeId,
+    );
+    linked::<role_scope::Entity, org_scope::Entity>(db, tenant, role_ids, link, org_scope::Column::Id, |s| &s.id).await
 }
 
 async fn scope_ids_of(txn: &DatabaseTransaction, tenant: &str, role_id: &str) -> AppResult<Vec<String>> {
@@ -210,33 +198,15 @@ pub async fn update_role(
     description: Patch<String>,
 ) -> AppResult<Committed<org_role::Model>> {
     let Caller { tenant, meta } = caller;
-    if let Some(name) = &name {
-        validate_name("name", name)?;
-    }
-    validate_description(description.as_ref().and_then(|d| d.as_deref()))?;
+    let naming = Naming::checked(name, description)?;
     let txn = db.write.begin().await?;
-    let mut model: org_role::ActiveModel = get_role(&txn, tenant, id).await?.into();
-    if let Some(name) = name {
-        model.name = Set(name);
-    }
-    if let Some(description) = description {
-        model.description = Set(description);
-    }
-    let role = model
-        .update(&txn)
-        .await
-        .on_conflict(|| "an organization role of that name exists".to_owned())?;
+    let current: org_role::ActiveModel = get_role(&txn, tenant, id).await?.into();
+    let columns = (org_role::Column::Name, org_role::Column::Description);
+    let role = naming.apply(&txn, current, columns, "an organization role").await?;
     let route = Route::new("PATCH", "/organization-roles/:id", 200).param("id", id);
-    let event = payload::management(
-        "OrganizationRole.Data.Updated",
-        meta,
-        &route,
-        Vec::new(),
-        Some(role_json(&role)),
-    );
-    let emitted = outbox::emit(&txn, tenant, event).await?;
-    txn.commit().await?;
-    Ok(Committed::new(role, [emitted]))
+    let data = Some(role_json(&role));
+    let event = payload::management("OrganizationRole.Data.Updated", meta, &route, Vec::new(), data);
+    outbox::commit(txn, tenant, event, role).await
 }
 
 pub async fn delete_role(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {
@@ -246,9 +216,7 @@ pub async fn delete_role(db: &Db, caller: &Caller, id: &str) -> AppResult<Commit
     org_role::Entity::delete_by_id(role.id.clone()).exec(&txn).await?;
     let route = Route::new("DELETE", "/organization-roles/:id", 204).param("id", id);
     let event = payload::management("OrganizationRole.Deleted", meta, &route, Vec::new(), None);
-    let emitted = outbox::emit(&txn, tenant, event).await?;
-    txn.commit().await?;
-    Ok(Committed::new(role.id, [emitted]))
+    outbox::commit(txn, tenant, event, role.id).await
 }
 
 /// A change to an organization role's permissions.
@@ -313,9 +281,7 @@ pub async fn change_role_scopes(
             .await?;
     }
     let event = payload::management("OrganizationRole.Scopes.Updated", meta, &route, Vec::new(), None);
-    let emitted = outbox::emit(&txn, tenant, event).await?;
-    txn.commit().await?;
-    Ok(Committed::new(role, [emitted]))
+    outbox::commit(txn, tenant, event, role).await
 }
 
 pub async fn create_scope(
@@ -346,9 +312,7 @@ pub async fn create_scope(
         Vec::new(),
         Some(scope_json(&scope)),
     );
-    let emitted = outbox::emit(&txn, tenant, event).await?;
-    txn.commit().await?;
-    Ok(Committed::new(scope, [emitted]))
+    outbox::commit(txn, tenant, event, scope).await
 }
 
 pub async fn update_scope(
@@ -359,33 +323,57 @@ pub async fn update_scope(
     description: Patch<String>,
 ) -> AppResult<Committed<org_scope::Model>> {
     let Caller { tenant, meta } = caller;
-    if let Some(name) = &name {
-        validate_name("name", name)?;
-    }
-    validate_description(description.as_ref().and_then(|d| d.as_deref()))?;
+    let naming = Naming::checked(name, description)?;
     let txn = db.write.begin().await?;
-    let mut model: org_scope::ActiveModel = get_scope(&txn, tenant, id).await?.into();
-    if let Some(name) = name {
-        model.name = Set(name);
-    }
-    if let Some(description) = description {
-        model.description = Set(description);
-    }
-    let scope = model
-        .update(&txn)
-        .await
-        .on_conflict(|| "an organization permission of that name exists".to_owned())?;
+    let current: org_scope::ActiveModel = get_scope(&txn, tenant, id).await?.into();
+    let columns = (org_scope::Column::Name, org_scope::Column::Description);
+    let scope = naming
+        .apply(&txn, current, columns, "an organization permission")
+        .await?;
     let route = Route::new("PATCH", "/organization-scopes/:id", 200).param("id", id);
-    let event = payload::management(
-        "OrganizationScope.Data.Updated",
-        meta,
-        &route,
-        Vec::new(),
-        Some(scope_json(&scope)),
-    );
-    let emitted = outbox::emit(&txn, tenant, event).await?;
-    txn.commit().await?;
-    Ok(Committed::new(scope, [emitted]))
+    let data = Some(scope_json(&scope));
+    let event = payload::management("OrganizationScope.Data.Updated", meta, &route, Vec::new(), data);
+    outbox::commit(txn, tenant, event, scope).await
+}
+
+/// A checked change of name and description: what updating an organization role and an
+/// organization permission share.
+struct Naming {
+    name: Option<String>,
+    description: Patch<String>,
+}
+
+impl Naming {
+    fn checked(name: Option<String>, description: Patch<String>) -> AppResult<Naming> {
+        if let Some(name) = &name {
+            validate_name("name", name)?;
+        }
+        validate_description(description.as_ref().and_then(|d| d.as_deref()))?;
+        Ok(Naming { name, description })
+    }
+
+    /// Sets the changed columns of `row` and saves it; a taken name is CONFLICT naming `what`.
+    async fn apply<A>(
+        self,
+        txn: &DatabaseTransaction,
+        mut row: A,
+        (name, description): (<A::Entity as EntityTrait>::Column, <A::Entity as EntityTrait>::Column),
+        what: &str,
+    ) -> AppResult<<A::Entity as EntityTrait>::Model>
+    where
+        A: ActiveModelTrait + ActiveModelBehavior + Send,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+    {
+        if let Some(value) = self.name {
+            row.set(name, value.into());
+        }
+        if let Some(value) = self.description {
+            row.set(description, value.into());
+        }
+        row.update(txn)
+            .await
+            .on_conflict(|| format!("{what} of that name exists"))
+    }
 }
 
 pub async fn delete_scope(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {
@@ -395,7 +383,5 @@ pub async fn delete_scope(db: &Db, caller: &Caller, id: &str) -> AppResult<Commi
     org_scope::Entity::delete_by_id(scope.id.clone()).exec(&txn).await?;
     let route = Route::new("DELETE", "/organization-scopes/:id", 204).param("id", id);
     let event = payload::management("OrganizationScope.Deleted", meta, &route, Vec::new(), None);
-    let emitted = outbox::emit(&txn, tenant, event).await?;
-    txn.commit().await?;
-    Ok(Committed::new(scope.id, [emitted]))
+    outbox::commit(txn, tenant, event, scope.id).await
 }

@@ -21,7 +21,7 @@ use crate::domain::caller::Caller;
 use crate::domain::identity::payload::{self, Route};
 use crate::domain::identity::resources::{validate_description, validate_name};
 use crate::domain::page::{self, Order, Page, PageRequest};
-use crate::domain::tenant::scoped;
+use crate::domain::tenant::{linked, scoped};
 use crate::domain::webhooks::outbox::{self, Committed};
 use crate::domain::{new_id, now_ms};
 use crate::error::{AppError, AppResult};
@@ -113,9 +113,7 @@ pub async fn create(
         Vec::new(),
         Some(organization_json(&org)),
     );
-    let emitted = outbox::emit(&txn, tenant, event).await?;
-    txn.commit().await?;
-    Ok(Committed::new(org, [emitted]))
+    outbox::commit(txn, tenant, event, org).await
 }
 
 pub async fn update(
@@ -152,9 +150,7 @@ pub async fn update(
         Vec::new(),
         Some(organization_json(&org)),
     );
-    let emitted = outbox::emit(&txn, tenant, event).await?;
-    txn.commit().await?;
-    Ok(Committed::new(org, [emitted]))
+    outbox::commit(txn, tenant, event, org).await
 }
 
 pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {
@@ -379,21 +375,9 @@ pub async fn users_of(
     tenant: &str,
     org_ids: &[String],
 ) -> AppResult<HashMap<String, Vec<user::Model>>> {
-    let links = scoped::<entity::organization_user::Entity>(tenant)
-        .filter(entity::organization_user::Column::OrganizationId.is_in(org_ids.iter().map(String::as_str)))
-        .all(db)
-        .await?;
-    let users: HashMap<String, user::Model> = scoped::<user::Entity>(tenant)
-        .filter(user::Column::Id.is_in(links.iter().map(|l| l.user_id.as_str())))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id.clone(), u))
-        .collect();
-    Ok(crate::domain::group(
-        links.into_iter().map(|l| (l.organization_id, l.user_id)),
-        &users,
-    ))
+    use entity::organization_user as link;
+    let columns = (link::Column::OrganizationId, link::Column::UserId);
+    linked::<link::Entity, user::Entity>(db, tenant, org_ids, columns, user::Column::Id, |u| &u.id).await
 }
 
 /// The application members of many organizations, grouped by organization, in two queries.
@@ -402,21 +386,9 @@ pub async fn applications_of(
     tenant: &str,
     org_ids: &[String],
 ) -> AppResult<HashMap<String, Vec<application::Model>>> {
-    let links = scoped::<entity::organization_application::Entity>(tenant)
-        .filter(entity::organization_application::Column::OrganizationId.is_in(org_ids.iter().map(String::as_str)))
-        .all(db)
-        .await?;
-    let apps: HashMap<String, application::Model> = scoped::<application::Entity>(tenant)
-        .filter(application::Column::Id.is_in(links.iter().map(|l| l.application_id.as_str())))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|a| (a.id.clone(), a))
-        .collect();
-    Ok(crate::domain::group(
-        links.into_iter().map(|l| (l.organization_id, l.application_id)),
-        &apps,
-    ))
+    use entity::organization_application as link;
+    let columns = (link::Column::OrganizationId, link::Column::ApplicationId);
+    linked::<link::Entity, application::Entity>(db, tenant, org_ids, columns, application::Column::Id, |a| &a.id).await
 }
 
 /// Creates an application (Logto sends no event for this).

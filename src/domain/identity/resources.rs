@@ -168,9 +168,7 @@ pub async fn create_scope(
     .on_conflict(|| format!("the API resource already has a permission {name:?}"))?;
     let route = scope_route("POST", 201, &scope, false);
     let event = payload::management("Scope.Created", meta, &route, Vec::new(), Some(scope_json(&scope)));
-    let emitted = outbox::emit(&txn, tenant, event).await?;
-    txn.commit().await?;
-    Ok(Committed::new(scope, [emitted]))
+    outbox::commit(txn, tenant, event, scope).await
 }
 
 pub async fn update_scope(
@@ -199,9 +197,7 @@ pub async fn update_scope(
         .on_conflict(|| "the API resource already has a permission of that name".to_owned())?;
     let route = scope_route("PATCH", 200, &scope, true);
     let event = payload::management("Scope.Data.Updated", meta, &route, Vec::new(), Some(scope_json(&scope)));
-    let emitted = outbox::emit(&txn, tenant, event).await?;
-    txn.commit().await?;
-    Ok(Committed::new(scope, [emitted]))
+    outbox::commit(txn, tenant, event, scope).await
 }
 
 pub async fn delete_scope(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {

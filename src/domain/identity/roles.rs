@@ -16,7 +16,7 @@ use crate::domain::caller::Caller;
 use crate::domain::identity::payload::{self, Route};
 use crate::domain::identity::resources::{scope_json, validate_description, validate_name};
 use crate::domain::page::{self, Order, Page, PageRequest};
-use crate::domain::tenant::scoped;
+use crate::domain::tenant::{linked, scoped};
 use crate::domain::webhooks::outbox::{self, Committed};
 use crate::domain::{identity::users, new_id, now_ms};
 use crate::error::{AppError, AppResult, OnConflict};
@@ -92,22 +92,8 @@ pub async fn scopes_of_roles(
     tenant: &str,
     role_ids: &[String],
 ) -> AppResult<HashMap<String, Vec<scope::Model>>> {
-    let links = scoped::<role_scope::Entity>(tenant)
-        .filter(role_scope::Column::RoleId.is_in(role_ids.iter().map(String::as_str)))
-        .all(db)
-        .await?;
-    let scopes: HashMap<String, scope::Model> = scoped::<scope::Entity>(tenant)
-        .filter(scope::Column::Id.is_in(links.iter().map(|l| l.scope_id.as_str())))
-        .order_by_asc(scope::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id.clone(), s))
-        .collect();
-    Ok(crate::domain::group(
-        links.into_iter().map(|l| (l.role_id, l.scope_id)),
-        &scopes,
-    ))
+    let link = (role_scope::Column::RoleId, role_scope::Column::ScopeId);
+    linked::<role_scope::Entity, scope::Entity>(db, tenant, role_ids, link, scope::Column::Id, |s| &s.id).await
 }
 
 /// The roles of many users, grouped by user, in one query.
@@ -116,21 +102,8 @@ pub async fn roles_of_users(
     tenant: &str,
     user_ids: &[String],
 ) -> AppResult<HashMap<String, Vec<role::Model>>> {
-    let links = scoped::<user_role::Entity>(tenant)
-        .filter(user_role::Column::UserId.is_in(user_ids.iter().map(String::as_str)))
-        .all(db)
-        .await?;
-    let roles: HashMap<String, role::Model> = scoped::<role::Entity>(tenant)
-        .filter(role::Column::Id.is_in(links.iter().map(|l| l.role_id.as_str())))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
-        .collect();
-    Ok(crate::domain::group(
-        links.into_iter().map(|l| (l.user_id, l.role_id)),
-        &roles,
-    ))
+    let link = (user_role::Column::UserId, user_role::Column::RoleId);
+    linked::<user_role::Entity, role::Entity>(db, tenant, user_ids, link, role::Column::Id, |r| &r.id).await
 }
 
 async fn scopes_of(txn: &DatabaseTransaction, tenant: &str, role_id: &str) -> AppResult<Vec<scope::Model>> {

@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use entity::{delivery, delivery_attempt};
 
-use crate::db::Db;
+use crate::db::{self, Db};
 use crate::domain::caller::Caller;
 use crate::domain::now_ms;
 use crate::domain::page::{self, Order, Page, PageRequest};
@@ -293,11 +293,15 @@ pub async fn replay(
     let mut statuses = statuses.to_vec();
     statuses.sort_by_key(|s| s.as_str());
     statuses.dedup();
-    let txn = db.write.begin().await?;
-    ensure_hook_enabled(&txn, tenant, hook_id).await?;
-    let rows = lifecycle::replay(&txn, tenant, hook_id, since, until, &statuses).await?;
-    txn.commit().await?;
-    Ok(Committed::changed(rows.len(), rows))
+    let statuses = &statuses;
+    db::retrying(|| async move {
+        let txn = db.write.begin().await?;
+        ensure_hook_enabled(&txn, tenant, hook_id).await?;
+        let rows = lifecycle::replay(&txn, tenant, hook_id, since, until, statuses).await?;
+        txn.commit().await?;
+        Ok(Committed::changed(rows.len(), rows))
+    })
+    .await
 }
 
 async fn ensure_hook_enabled(db: &impl ConnectionTrait, tenant: &str, hook_id: &str) -> AppResult<()> {

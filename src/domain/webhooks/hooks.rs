@@ -13,7 +13,7 @@ use url::{Host, Url};
 use entity::hook;
 use entity::hook::PreviousKey;
 
-use crate::db::Db;
+use crate::db::{self, Db};
 use crate::domain::caller::Caller;
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::tenant::scoped;
@@ -165,43 +165,50 @@ pub async fn update(
         events::ensure_known(&db.read, tenant, events, "events").await?;
     }
 
-    let txn = db.write.begin().await?;
-    let current = get_required(&txn, tenant, id).await?;
-    let mut model: hook::ActiveModel = current.into();
-    if let Some(name) = name {
-        model.name = Set(name);
-    }
-    if let Some(events) = events {
-        model.events = Set(to_json(&events));
-    }
-    if let Some(url) = url {
-        model.url = Set(url);
-    }
-    if let Some(headers) = headers {
-        model.headers = Set(to_json(&headers));
-    }
-    let mut cancelled = Vec::new();
-    if let Some(enabled) = input.enabled {
-        model.enabled = Set(enabled);
-        if !enabled {
-            cancelled = lifecycle::cancel_for_hook(&txn, id).await?;
+    let (name, events, url, headers) = (&name, &events, &url, &headers);
+    db::retrying(|| async move {
+        let txn = db.write.begin().await?;
+        let current = get_required(&txn, tenant, id).await?;
+        let mut model: hook::ActiveModel = current.into();
+        if let Some(name) = name {
+            model.name = Set(name.clone());
         }
-    }
-    model.updated_at = Set(now_ms());
-    let model = model.update(&txn).await?;
-    txn.commit().await?;
-    Ok(Committed::changed(model, cancelled))
+        if let Some(events) = events {
+            model.events = Set(to_json(events));
+        }
+        if let Some(url) = url {
+            model.url = Set(url.clone());
+        }
+        if let Some(headers) = headers {
+            model.headers = Set(to_json(headers));
+        }
+        let mut cancelled = Vec::new();
+        if let Some(enabled) = input.enabled {
+            model.enabled = Set(enabled);
+            if !enabled {
+                cancelled = lifecycle::cancel_for_hook(&txn, id).await?;
+            }
+        }
+        model.updated_at = Set(now_ms());
+        let model = model.update(&txn).await?;
+        txn.commit().await?;
+        Ok(Committed::changed(model, cancelled))
+    })
+    .await
 }
 
 /// Deletes the hook and cancels its waiting deliveries (returned); their history stays.
 pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<String>> {
     let tenant = caller.tenant.as_str();
-    let txn = db.write.begin().await?;
-    let current = get_required(&txn, tenant, id).await?;
-    let cancelled = lifecycle::cancel_for_hook(&txn, &current.id).await?;
-    hook::Entity::delete_by_id(current.id.clone()).exec(&txn).await?;
-    txn.commit().await?;
-    Ok(Committed::changed(current.id, cancelled))
+    db::retrying(|| async move {
+        let txn = db.write.begin().await?;
+        let current = get_required(&txn, tenant, id).await?;
+        let cancelled = lifecycle::cancel_for_hook(&txn, &current.id).await?;
+        hook::Entity::delete_by_id(current.id.clone()).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(Committed::changed(current.id, cancelled))
+    })
+    .await
 }
 
 /// Replaces the signing key. The old key keeps signing (Standard Webhooks header only) for

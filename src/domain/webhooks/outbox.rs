@@ -8,7 +8,9 @@
 //! dispatcher to claim the rows.
 
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 use serde_json::{Map, Value};
 
 use entity::delivery::{DeliveryStatus, Trigger};
@@ -80,6 +82,14 @@ pub async fn emit<C: ConnectionTrait>(txn: &C, tenant: &str, new: NewEvent) -> A
         delivery::Entity::insert_many(rows).exec(txn).await?;
     }
     Ok(Emitted { event, deliveries })
+}
+
+/// Emits `new` in `txn`, commits, and returns `value` with the event to publish: the tail of
+/// every write that emits one event.
+pub async fn commit<T>(txn: DatabaseTransaction, tenant: &str, new: NewEvent, value: T) -> AppResult<Committed<T>> {
+    let emitted = emit(&txn, tenant, new).await?;
+    txn.commit().await?;
+    Ok(Committed::new(value, [emitted]))
 }
 
 /// A LIKE pattern matching hooks whose JSON `events` array contains exactly `name`.

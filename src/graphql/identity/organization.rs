@@ -1,3 +1,7 @@
+//! The `Organization`, `Application`, `OrganizationRole` and `OrganizationScope` types and their
+//! inputs. Members and permissions are read through DataLoaders, so a page of organizations
+//! costs a fixed number of queries.
+
 use async_graphql::{Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -1,3 +1,6 @@
+//! The `Role`, `Permission` (a scope) and `Resource` types and their inputs. A role's
+//! permissions come through a DataLoader.
+
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 

@@ -1,3 +1,6 @@
+//! The `User` type (Logto's admin view of a user, `hasPassword` but never the hash) and the
+//! user inputs, converted to the domain's `CreateUser` / `UpdateUser`.
+
 use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -1,3 +1,7 @@
+//! The `Delivery`, `DeliveryAttempt`, `HookStats`, `TestDelivery` and `DeliveryUpdate` types.
+//! A delivery's hook and event need their own scopes (`NESTED_SCOPES`), checked before any
+//! resolver runs so a token cannot read past what it was granted.
+
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 

@@ -1,3 +1,6 @@
+//! The `Event` type: the stored envelope as `payload`, and the deliveries it created (through a
+//! DataLoader, with `deliveries:read`).
+
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Json, Object, Result};

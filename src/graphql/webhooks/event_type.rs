@@ -1,3 +1,6 @@
+//! The `EventType` type (catalogue and custom types alike) and the inputs of
+//! `defineEventType` and `emitEvent`.
+
 use async_graphql::SimpleObject;
 
 use crate::domain::webhooks::events::EventTypeInfo;

@@ -1,3 +1,6 @@
+//! The `Hook` type and its inputs. The signing key and retired keys need `hooks:write`; the
+//! hook's deliveries and statistics need `deliveries:read` and come through DataLoaders.
+
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
