@@ -1,5 +1,6 @@
-//! The dispatcher: claim, send, sign, retry, record. See `dispatcher.rs` for the loop and
-//! `domain/lifecycle.rs` for the statements that move a delivery from status to status.
+//! The dispatcher: claim, decode (`target.rs`), send, sign, retry, record. See `dispatcher.rs`
+//! for the loop and `domain/webhooks/lifecycle.rs` for the statements that move a delivery from
+//! status to status.
 
 pub mod dispatcher;
 pub mod pruner;

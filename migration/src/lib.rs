@@ -10,6 +10,7 @@ mod m20261126_000004_create_roles_and_scopes;
 mod m20261126_000005_create_organizations;
 mod m20261126_000006_create_sign_in_failures;
 mod m20261203_000007_claim_index_with_hook;
+mod m20261203_000008_deliveries_by_tenant_and_event;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_create_organizations::Migration),
             Box::new(m20261126_000006_create_sign_in_failures::Migration),
             Box::new(m20261203_000007_claim_index_with_hook::Migration),
+            Box::new(m20261203_000008_deliveries_by_tenant_and_event::Migration),
         ]
     }
 }

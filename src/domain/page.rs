@@ -71,18 +71,8 @@ where
     C: ConnectionTrait,
 {
     let total_count = query.clone().count(db).await?;
-    let mut query = query;
-    if let Some(after) = &page.after {
-        query = match order {
-            Order::OldestFirst => query.filter(id.gt(after.as_str())),
-            Order::NewestFirst => query.filter(id.lt(after.as_str())),
-        };
-    }
-    query = match order {
-        Order::OldestFirst => query.order_by_asc(id),
-        Order::NewestFirst => query.order_by_desc(id),
-    };
-    let mut items = query.limit(page.first + 1).all(db).await?;
+    let query = page_query(query, id, page, order);
+    let mut items = query.all(db).await?;
     let has_next_page = items.len() as u64 > page.first;
     items.truncate(page.first as usize);
     Ok(Page {
@@ -91,6 +81,21 @@ where
         has_previous_page: page.after.is_some(),
         total_count,
     })
+}
+
+/// One page of `query`: after the cursor, ordered by `id`, one row more than the page to tell
+/// whether another follows.
+pub fn page_query<E: EntityTrait>(query: Select<E>, id: E::Column, page: &PageRequest, order: Order) -> Select<E> {
+    let query = match (&page.after, order) {
+        (Some(after), Order::OldestFirst) => query.filter(id.gt(after.as_str())),
+        (Some(after), Order::NewestFirst) => query.filter(id.lt(after.as_str())),
+        (None, _) => query,
+    };
+    let query = match order {
+        Order::OldestFirst => query.order_by_asc(id),
+        Order::NewestFirst => query.order_by_desc(id),
+    };
+    query.limit(page.first + 1)
 }
 
 pub fn encode_cursor(id: &str) -> String {

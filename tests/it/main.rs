@@ -15,6 +15,7 @@ mod http;
 mod identity;
 mod interactions;
 mod layers;
+mod plans;
 mod receiver;
 mod schema;
 mod ssrf;

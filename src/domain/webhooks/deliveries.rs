@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Select, Statement, TransactionTrait,
+};
 
 use entity::{delivery, delivery_attempt};
 
@@ -42,6 +44,18 @@ pub async fn list(
     filter: &DeliveryFilter,
     page: &PageRequest,
 ) -> AppResult<Page<delivery::Model>> {
+    page::fetch(
+        db,
+        list_query(tenant, filter),
+        delivery::Column::Id,
+        page,
+        Order::NewestFirst,
+    )
+    .await
+}
+
+/// The filtered, tenant-scoped query behind [`list`] (before paging).
+pub fn list_query(tenant: &str, filter: &DeliveryFilter) -> Select<delivery::Entity> {
     let mut query = scoped::<delivery::Entity>(tenant);
     if let Some(hook_id) = &filter.hook_id {
         query = query.filter(delivery::Column::HookId.eq(hook_id.as_str()));
@@ -61,7 +75,7 @@ pub async fn list(
     if let Some(until) = filter.until {
         query = query.filter(delivery::Column::CreatedAt.lt(until));
     }
-    page::fetch(db, query, delivery::Column::Id, page, Order::NewestFirst).await
+    query
 }
 
 /// Attempts of many deliveries in one query, grouped by delivery, in attempt order.
@@ -82,22 +96,29 @@ pub async fn attempts_of(
     Ok(grouped)
 }
 
-/// Deliveries of many events in one query, grouped by event.
+/// Deliveries of many events in one query, grouped by event, each group in id order.
 pub async fn of_events(
     db: &impl ConnectionTrait,
     tenant: &str,
     event_ids: &[String],
 ) -> AppResult<HashMap<String, Vec<delivery::Model>>> {
-    let rows = scoped::<delivery::Entity>(tenant)
-        .filter(delivery::Column::EventId.is_in(event_ids.iter().map(String::as_str)))
-        .order_by_asc(delivery::Column::Id)
-        .all(db)
-        .await?;
+    let rows = of_events_query(tenant, event_ids).all(db).await?;
     let mut grouped: HashMap<String, Vec<delivery::Model>> = HashMap::new();
     for row in rows {
         grouped.entry(row.event_id.clone()).or_default().push(row);
     }
+    for group in grouped.values_mut() {
+        group.sort_by(|a, b| a.id.cmp(&b.id));
+    }
     Ok(grouped)
+}
+
+/// The query of [`of_events`]. It has no ORDER BY on purpose: ordering by `id` lets SQLite's
+/// planner prefer walking the tenant's whole `(tenant_id, id)` index over looking the events up
+/// in `(tenant_id, event_id, id)`, which turns `Event.deliveries` into a scan of every delivery
+/// the tenant ever stored. Groups are small; they are sorted after the read.
+pub fn of_events_query(tenant: &str, event_ids: &[String]) -> Select<delivery::Entity> {
+    scoped::<delivery::Entity>(tenant).filter(delivery::Column::EventId.is_in(event_ids.iter().map(String::as_str)))
 }
 
 /// Attempt statistics of one hook over the last `window_secs`.

@@ -70,6 +70,19 @@ pub async fn claim(
     per_hook: u64,
     busy: &[(&str, u64)],
 ) -> Result<Vec<delivery::Model>, DbErr> {
+    let claim = claim_statement(db.backend(), now, lease_until, limit, per_hook, busy);
+    delivery::Entity::find().from_raw_sql(claim).all(&db.write).await
+}
+
+/// The claim's statement, for [`claim`] and for the test that checks its plan.
+pub fn claim_statement(
+    backend: DbBackend,
+    now: i64,
+    lease_until: i64,
+    limit: u64,
+    per_hook: u64,
+    busy: &[(&str, u64)],
+) -> Statement {
     let busy = &busy[..busy.len().min(MAX_BUSY_HOOKS)];
     let full: Vec<&str> = busy.iter().filter(|(_, room)| *room == 0).map(|(id, _)| *id).collect();
     let partial: Vec<(&str, u64)> = busy.iter().copied().filter(|(_, room)| *room > 0).collect();
@@ -86,7 +99,7 @@ pub async fn claim(
             vec!["WHEN ? THEN ?"; partial.len()].join(" ")
         )
     };
-    let lock = match db.backend() {
+    let lock = match backend {
         DbBackend::Postgres => "FOR UPDATE SKIP LOCKED",
         _ => "",
     };
@@ -109,11 +122,19 @@ pub async fn claim(
     }
     values.push((per_hook as i64).into());
     values.push((limit as i64).into());
-    rows(&db.write, &sql, values).await
+    statement(backend, &sql, values)
 }
 
 /// When the next delivery outside `skip` falls due (a retry, or a lease running out), if any.
 pub async fn next_due(db: &Db, skip: &[&str]) -> Result<Option<i64>, DbErr> {
+    match db.read.query_one_raw(next_due_statement(db.backend(), skip)).await? {
+        Some(row) => row.try_get::<Option<i64>>("", "due"),
+        None => Ok(None),
+    }
+}
+
+/// The statement of [`next_due`], for it and for the test that checks its plan.
+pub fn next_due_statement(backend: DbBackend, skip: &[&str]) -> Statement {
     let skip = &skip[..skip.len().min(MAX_BUSY_HOOKS)];
     let not_skipped = if skip.is_empty() {
         String::new()
@@ -121,11 +142,7 @@ pub async fn next_due(db: &Db, skip: &[&str]) -> Result<Option<i64>, DbErr> {
         format!("AND hook_id NOT IN ({})", placeholders(skip.len()))
     };
     let sql = format!("SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('PENDING', 'SENDING') {not_skipped}");
-    let values = skip.iter().map(|id| (*id).into()).collect();
-    match db.read.query_one_raw(statement(db.backend(), &sql, values)).await? {
-        Some(row) => row.try_get::<Option<i64>>("", "due"),
-        None => Ok(None),
-    }
+    statement(backend, &sql, skip.iter().map(|id| (*id).into()).collect())
 }
 
 /// Marks claimed deliveries whose scheduled attempt succeeded SUCCEEDED in one statement;

@@ -137,6 +137,11 @@ impl<T> Committed<T> {
         }
     }
 
+    /// The events this write emitted.
+    pub fn emitted(&self) -> &[Emitted] {
+        &self.emitted
+    }
+
     /// The value, the emitted events and the changed deliveries: for the one publisher.
     pub fn into_parts(self) -> (T, Vec<Emitted>, Vec<delivery::Model>) {
         (self.value, self.emitted, self.changed)

@@ -82,7 +82,11 @@ impl Delivery {
     #[graphql(guard = "RequireScope(Scope::DeliveriesRead)")]
     async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
         let loaders = ctx.data::<Loaders>()?;
-        Ok(loaders.events.load_one(self.0.event_id.clone()).await?.map(Event))
+        Ok(loaders
+            .events
+            .load_one(self.0.event_id.clone())
+            .await?
+            .map(|event| Event(event, None)))
     }
 
     /// The event type, e.g. `User.Created`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 
-use entity::event;
+use entity::{delivery, event};
 
 use crate::auth::Scope;
 use crate::domain::webhooks::events;
@@ -15,8 +15,9 @@ use crate::graphql::loaders::Loaders;
 use crate::graphql::values::datetime;
 use crate::graphql::webhooks::delivery::Delivery;
 
-/// Something that happened, as delivered to hooks.
-pub struct Event(pub Arc<event::Model>);
+/// Something that happened, as delivered to hooks. An event `emitEvent` just stored carries the
+/// deliveries it created, so its response needs neither a query nor the loader's batching delay.
+pub struct Event(pub Arc<event::Model>, pub Option<Vec<delivery::Model>>);
 
 impl Event {
     /// Fields below an event that lead to another scope's types.
@@ -28,7 +29,7 @@ impl Event {
 
 impl From<event::Model> for Event {
     fn from(model: event::Model) -> Self {
-        Event(Arc::new(model))
+        Event(Arc::new(model), None)
     }
 }
 
@@ -63,6 +64,9 @@ impl Event {
     /// `deliveries:read`.
     #[graphql(guard = "RequireScope(Scope::DeliveriesRead)")]
     async fn deliveries(&self, ctx: &Context<'_>) -> Result<Vec<Delivery>> {
+        if let Some(created) = &self.1 {
+            return Ok(created.iter().cloned().map(Delivery::from).collect());
+        }
         let loaders = ctx.data::<Loaders>()?;
         let rows = loaders.event_deliveries.load_one(self.0.id.clone()).await?;
         Ok(rows.unwrap_or_default().into_iter().map(Delivery::from).collect())

@@ -141,7 +141,7 @@ impl EventMutation {
         guard::selection_allowed(ctx, Event::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
         let caller = context::caller(ctx)?;
-        let event = events::emit(
+        let committed = events::emit(
             &state.db,
             &caller,
             input.event_type,
@@ -149,7 +149,10 @@ impl EventMutation {
             input.idempotency_key,
         )
         .await?;
-        Ok(state.publish(event).into())
+        // A replayed idempotency key created nothing now: its deliveries are read as they stand.
+        let created = committed.emitted().first().map(|e| e.deliveries.clone());
+        let event = state.publish(committed);
+        Ok(Event(event.into(), created))
     }
 
     /// Defines a custom event type that hooks can subscribe to and `emitEvent` can publish.

@@ -72,7 +72,7 @@ impl Subscription {
                 Ok(event)
                     if event.tenant_id == tenant && types.as_ref().is_none_or(|t| t.contains(&event.event_type)) =>
                 {
-                    Some(Ok(Event(event)))
+                    Some(Ok(Event(event, None)))
                 }
                 Ok(_) => None,
                 Err(missed) => Some(Err(lagged(missed))),
