@@ -91,6 +91,9 @@ pub struct RawSettings {
     /// Active subscriptions on one WebSocket connection [default: 32]
     #[arg(long, env = "HOOKD_MAX_SUBSCRIPTIONS_PER_CONNECTION", global = true)]
     pub max_subscriptions_per_connection: Option<String>,
+    /// SQLite commit durability: normal (survives a crash of hookd) or full (also a power loss) [default: normal]
+    #[arg(long, env = "HOOKD_SQLITE_SYNCHRONOUS", global = true)]
+    pub sqlite_synchronous: Option<String>,
 }
 
 /// Validated settings. Cheap to clone; secrets are redacted from `Debug`.
@@ -118,6 +121,7 @@ pub struct Config {
     pub max_response_bytes: usize,
     pub max_connections: usize,
     pub max_subscriptions_per_connection: usize,
+    pub sqlite_synchronous: crate::db::SqliteDurability,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,6 +274,17 @@ impl Config {
             1024,
         )?;
 
+        let sqlite_synchronous = match raw.sqlite_synchronous.as_deref().map(str::trim) {
+            None | Some("normal") => crate::db::SqliteDurability::Normal,
+            Some("full") => crate::db::SqliteDurability::Full,
+            Some(other) => {
+                return Err(bad(
+                    "HOOKD_SQLITE_SYNCHRONOUS",
+                    format!("{other:?} is not normal or full"),
+                ));
+            }
+        };
+
         Ok(Config {
             listen,
             database_url,
@@ -293,6 +308,7 @@ impl Config {
             max_response_bytes,
             max_connections,
             max_subscriptions_per_connection,
+            sqlite_synchronous,
         })
     }
 

@@ -58,20 +58,32 @@ fn aborted_by_conflict(e: &DbErr) -> bool {
         .is_some_and(|code| code == "40P01" || code == "40001")
 }
 
+/// How hard a SQLite commit is pushed to disk (`HOOKD_SQLITE_SYNCHRONOUS`). In WAL mode,
+/// `Normal` syncs the log at checkpoints, not at each commit: every acknowledged write survives
+/// a crash or `kill -9` of hookd, and a power loss or OS crash may take back the last commits
+/// (the database stays consistent). `Full` syncs at every commit, so acknowledged writes also
+/// survive a power loss, at the price of one fsync per write transaction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SqliteDurability {
+    #[default]
+    Normal,
+    Full,
+}
+
 const SQLITE_READERS: u32 = 4;
 const POSTGRES_POOL: u32 = 16;
 
 impl Db {
     /// Connects, creating the SQLite file (and its directory) when needed.
-    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+    pub async fn connect(url: &str, durability: SqliteDurability) -> anyhow::Result<Db> {
         if url.starts_with("sqlite:") {
             if let Some(path) = sqlite_path(url)
                 && (path.exists() || url.contains("mode=rwc"))
             {
                 owner_only(path)?;
             }
-            let write = connect_sqlite(url, 1).await?;
-            let read = connect_sqlite(url, SQLITE_READERS).await?;
+            let write = connect_sqlite(url, 1, durability).await?;
+            let read = connect_sqlite(url, SQLITE_READERS, durability).await?;
             Ok(Db { read, write })
         } else {
             // One direct connection first: the pool retries refused connections until its
@@ -113,18 +125,24 @@ impl Db {
     }
 }
 
-async fn connect_sqlite(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection> {
+async fn connect_sqlite(
+    url: &str,
+    connections: u32,
+    durability: SqliteDurability,
+) -> anyhow::Result<DatabaseConnection> {
+    let synchronous = match durability {
+        SqliteDurability::Normal => SqliteSynchronous::Normal,
+        SqliteDurability::Full => SqliteSynchronous::Full,
+    };
     let mut options = ConnectOptions::new(url);
     options
         .max_connections(connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|opts| {
+        .map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
-                // WAL + NORMAL is durable against process crashes; only an OS crash may lose
-                // the last transactions.
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(synchronous)
                 .foreign_keys(true)
                 // Readers can still meet a lock briefly during checkpoints: wait, don't fail.
                 .busy_timeout(Duration::from_secs(10))

@@ -40,7 +40,7 @@ pub struct App {
 /// Connects to the database, applies migrations and loads the keys.
 pub async fn start(config: Config) -> anyhow::Result<App> {
     let auth = Auth::from_config(&config)?;
-    let db = Db::connect(&config.database_url)
+    let db = Db::connect(&config.database_url, config.sqlite_synchronous)
         .await
         .map_err(|e| anyhow::anyhow!("HOOKD_DATABASE_URL (--database-url): {e:#}"))?;
     db.migrate()

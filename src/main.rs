@@ -124,7 +124,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let db = hookd::db::Db::connect(&config.database_url).await?;
+    let db = hookd::db::Db::connect(&config.database_url, config.sqlite_synchronous).await?;
     db.migrate().await?;
     println!("migrations applied");
     Ok(())

@@ -59,6 +59,10 @@ async fn a_bad_setting_stops_start_up_with_one_line() {
         (vec![("HOOKD_LOG_FORMAT", "xml".into())], "HOOKD_LOG_FORMAT"),
         (vec![("HOOKD_INTROSPECTION", "maybe".into())], "HOOKD_INTROSPECTION"),
         (
+            vec![("HOOKD_SQLITE_SYNCHRONOUS", "off".into())],
+            "HOOKD_SQLITE_SYNCHRONOUS",
+        ),
+        (
             vec![
                 ("HOOKD_JWT_SECRET", "x".repeat(40)),
                 ("HOOKD_JWKS_URL", "https://issuer.test/jwks".into()),
@@ -208,4 +212,37 @@ async fn schema_command_prints_the_committed_sdl() {
     let output = hookd().arg("schema").output().await.expect("hookd schema");
     assert!(output.status.success());
     assert_eq!(String::from_utf8(output.stdout).expect("utf8"), hookd::graphql::sdl());
+}
+
+/// `HOOKD_SQLITE_SYNCHRONOUS` reaches every SQLite connection: NORMAL (1) by default, FULL (2)
+/// when asked for, and a server on FULL still delivers.
+#[tokio::test]
+async fn sqlite_durability_is_the_one_configured() {
+    use sea_orm::ConnectionTrait;
+    async fn synchronous(app: &crate::support::TestApp) -> (i64, i64) {
+        let pragma = || sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, "PRAGMA synchronous");
+        let read = |row: Option<sea_orm::QueryResult>| row.expect("row").try_get_by_index::<i64>(0).expect("value");
+        let write = read(app.state.db.write.query_one_raw(pragma()).await.expect("pragma"));
+        let reader = read(app.state.db.read.query_one_raw(pragma()).await.expect("pragma"));
+        (write, reader)
+    }
+    let normal = crate::support::TestApp::spawn(crate::support::Backend::Sqlite).await;
+    assert_eq!(synchronous(&normal).await, (1, 1));
+    let full = crate::support::TestApp::delivering(crate::support::Backend::Sqlite, |raw| {
+        raw.sqlite_synchronous = Some("full".to_owned());
+    })
+    .await;
+    assert_eq!(synchronous(&full).await, (2, 2));
+    let receiver = crate::receiver::Receiver::spawn().await;
+    let admin = full.admin();
+    full.create_hook_for(&admin, "durable", &receiver.url, &["User.Created"])
+        .await;
+    full.gql(
+        &admin,
+        "mutation { createUser(input: { username: \"durable\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    let received = receiver.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(received[0].json()["event"], "User.Created");
 }
