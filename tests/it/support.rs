@@ -134,6 +134,12 @@ impl TestApp {
     }
 
     async fn spawn_at(dir: TempDir, database_url: String, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
+        // The server's errors go to the test's captured output, shown when the test fails:
+        // an INTERNAL answer then comes with its cause.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("hookd=error")
+            .with_test_writer()
+            .try_init();
         let mut raw = RawSettings {
             database_url: Some(database_url.clone()),
             data_dir: Some(dir.path().display().to_string()),

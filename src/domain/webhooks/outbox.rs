@@ -129,14 +129,6 @@ impl<T> Committed<T> {
         }
     }
 
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Committed<U> {
-        Committed {
-            value: f(self.value),
-            emitted: self.emitted,
-            changed: self.changed,
-        }
-    }
-
     /// The events this write emitted.
     pub fn emitted(&self) -> &[Emitted] {
         &self.emitted
