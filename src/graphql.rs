@@ -1,8 +1,9 @@
 //! The GraphQL schema, in two wings like `domain/`: [`webhooks`] and [`identity`], merged in
-//! `root.rs`. Shared pieces sit beside them: Relay connections (`connection.rs`, which names
-//! every concrete edge type and so imports both wings), scope guards, request context, the
-//! per-request budget, input checks and DataLoaders. [`schema_builder`] is pure (no database, no network), so `hookd schema`
-//! and the SDL drift test build exactly what the server serves. This module never imports axum.
+//! `root.rs`. Shared pieces sit beside them: Relay connections (`connection.rs`, which names every
+//! concrete edge type and so imports both wings), scope guards, request context, the per-request
+//! budget, input checks and DataLoaders. [`schema_builder`] is pure (no database, no network), so
+//! `hookd schema` and the SDL drift test build exactly what the server serves. This module never
+//! imports axum.
 
 mod budget;
 mod connection;

@@ -394,11 +394,12 @@ pub async fn applications_of(
 /// Creates an application (Logto sends no event for this).
 pub async fn create_application(
     db: &Db,
-    tenant: &str,
+    caller: &Caller,
     name: String,
     app_type: &'static str,
     description: Option<String>,
 ) -> AppResult<application::Model> {
+    let tenant = caller.tenant.as_str();
     validate_name("name", &name)?;
     validate_description(description.as_deref())?;
     Ok(application::ActiveModel {

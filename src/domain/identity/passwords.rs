@@ -5,7 +5,8 @@
 //! core) and at most [`QUEUE`] wait for one; past that the caller gets `BUSY` at once.
 //!
 //! A check against no hash (unknown identifier, user without a password) runs the same Argon2
-//! work, so it costs what a real one costs and timing does not tell which accounts exist. Passwords and hashes never leave this module and its two callers (`users.rs`,
+//! work, so it costs what a real one costs and timing does not tell which accounts exist.
+//! Passwords and hashes never leave this module and its two callers (`users.rs`,
 //! `interactions.rs`): not in a payload, a log line or an error.
 
 use std::sync::mpsc::{self, SyncSender, TrySendError};

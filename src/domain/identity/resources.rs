@@ -62,7 +62,8 @@ fn validate_scope_name(name: &str) -> AppResult<()> {
 }
 
 /// Creates an API resource. Logto sends no event for resources.
-pub async fn create_resource(db: &Db, tenant: &str, name: String, indicator: String) -> AppResult<resource::Model> {
+pub async fn create_resource(db: &Db, caller: &Caller, name: String, indicator: String) -> AppResult<resource::Model> {
+    let tenant = caller.tenant.as_str();
     validate_name("name", &name)?;
     let valid_indicator = indicator.len() <= 2048 && url::Url::parse(&indicator).is_ok();
     if !valid_indicator {

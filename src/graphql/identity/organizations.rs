@@ -435,7 +435,7 @@ impl OrganizationMutation {
         let app_type = input.app_type.as_logto();
         let app = organizations::create_application(
             &state.db,
-            context::tenant(ctx)?,
+            &context::caller(ctx)?,
             input.name,
             app_type,
             input.description,

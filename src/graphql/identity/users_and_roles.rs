@@ -292,7 +292,7 @@ impl IdentityMutation {
     ) -> Result<Resource> {
         let state = context::state(ctx)?;
         let resource =
-            resources::create_resource(&state.db, context::tenant(ctx)?, input.name, input.indicator).await?;
+            resources::create_resource(&state.db, &context::caller(ctx)?, input.name, input.indicator).await?;
         Ok(Resource(resource))
     }
 
