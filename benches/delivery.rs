@@ -1,5 +1,6 @@
 //! End-to-end delivery benchmark: a real hookd (SQLite, in this process) delivering to a local
-//! receiver that answers 200 at once. Prints deliveries per second and emit → arrival latency.
+//! receiver that answers 200 at once. Prints deliveries per second, emit → arrival latency, and
+//! how the emit rate holds up as the delivery history grows.
 //!
 //! `cargo bench --bench delivery` (add `-- --quick` for a shorter run).
 
@@ -40,6 +41,7 @@ struct Bench {
     client: reqwest::Client,
     arrivals: Arc<Arrivals>,
     receiver_url: String,
+    db: hookd::db::Db,
     _shutdown: tokio_util::sync::DropGuard,
     _dir: tempfile::TempDir,
 }
@@ -66,6 +68,7 @@ impl Bench {
             .auth
             .mint(&[Scope::Admin], "default", Duration::from_secs(3600), "bench")
             .expect("token");
+        let db = app.state().db.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
@@ -77,6 +80,7 @@ impl Bench {
             client,
             arrivals,
             receiver_url,
+            db,
             _shutdown: shutdown.drop_guard(),
             _dir: dir,
         }
@@ -160,6 +164,90 @@ async fn throughput(hooks: usize, events: usize) {
     );
 }
 
+/// Stores `n` finished deliveries of one event each for the tenant, as months of history
+/// would, straight into the tables (in chunks, so no statement's parameters grow with `n`).
+async fn seed_history(db: &hookd::db::Db, hook_id: &str, n: usize) {
+    use entity::delivery::{DeliveryStatus, Trigger};
+    use sea_orm::{EntityTrait, Set};
+    const CHUNK: usize = 1_000;
+    let mut done = 0;
+    while done < n {
+        let size = CHUNK.min(n - done);
+        let ids: Vec<String> = (0..size).map(|_| uuid::Uuid::now_v7().simple().to_string()).collect();
+        let events = ids.iter().map(|id| entity::event::ActiveModel {
+            id: Set(id.clone()),
+            tenant_id: Set("default".into()),
+            event_type: Set("User.Created".into()),
+            payload: Set(r#"{"event":"User.Created","data":{"id":"u"}}"#.into()),
+            idempotency_key: Set(None),
+            created_at: Set(0),
+        });
+        entity::event::Entity::insert_many(events)
+            .exec(&db.write)
+            .await
+            .expect("events");
+        let deliveries = ids.iter().map(|event_id| entity::delivery::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().simple().to_string()),
+            tenant_id: Set("default".into()),
+            event_id: Set(event_id.clone()),
+            hook_id: Set(hook_id.to_owned()),
+            event_type: Set("User.Created".into()),
+            status: Set(DeliveryStatus::Succeeded),
+            attempt_count: Set(1),
+            round_attempts: Set(1),
+            next_trigger: Set(Trigger::Scheduled),
+            due_at: Set(None),
+            created_at: Set(0),
+            updated_at: Set(0),
+        });
+        entity::delivery::Entity::insert_many(deliveries)
+            .exec(&db.write)
+            .await
+            .expect("deliveries");
+        done += size;
+    }
+}
+
+/// `emitEvent { id deliveries { id } }`, then `event(id) { deliveries { id } }`, from 16
+/// emitters with `stored` deliveries already in the tenant's history: emit-and-read pairs per
+/// second. A query that scans the history shows as a rate that falls as `stored` grows.
+async fn emits_with_history(stored: usize, events: usize) -> f64 {
+    let bench = Arc::new(Bench::start().await);
+    bench.hooks(1).await;
+    let hooks = bench.gql("{ hooks { edges { node { id } } } }", json!({})).await;
+    let hook_id = hooks["data"]["hooks"]["edges"][0]["node"]["id"]
+        .as_str()
+        .expect("hook id")
+        .to_owned();
+    seed_history(&bench.db, &hook_id, stored).await;
+    let started = Instant::now();
+    let mut emitters = Vec::new();
+    for e in 0..EMITTERS {
+        let bench = bench.clone();
+        let share = events / EMITTERS + usize::from(e < events % EMITTERS);
+        emitters.push(tokio::spawn(async move {
+            for _ in 0..share {
+                let r = bench
+                    .gql(
+                        "mutation { emitEvent(input: { type: \"User.Created\", data: { id: \"u\" } }) { id deliveries { id } } }",
+                        json!({}),
+                    )
+                    .await;
+                assert!(r["errors"].is_null(), "{r}");
+                let id = r["data"]["emitEvent"]["id"].clone();
+                let r = bench.gql("query($id: ID!) { event(id: $id) { deliveries { id } } }", json!({ "id": id })).await;
+                assert_eq!(r["data"]["event"]["deliveries"].as_array().map(Vec::len), Some(1), "{r}");
+            }
+        }));
+    }
+    for emitter in emitters {
+        emitter.await.expect("emitter");
+    }
+    let rate = events as f64 / started.elapsed().as_secs_f64();
+    println!("emitEvent + Event.deliveries with {stored} stored deliveries: {rate:.0} pairs/s");
+    rate
+}
+
 /// One emit at a time on an idle server: emit request start → arrival at the receiver.
 async fn latency(samples: usize) {
     let bench = Bench::start().await;
@@ -192,5 +280,8 @@ fn main() {
         latency(100 * scale).await;
         throughput(1, 5_000 * scale).await;
         throughput(10, 1_000 * scale).await;
+        let small = emits_with_history(10_000, 1_000 * scale).await;
+        let large = emits_with_history(if quick { 200_000 } else { 1_000_000 }, 1_000 * scale).await;
+        println!("emit rate, large history / small history: {:.2}", large / small);
     });
 }
