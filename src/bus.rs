@@ -78,8 +78,8 @@ impl Bus {
         let _ = self.deliveries.send(Arc::new(update));
     }
 
-    pub fn event(&self, event: event::Model) {
-        let _ = self.events.send(Arc::new(event));
+    pub fn event(&self, event: Arc<event::Model>) {
+        let _ = self.events.send(event);
     }
 
     pub fn subscribe_deliveries(&self) -> broadcast::Receiver<Arc<DeliveryUpdate>> {

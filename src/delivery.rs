@@ -3,6 +3,7 @@
 //! status to status.
 
 pub mod dispatcher;
+pub mod handoff;
 pub mod pruner;
 pub mod recorder;
 pub mod retry;
@@ -46,6 +47,8 @@ pub struct Handles {
     pub wake: Wake,
     pub sender: Arc<Sender>,
     pub config: Arc<Config>,
+    /// Deliveries born leased to this process (`handoff.rs`).
+    pub handed: mpsc::Receiver<handoff::Handed>,
 }
 
 /// Runs the dispatcher and its recorder until `shutdown`; returns when in-flight attempts are
@@ -57,6 +60,7 @@ pub async fn run(handles: Handles, shutdown: CancellationToken) {
         wake,
         sender,
         config,
+        handed,
     } = handles;
     let (records, queue) = mpsc::channel(RECORD_QUEUE);
     let recorder = tokio::spawn(recorder::run(db.clone(), queue, wake.clone(), bus.clone()));
@@ -73,7 +77,7 @@ pub async fn run(handles: Handles, shutdown: CancellationToken) {
         max_in_flight: config.max_in_flight,
         max_in_flight_per_hook: config.max_in_flight_per_hook,
     };
-    dispatcher.run(shutdown).await;
+    dispatcher.run(handed, shutdown).await;
     // The dispatcher's sender half is gone now; the recorder drains what is left and stops.
     if let Err(e) = recorder.await {
         tracing::error!(error = %e, "recorder task failed");

@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod group_commit;
 pub mod http;
 pub mod metrics;
 pub mod ssrf;
@@ -19,7 +20,9 @@ pub mod state;
 
 use std::sync::Arc;
 
+use sea_orm::DbBackend;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
@@ -27,14 +30,19 @@ use crate::bus::Bus;
 use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::Wake;
+use crate::delivery::handoff::{Handed, Handoff};
 use crate::delivery::sender::Sender;
 use crate::domain::webhooks::hooks::HookRules;
+use crate::domain::webhooks::lifecycle;
+use crate::group_commit::GroupCommit;
 use crate::ssrf::TargetPolicy;
-use crate::state::AppState;
+use crate::state::{AppState, Publisher};
 
 /// A started (connected, migrated) but not yet serving hookd.
 pub struct App {
     state: AppState,
+    /// Deliveries born leased to this process, for the dispatcher `serve` starts.
+    handed: mpsc::Receiver<Handed>,
 }
 
 /// Connects to the database, applies migrations and loads the keys.
@@ -53,15 +61,25 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
         targets,
     };
     metrics::install();
+    let bus = Bus::default();
+    let wake = Wake::default();
+    let (handoff, handed) = Handoff::channel();
+    let publisher = Publisher {
+        bus: bus.clone(),
+        wake: wake.clone(),
+    };
+    let emits = GroupCommit::start(db.clone(), publisher, handoff, config.lease());
     Ok(App {
+        handed,
         state: AppState {
+            emits,
             db,
             auth: Arc::new(auth),
             config: Arc::new(config),
             hook_rules: Arc::new(hook_rules),
-            wake: Wake::default(),
+            wake,
             sender: Arc::new(sender),
-            bus: Bus::default(),
+            bus,
             test_sends: Arc::default(),
         },
     })
@@ -77,8 +95,16 @@ impl App {
     /// their outcomes, and returns.
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
         // Deliveries left SENDING by a previous process are due once their lease runs out;
-        // anything PENDING is due now. Either way the dispatcher's first claim finds them.
+        // anything PENDING is due now. Either way the dispatcher's first claim finds them. On
+        // SQLite this is the only process, so no lease belongs to anyone alive: they are all
+        // due now.
         let state = &self.state;
+        if state.db.backend() == DbBackend::Sqlite {
+            let released = lifecycle::release_all(&state.db).await?;
+            if released > 0 {
+                tracing::info!(released, "deliveries a previous run left in flight are due now");
+            }
+        }
         let dispatcher = tokio::spawn(delivery::run(
             delivery::Handles {
                 db: state.db.clone(),
@@ -86,6 +112,7 @@ impl App {
                 wake: state.wake.clone(),
                 sender: state.sender.clone(),
                 config: state.config.clone(),
+                handed: self.handed,
             },
             shutdown.clone(),
         ));

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -21,6 +22,7 @@ use entity::{delivery, event, hook};
 use crate::bus::{Bus, DeliveryUpdate};
 use crate::db::Db;
 use crate::delivery::Wake;
+use crate::delivery::handoff::Handed;
 use crate::delivery::recorder::Record;
 use crate::delivery::retry::{self, Attempted, JITTER};
 use crate::delivery::sender::Sender;
@@ -36,6 +38,15 @@ const IDLE: Duration = Duration::from_secs(1);
 const MIN_IDLE_MS: i64 = 10;
 /// Pause after a database error before trying again.
 const ON_ERROR: Duration = Duration::from_secs(1);
+/// A handed-over delivery is sent only if its lease outlasts an attempt by at least this.
+const LEASE_MARGIN: Duration = Duration::from_secs(1);
+
+/// The dispatcher loop's bounds and its attempts in flight.
+struct Work<'a> {
+    in_flight: &'a Arc<Semaphore>,
+    hook_limits: &'a Arc<HookLimits>,
+    tracker: &'a TaskTracker,
+}
 
 /// The dispatcher's handles and settings, built once by `delivery::run`.
 pub struct Dispatcher {
@@ -120,95 +131,76 @@ impl HookLimits {
     }
 }
 
+/// What one pass of the loop found to do.
+enum Claimed {
+    /// A full batch: more may be due, claim again at once.
+    More,
+    /// Everything due was taken; hooks at their limit were skipped.
+    Drained { skipped: Vec<String> },
+    /// The database failed; try again after a pause.
+    Failed,
+}
+
 impl Dispatcher {
     /// Runs until `shutdown`, then waits for attempts in flight (up to the delivery timeout).
-    pub async fn run(self, shutdown: CancellationToken) {
+    ///
+    /// Two sources feed it: deliveries born leased to this process, `handed` over in memory by
+    /// the group commit and sent with no statement at all; and claims, made at start, when a
+    /// commit or the recorder rings `wake`, and when the next stored delivery falls due (a
+    /// retry, a lease run out).
+    pub async fn run(self, mut handed: mpsc::Receiver<Handed>, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let in_flight = Arc::new(Semaphore::new(this.max_in_flight));
         let hook_limits = Arc::new(HookLimits::new(this.max_in_flight_per_hook));
         let tracker = TaskTracker::new();
+        let work = Work {
+            in_flight: &in_flight,
+            hook_limits: &hook_limits,
+            tracker: &tracker,
+        };
+        let mut claim_now = true;
+        let mut claim_at = Instant::now();
+        let mut taken = Vec::with_capacity(BATCH);
         while !shutdown.is_cancelled() {
             let free = in_flight.available_permits();
-            if free == 0 {
-                // Every slot is busy: wait for one to free up before claiming more.
-                tokio::select! {
-                    permit = in_flight.clone().acquire_owned() => drop(permit),
-                    () = shutdown.cancelled() => break,
-                }
-                continue;
-            }
-            let now = now_ms();
-            let lease_until = now + this.lease.as_millis() as i64;
-            let limit = free.min(BATCH);
-            let busy = hook_limits.busy();
-            let busy: Vec<(&str, u64)> = busy.iter().map(|(id, room)| (id.as_str(), *room)).collect();
-            let skip: Vec<&str> = busy.iter().filter(|(_, room)| *room == 0).map(|(id, _)| *id).collect();
-            let per_hook = this.max_in_flight_per_hook as u64;
-            let claimed = match lifecycle::claim(&this.db, now, lease_until, limit as u64, per_hook, &busy).await {
-                Ok(claimed) => claimed,
-                Err(e) => {
-                    tracing::error!(error = %e, "claiming deliveries failed");
-                    tokio::select! {
-                        () = tokio::time::sleep(ON_ERROR) => {}
-                        () = shutdown.cancelled() => break,
+            if claim_now && free > 0 {
+                match this.claim(free.min(BATCH), &work).await {
+                    Claimed::More => continue,
+                    Claimed::Drained { skipped } => {
+                        claim_now = false;
+                        claim_at = Instant::now() + this.until_due(&skipped).await;
                     }
-                    continue;
-                }
-            };
-            if claimed.is_empty() {
-                this.idle(&skip, &shutdown).await;
-                continue;
-            }
-            for delivery in &claimed {
-                this.bus.delivery(DeliveryUpdate::of(delivery));
-            }
-            let (hooks, events) = match this.load(&claimed).await {
-                Ok(loaded) => loaded,
-                Err(e) => {
-                    // The claimed rows keep their lease and are retried when it runs out.
-                    tracing::error!(error = %e, "loading hooks and events of claimed deliveries failed");
-                    tokio::time::sleep(ON_ERROR).await;
-                    continue;
-                }
-            };
-            // A full batch means more may be due: claim again at once. Otherwise everything due
-            // was taken, so wait for a wake-up (a commit since the claim has left one stored)
-            // instead of spending a write on a claim that finds nothing.
-            let drained = claimed.len() < limit;
-            for delivery in claimed {
-                if !hook_limits.admit(&delivery.hook_id) {
-                    // Past the hook's room (only when more hooks are busy than a claim can
-                    // name): hand it straight back, due now, without holding a slot.
-                    let release = Record::Release {
-                        delivery,
-                        due_at: now_ms(),
-                    };
-                    if this.records.send(release).await.is_err() {
-                        break;
+                    Claimed::Failed => {
+                        tokio::select! {
+                            () = tokio::time::sleep(ON_ERROR) => {}
+                            () = shutdown.cancelled() => break,
+                        }
+                        continue;
                     }
-                    continue;
                 }
-                // Cannot fail: the claim took no more rows than there were free slots.
-                let Ok(slot) = in_flight.clone().try_acquire_owned() else {
-                    hook_limits.finished(&delivery.hook_id);
-                    break;
-                };
-                let hook = hooks.get(&delivery.hook_id).cloned();
-                let event = events.get(&delivery.event_id).cloned();
-                let this = this.clone();
-                let hook_limits = hook_limits.clone();
-                tracker.spawn(async move {
-                    let hook_id = delivery.hook_id.clone();
-                    this.clone().deliver(delivery, hook, event, slot).await;
-                    if hook_limits.finished(&hook_id) {
-                        // The hook was skipped by claims while at its limit; it has room now.
-                        this.wake.wake();
+            }
+            tokio::select! {
+                () = this.wake.notified() => claim_now = true,
+                () = tokio::time::sleep_until(claim_at), if !claim_now => claim_now = true,
+                received = handed.recv_many(&mut taken, free.min(BATCH)), if free > 0 && !handed.is_closed() => {
+                    for delivery in taken.drain(..) {
+                        this.take(delivery, &work).await;
                     }
-                });
+                    if received == 0 {
+                        // The group commit is gone (the server is stopping): nothing more comes.
+                        handed.close();
+                    }
+                }
+                // Every slot is busy: wait for one to free up.
+                permit = in_flight.clone().acquire_owned(), if free == 0 => drop(permit),
+                () = shutdown.cancelled() => break,
             }
-            if drained {
-                this.idle(&skip, &shutdown).await;
-            }
+        }
+        // Deliveries handed over and not yet taken go back to PENDING, due now, for whoever
+        // runs next; new ones are stored PENDING from here on.
+        handed.close();
+        while let Ok(Handed { delivery, .. }) = handed.try_recv() {
+            this.release(delivery).await;
         }
         tracker.close();
         let grace = this.delivery_timeout + Duration::from_secs(1);
@@ -217,18 +209,123 @@ impl Dispatcher {
         }
     }
 
-    /// Waits for a wake-up, or until the next delivery outside `skip` falls due (at most `IDLE`).
-    async fn idle(&self, skip: &[&str], shutdown: &CancellationToken) {
-        let sleep = match lifecycle::next_due(&self.db, skip).await {
+    /// Claims up to `limit` due deliveries and starts sending them.
+    async fn claim(self: &Arc<Self>, limit: usize, work: &Work<'_>) -> Claimed {
+        let now = now_ms();
+        let lease_until = now + self.lease.as_millis() as i64;
+        let busy = work.hook_limits.busy();
+        let busy: Vec<(&str, u64)> = busy.iter().map(|(id, room)| (id.as_str(), *room)).collect();
+        let skipped: Vec<String> = busy
+            .iter()
+            .filter(|(_, room)| *room == 0)
+            .map(|(id, _)| (*id).to_owned())
+            .collect();
+        let per_hook = self.max_in_flight_per_hook as u64;
+        let claimed = match lifecycle::claim(&self.db, now, lease_until, limit as u64, per_hook, &busy).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::error!(error = %e, "claiming deliveries failed");
+                return Claimed::Failed;
+            }
+        };
+        if claimed.is_empty() {
+            return Claimed::Drained { skipped };
+        }
+        for delivery in &claimed {
+            self.bus.delivery(DeliveryUpdate::of(delivery));
+        }
+        let (hooks, events) = match self.load(&claimed).await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                // The claimed rows keep their lease and are retried when it runs out.
+                tracing::error!(error = %e, "loading hooks and events of claimed deliveries failed");
+                return Claimed::Failed;
+            }
+        };
+        // A full batch means more may be due: claim again at once. Otherwise everything due
+        // was taken, so wait for a wake-up (a commit since the claim has left one stored)
+        // instead of spending a write on a claim that finds nothing.
+        let drained = claimed.len() < limit;
+        for delivery in claimed {
+            let hook = hooks.get(&delivery.hook_id).cloned();
+            let event = events.get(&delivery.event_id).cloned();
+            self.start(delivery, hook, event, work).await;
+        }
+        if drained {
+            Claimed::Drained { skipped }
+        } else {
+            Claimed::More
+        }
+    }
+
+    /// A delivery handed over by the group commit: sent now, unless its lease is nearly spent
+    /// (it waited too long) or there is no room for it, then released.
+    async fn take(self: &Arc<Self>, handed: Handed, work: &Work<'_>) {
+        let Handed {
+            delivery,
+            target,
+            event,
+        } = handed;
+        let left = delivery.due_at.unwrap_or_default() - now_ms();
+        if left < (self.delivery_timeout + LEASE_MARGIN).as_millis() as i64 {
+            self.release(delivery).await;
+            return;
+        }
+        self.bus.delivery(DeliveryUpdate::of(&delivery));
+        self.start(delivery, Some(target), Some(event), work).await;
+    }
+
+    /// Sends a leased delivery in its own task, within the global and per-hook limits; past
+    /// them it is handed straight back, due now, without holding a slot.
+    async fn start(
+        self: &Arc<Self>,
+        delivery: delivery::Model,
+        hook: Option<Arc<Target>>,
+        event: Option<Arc<event::Model>>,
+        work: &Work<'_>,
+    ) {
+        if !work.hook_limits.admit(&delivery.hook_id) {
+            // Past the hook's room (only when more hooks are busy than a claim can name, or a
+            // hook's handed deliveries outrun its limit).
+            self.release(delivery).await;
+            return;
+        }
+        let Ok(slot) = work.in_flight.clone().try_acquire_owned() else {
+            work.hook_limits.finished(&delivery.hook_id);
+            self.release(delivery).await;
+            return;
+        };
+        let this = self.clone();
+        let hook_limits = work.hook_limits.clone();
+        work.tracker.spawn(async move {
+            let hook_id = delivery.hook_id.clone();
+            this.clone().deliver(delivery, hook, event, slot).await;
+            if hook_limits.finished(&hook_id) {
+                // The hook was skipped by claims while at its limit; it has room now.
+                this.wake.wake();
+            }
+        });
+    }
+
+    /// Back to PENDING, due now, through the recorder.
+    async fn release(&self, delivery: delivery::Model) {
+        let release = Record::Release {
+            delivery,
+            due_at: now_ms(),
+        };
+        if self.records.send(release).await.is_err() {
+            tracing::error!("recorder stopped; the delivery is claimed again when its lease runs out");
+        }
+    }
+
+    /// How long until the next delivery outside `skipped` falls due, at most `IDLE`.
+    async fn until_due(&self, skipped: &[String]) -> Duration {
+        let skip: Vec<&str> = skipped.iter().map(String::as_str).collect();
+        match lifecycle::next_due(&self.db, &skip).await {
             // At least a moment: rows due now that the claim could not take (locked by another
             // transaction on PostgreSQL) must not make this loop spin.
             Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(MIN_IDLE_MS, IDLE.as_millis() as i64) as u64),
             _ => IDLE,
-        };
-        tokio::select! {
-            () = self.wake.notified() => {}
-            () = tokio::time::sleep(sleep) => {}
-            () = shutdown.cancelled() => {}
         }
     }
 

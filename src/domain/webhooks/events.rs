@@ -1,5 +1,7 @@
 //! Events: custom event types, `emitEvent`, and reading stored events.
 
+use std::sync::Arc;
+
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, Set, SqlErr, TransactionTrait};
 use serde_json::{Map, Value};
 
@@ -137,17 +139,15 @@ fn validate_custom_name(name: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// `emitEvent`: stores a custom-envelope event (`event, createdAt, data, eventId, hookId`) and its
-/// deliveries. A repeated idempotency key within 24 h returns the first event and stores nothing.
-/// Returns the event, and what was stored when it is new (for the caller to publish).
-pub async fn emit(
+/// `emitEvent`'s checks and envelope (`event, createdAt, data`; the outbox adds `eventId`, each
+/// delivery its `hookId`): what to store, or why not.
+pub async fn prepare(
     db: &Db,
     caller: &Caller,
     event_type: String,
     data: Value,
     idempotency_key: Option<String>,
-) -> AppResult<Committed<event::Model>> {
-    let tenant = caller.tenant.as_str();
+) -> AppResult<NewEvent> {
     if let Some(key) = &idempotency_key
         && (key.is_empty() || key.len() > MAX_KEY_LEN)
     {
@@ -162,29 +162,42 @@ pub async fn emit(
             "data is {size} bytes serialized; at most {MAX_DATA_BYTES} are allowed"
         )));
     }
-    ensure_known(&db.read, tenant, std::slice::from_ref(&event_type), "type").await?;
+    ensure_known(
+        &db.read,
+        caller.tenant.as_str(),
+        std::slice::from_ref(&event_type),
+        "type",
+    )
+    .await?;
+    let mut envelope = Map::new();
+    envelope.insert("event".into(), Value::from(event_type.as_str()));
+    envelope.insert("createdAt".into(), Value::from(iso_now()));
+    envelope.insert("data".into(), data);
+    Ok(NewEvent {
+        event_type,
+        envelope,
+        idempotency_key,
+    })
+}
 
+/// Stores a prepared event that carries an idempotency key, in its own transaction: a repeated
+/// key within 24 h returns the first event and stores nothing. (Events without a key share
+/// transactions in `crate::group_commit`.)
+pub async fn emit_once(db: &Db, caller: &Caller, new: NewEvent) -> AppResult<Committed<Arc<event::Model>>> {
+    let tenant = caller.tenant.as_str();
     let txn = db.write.begin().await?;
-    if let Some(key) = &idempotency_key
+    if let Some(key) = &new.idempotency_key
         && let Some(existing) = find_by_key(&txn, tenant, key).await?
     {
         if existing.created_at > now_ms() - IDEMPOTENCY_WINDOW_MS {
-            return Ok(Committed::new(existing, None));
+            return Ok(Committed::new(Arc::new(existing), None));
         }
         // Expired: the key is free again.
         let mut stale: event::ActiveModel = existing.into();
         stale.idempotency_key = Set(None);
         stale.update(&txn).await?;
     }
-    let mut envelope = Map::new();
-    envelope.insert("event".into(), Value::from(event_type.as_str()));
-    envelope.insert("createdAt".into(), Value::from(iso_now()));
-    envelope.insert("data".into(), data);
-    let new = NewEvent {
-        event_type,
-        envelope,
-        idempotency_key: idempotency_key.clone(),
-    };
+    let key = new.idempotency_key.clone();
     match outbox::emit(&txn, tenant, new).await {
         Ok(emitted) => {
             txn.commit().await?;
@@ -193,9 +206,8 @@ pub async fn emit(
         // A concurrent emit with the same key won the race (PostgreSQL): answer with its event.
         Err(AppError::Db(e)) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             drop(txn);
-            let key = idempotency_key.as_deref().unwrap_or_default();
-            match find_by_key(&db.write, tenant, key).await? {
-                Some(existing) => Ok(Committed::new(existing, None)),
+            match find_by_key(&db.write, tenant, key.as_deref().unwrap_or_default()).await? {
+                Some(existing) => Ok(Committed::new(Arc::new(existing), None)),
                 None => Err(AppError::Db(e)),
             }
         }

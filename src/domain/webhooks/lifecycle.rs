@@ -207,6 +207,14 @@ pub async fn record_attempt(
     Ok(execute(db, sql, values).await? == 1)
 }
 
+/// At the start of a process that is the only one on its database (SQLite): every delivery a
+/// previous run left SENDING goes back to PENDING, due now, instead of waiting out its lease.
+pub async fn release_all(db: &Db) -> Result<u64, DbErr> {
+    let now = now_ms();
+    let sql = "UPDATE deliveries SET status = 'PENDING', due_at = ?, updated_at = ? WHERE status = 'SENDING'";
+    execute(&db.write, sql, vec![now.into(), now.into()]).await
+}
+
 /// A claimed delivery that was not sent goes back to PENDING, due at `due_at`; false when it is
 /// no longer ours.
 pub async fn release(db: &impl ConnectionTrait, id: &str, lease: i64, due_at: i64, now: i64) -> Result<bool, DbErr> {

@@ -7,10 +7,12 @@
 //! request side hands that to `AppState::publish`, which tells subscribers and wakes the
 //! dispatcher to claim the rows.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::{Map, Value};
 
 use entity::delivery::{DeliveryStatus, Trigger};
@@ -33,55 +35,113 @@ pub struct NewEvent {
 /// What one emit stored: to publish once the caller's transaction has committed.
 #[derive(Clone, Debug)]
 pub struct Emitted {
-    pub event: event::Model,
+    pub event: Arc<event::Model>,
     pub deliveries: Vec<delivery::Model>,
+    /// The hook of each delivery, as read in the emit's transaction (same order).
+    pub hooks: Vec<Arc<hook::Model>>,
 }
+
+/// How a new delivery starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Born {
+    /// PENDING and due now: the dispatcher claims it.
+    Pending,
+    /// Already leased to this process's dispatcher until the given time (epoch ms), which is
+    /// handed the delivery in memory after the commit, with no claim. Should this process die
+    /// first, the lease runs out and the delivery is claimed like any other.
+    LeasedUntil(i64),
+}
+
+/// Rows per INSERT statement, so no statement's parameters grow with a group's size (12
+/// columns a delivery: well under SQLite's 32,766 and PostgreSQL's 65,535).
+const ROWS_PER_INSERT: usize = 1000;
 
 /// Stores `new` and its deliveries in `txn`.
 pub async fn emit<C: ConnectionTrait>(txn: &C, tenant: &str, new: NewEvent) -> AppResult<Emitted> {
-    let now = now_ms();
-    let payload = serde_json::to_string(&new.envelope).map_err(anyhow::Error::from)?;
-    let event = event::ActiveModel {
-        id: Set(new_id()),
-        tenant_id: Set(tenant.to_owned()),
-        event_type: Set(new.event_type.clone()),
-        payload: Set(payload),
-        idempotency_key: Set(new.idempotency_key),
-        created_at: Set(now),
-    }
-    .insert(txn)
-    .await?;
+    let mut emitted = emit_many(txn, &[(tenant.to_owned(), new)], |_| Born::Pending).await?;
+    Ok(emitted.pop().expect("one emitted per event"))
+}
 
-    let hook_ids: Vec<String> = scoped::<hook::Entity>(tenant)
-        .select_only()
-        .column(hook::Column::Id)
-        .filter(hook::Column::Enabled.eq(true))
-        .filter(Expr::col(hook::Column::Events).like(event_name_pattern(&new.event_type)))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    let deliveries: Vec<delivery::Model> = hook_ids
-        .into_iter()
-        .map(|hook_id| delivery::Model {
+/// Stores several events and their deliveries in `txn` with a handful of statements: one
+/// INSERT for the events, one hook lookup per distinct tenant and type, one INSERT for the
+/// deliveries (each chunked at `ROWS_PER_INSERT` rows). `born` decides, per delivery, how it
+/// starts. Returns what each event stored, in the order given.
+pub async fn emit_many<C: ConnectionTrait>(
+    txn: &C,
+    news: &[(String, NewEvent)],
+    mut born: impl FnMut(&hook::Model) -> Born,
+) -> AppResult<Vec<Emitted>> {
+    let now = now_ms();
+    let mut events = Vec::with_capacity(news.len());
+    for (tenant, new) in news {
+        events.push(event::Model {
             id: new_id(),
-            tenant_id: tenant.to_owned(),
-            event_id: event.id.clone(),
-            hook_id,
+            tenant_id: tenant.clone(),
             event_type: new.event_type.clone(),
-            status: DeliveryStatus::Pending,
-            attempt_count: 0,
-            round_attempts: 0,
-            next_trigger: Trigger::Scheduled,
-            due_at: Some(now),
+            payload: serde_json::to_string(&new.envelope).map_err(anyhow::Error::from)?,
+            idempotency_key: new.idempotency_key.clone(),
             created_at: now,
-            updated_at: now,
-        })
-        .collect();
-    if !deliveries.is_empty() {
-        let rows = deliveries.iter().cloned().map(delivery::ActiveModel::from);
-        delivery::Entity::insert_many(rows).exec(txn).await?;
+        });
     }
-    Ok(Emitted { event, deliveries })
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        event::Entity::insert_many(chunk.iter().cloned().map(event::ActiveModel::from))
+            .exec(txn)
+            .await?;
+    }
+
+    let mut subscribed: HashMap<(String, String), Vec<Arc<hook::Model>>> = HashMap::new();
+    for event in &events {
+        if let Entry::Vacant(entry) = subscribed.entry((event.tenant_id.clone(), event.event_type.clone())) {
+            let hooks = scoped::<hook::Entity>(&event.tenant_id)
+                .filter(hook::Column::Enabled.eq(true))
+                .filter(Expr::col(hook::Column::Events).like(event_name_pattern(&event.event_type)))
+                .all(txn)
+                .await?;
+            entry.insert(hooks.into_iter().map(Arc::new).collect());
+        }
+    }
+    let mut emitted = Vec::with_capacity(events.len());
+    for event in events {
+        let hooks = subscribed[&(event.tenant_id.clone(), event.event_type.clone())].clone();
+        let deliveries = hooks
+            .iter()
+            .map(|hook| {
+                let (status, due_at) = match born(hook) {
+                    Born::Pending => (DeliveryStatus::Pending, now),
+                    Born::LeasedUntil(lease) => (DeliveryStatus::Sending, lease),
+                };
+                delivery::Model {
+                    id: new_id(),
+                    tenant_id: event.tenant_id.clone(),
+                    event_id: event.id.clone(),
+                    hook_id: hook.id.clone(),
+                    event_type: event.event_type.clone(),
+                    status,
+                    attempt_count: 0,
+                    round_attempts: 0,
+                    next_trigger: Trigger::Scheduled,
+                    due_at: Some(due_at),
+                    created_at: now,
+                    updated_at: now,
+                }
+            })
+            .collect();
+        emitted.push(Emitted {
+            event: Arc::new(event),
+            deliveries,
+            hooks,
+        });
+    }
+    let rows: Vec<delivery::ActiveModel> = emitted
+        .iter()
+        .flat_map(|e| e.deliveries.iter().cloned().map(delivery::ActiveModel::from))
+        .collect();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<delivery::ActiveModel> = rows.by_ref().take(ROWS_PER_INSERT).collect();
+        delivery::Entity::insert_many(chunk).exec(txn).await?;
+    }
+    Ok(emitted)
 }
 
 /// Emits `new` in `txn`, commits, and returns `value` with the event to publish: the tail of

@@ -141,7 +141,7 @@ impl EventMutation {
         guard::selection_allowed(ctx, Event::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
         let caller = context::caller(ctx)?;
-        let committed = events::emit(
+        let new = events::prepare(
             &state.db,
             &caller,
             input.event_type,
@@ -149,10 +149,16 @@ impl EventMutation {
             input.idempotency_key,
         )
         .await?;
+        if new.idempotency_key.is_none() {
+            // Shares a transaction with the emits arriving meanwhile; published already.
+            let emitted = state.emits.emit(&caller, new).await?;
+            return Ok(Event(emitted.event, Some(emitted.deliveries)));
+        }
+        let committed = events::emit_once(&state.db, &caller, new).await?;
         // A replayed idempotency key created nothing now: its deliveries are read as they stand.
         let created = committed.emitted().first().map(|e| e.deliveries.clone());
         let event = state.publish(committed);
-        Ok(Event(event.into(), created))
+        Ok(Event(event, created))
     }
 
     /// Defines a custom event type that hooks can subscribe to and `emitEvent` can publish.
