@@ -1,27 +1,38 @@
-//! End-to-end delivery benchmark: a real hookd (SQLite, in this process) delivering to a local
-//! receiver that answers 200 at once. Prints deliveries per second, emit → arrival latency, and
-//! how the emit rate holds up as the delivery history grows.
+//! End-to-end delivery benchmark. The real `hookd` binary runs as a child process (so its CPU
+//! time and peak memory are its own), on SQLite and, when `HOOKD_TEST_POSTGRES_URL` is set, on
+//! PostgreSQL. This process is the load generator (16 keep-alive GraphQL clients calling
+//! `emitEvent` with a 1 KB payload) and the receiver (answers 200 at once). Prints each
+//! scenario as it runs, then one table.
 //!
-//! `cargo bench --bench delivery` (add `-- --quick` for a shorter run).
+//! `cargo bench --bench delivery` (add `-- --quick` for a shorter run, and any other word to
+//! run only the scenarios whose name contains it: `wire`, `idle`, `load`, `history`, `backlog`).
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use hookd::auth::Scope;
-use hookd::config::{Config, RawSettings};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
 
 const EMITTERS: usize = 16;
+const SECRET: &str = "bench-secret-0123456789-0123456789-abcdef";
+/// Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ).
+const TICKS_PER_SECOND: u64 = 100;
+
+// ---------------------------------------------------------------------------------------------
+// The receiver
 
 #[derive(Default)]
 struct Arrivals {
     count: AtomicUsize,
-    at: Mutex<HashMap<String, Instant>>,
+    /// Each arrival: the event id and when it came.
+    at: Mutex<Vec<(String, Instant)>>,
 }
 
 async fn receive(State(arrivals): State<Arc<Arrivals>>, body: Bytes) -> &'static str {
@@ -29,65 +40,135 @@ async fn receive(State(arrivals): State<Arc<Arrivals>>, body: Bytes) -> &'static
     if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&body)
         && let Some(Value::String(id)) = map.get("eventId")
     {
-        arrivals.at.lock().expect("lock").entry(id.clone()).or_insert(now);
+        arrivals.at.lock().expect("lock").push((id.clone(), now));
     }
     arrivals.count.fetch_add(1, Ordering::SeqCst);
     "ok"
 }
 
-struct Bench {
-    base: String,
-    token: String,
-    client: reqwest::Client,
+struct Receiver {
+    url: String,
     arrivals: Arc<Arrivals>,
-    receiver_url: String,
-    db: hookd::db::Db,
-    _shutdown: tokio_util::sync::DropGuard,
-    _dir: tempfile::TempDir,
 }
 
-impl Bench {
-    async fn start() -> Bench {
+impl Receiver {
+    async fn start() -> Receiver {
         let arrivals = Arc::new(Arrivals::default());
         let router = axum::Router::new().fallback(receive).with_state(arrivals.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let receiver_url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, router).await });
+        Receiver { url, arrivals }
+    }
 
-        let dir = tempfile::tempdir().expect("tempdir");
-        let raw = RawSettings {
-            data_dir: Some(dir.path().display().to_string()),
-            allowed_targets: Some("127.0.0.0/8".into()),
-            ..RawSettings::default()
-        };
-        let app = hookd::start(Config::from_raw(raw).expect("config"))
-            .await
-            .expect("start");
-        let token = app
-            .state()
-            .auth
-            .mint(&[Scope::Admin], "default", Duration::from_secs(3600), "bench")
-            .expect("token");
-        let db = app.state().db.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let shutdown = CancellationToken::new();
-        tokio::spawn(app.serve(listener, shutdown.clone()));
-        let client = reqwest::Client::builder().no_proxy().build().expect("client");
-        Bench {
-            base,
-            token,
-            client,
-            arrivals,
-            receiver_url,
-            db,
-            _shutdown: shutdown.drop_guard(),
-            _dir: dir,
+    async fn wait_for(&self, total: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.arrivals.count.load(Ordering::SeqCst) < total {
+            let arrived = self.arrivals.count.load(Ordering::SeqCst);
+            assert!(Instant::now() < deadline, "only {arrived} of {total} arrived");
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
+    /// Emit start → arrival of every delivery of the events in `started`.
+    fn latencies(&self, started: &HashMap<String, Instant>) -> Latencies {
+        let arrivals = self.arrivals.at.lock().expect("lock");
+        let mut all: Vec<Duration> = arrivals
+            .iter()
+            .filter_map(|(id, at)| started.get(id).map(|s| *at - *s))
+            .collect();
+        all.sort();
+        Latencies(all)
+    }
+}
+
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn ms(&self, p: f64) -> f64 {
+        let i = ((p * self.0.len() as f64).ceil() as usize).saturating_sub(1);
+        self.0.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    }
+
+    fn show(&self) -> String {
+        format!("{:.1} / {:.1} / {:.1} ms", self.ms(0.50), self.ms(0.95), self.ms(0.99))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// hookd, a child process
+
+struct Hookd {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+    token: String,
+}
+
+impl Hookd {
+    async fn start(database_url: &str, data_dir: &Path) -> Hookd {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hookd"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("HOOKD_") {
+                command.env_remove(key);
+            }
+        }
+        let mut child = command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("HOOKD_DATABASE_URL", database_url)
+            .env("HOOKD_DATA_DIR", data_dir)
+            .env("HOOKD_JWT_SECRET", SECRET)
+            .env("HOOKD_ALLOWED_TARGETS", "127.0.0.0/8")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn hookd");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let base = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.expect("read") {
+                if let Some(base) = line.split(" listening on ").nth(1) {
+                    return base.to_owned();
+                }
+            }
+            panic!("hookd exited before listening");
+        })
+        .await
+        .expect("hookd starts in time");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let client = reqwest::Client::builder().no_proxy().build().expect("client");
+        Hookd {
+            child,
+            base,
+            client,
+            token: token(),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id().expect("running")
+    }
+
+    /// CPU time (user + system) the process has used so far.
+    fn cpu(&self) -> Duration {
+        process_cpu(self.pid()).expect("hookd's /proc stat")
+    }
+
+    /// Peak resident memory so far, in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("status");
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM");
+        kib / 1024.0
+    }
+
     async fn gql(&self, query: &str, variables: Value) -> Value {
-        self.client
+        let r: Value = self
+            .client
             .post(format!("{}/graphql", self.base))
             .bearer_auth(&self.token)
             .json(&json!({ "query": query, "variables": variables }))
@@ -96,80 +177,143 @@ impl Bench {
             .expect("send")
             .json()
             .await
-            .expect("json")
+            .expect("json");
+        assert!(r["errors"].is_null(), "{r}");
+        r
     }
 
-    async fn hooks(&self, n: usize) {
+    async fn hooks(&self, n: usize, url: &str) -> Vec<String> {
+        let mut ids = Vec::new();
         for _ in 0..n {
             let r = self
                 .gql(
                     "mutation($url: String!) { createHook(input: { name: \"bench\", events: [\"User.Created\"], url: $url }) { id } }",
-                    json!({ "url": self.receiver_url }),
+                    json!({ "url": url }),
                 )
                 .await;
-            assert!(r["errors"].is_null(), "{r}");
+            ids.push(r["data"]["createHook"]["id"].as_str().expect("id").to_owned());
         }
+        ids
     }
 
+    /// One `emitEvent` with a 1 KB payload; returns the event id.
     async fn emit(&self) -> String {
         let r = self
             .gql(
-                "mutation { emitEvent(input: { type: \"User.Created\", data: { id: \"u\" } }) { id } }",
-                json!({}),
+                "mutation($data: JSON!) { emitEvent(input: { type: \"User.Created\", data: $data }) { id } }",
+                json!({ "data": { "id": "u", "profile": "x".repeat(1000) } }),
             )
             .await;
         r["data"]["emitEvent"]["id"].as_str().expect("id").to_owned()
     }
 
-    async fn wait_for(&self, total: usize, within: Duration) {
-        let deadline = Instant::now() + within;
-        while self.arrivals.count.load(Ordering::SeqCst) < total {
-            assert!(
-                Instant::now() < deadline,
-                "only {} of {total} arrived",
-                self.arrivals.count.load(Ordering::SeqCst)
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
+    async fn stop(mut self) {
+        self.child.kill().await.expect("kill");
+    }
+}
+
+fn token() -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({ "sub": "bench", "scope": "admin", "exp": now + 7200 });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("token")
+}
+
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is the 3rd field overall,
+    // utime the 14th and stime the 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
+}
+
+/// CPU time of every PostgreSQL server process on this machine (the bench's database server).
+fn postgres_cpu() -> Duration {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .filter_map(process_cpu)
+        .sum()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Databases
+
+#[derive(Clone, Copy, PartialEq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
         }
     }
 }
 
-/// `events` emitted by 16 concurrent emitters to `hooks` hooks: deliveries per second.
-async fn throughput(hooks: usize, events: usize) {
-    let bench = Arc::new(Bench::start().await);
-    bench.hooks(hooks).await;
-    let started = Instant::now();
-    let mut emitters = Vec::new();
-    for e in 0..EMITTERS {
-        let bench = bench.clone();
-        let share = events / EMITTERS + usize::from(e < events % EMITTERS);
-        emitters.push(tokio::spawn(async move {
-            for _ in 0..share {
-                bench.emit().await;
-            }
-        }));
-    }
-    for emitter in emitters {
-        emitter.await.expect("emitter");
-    }
-    let emitted = started.elapsed();
-    let total = hooks * events;
-    bench.wait_for(total, Duration::from_secs(600)).await;
-    let elapsed = started.elapsed();
-    println!(
-        "{hooks:>2} hook(s), {events} events, {EMITTERS} emitters: {total} deliveries in {:.2}s = {:.0} deliveries/s ({:.0} emits/s)",
-        elapsed.as_secs_f64(),
-        total as f64 / elapsed.as_secs_f64(),
-        events as f64 / emitted.as_secs_f64(),
-    );
+/// A fresh, empty database and data dir for one hookd.
+struct Fresh {
+    url: String,
+    dir: tempfile::TempDir,
 }
 
-/// Stores `n` finished deliveries of one event each for the tenant, as months of history
-/// would, straight into the tables (in chunks, so no statement's parameters grow with `n`).
-async fn seed_history(db: &hookd::db::Db, hook_id: &str, n: usize) {
+impl Fresh {
+    async fn new(backend: Backend) -> Fresh {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("hookd.db").display()),
+            Backend::Postgres => {
+                use sea_orm::ConnectionTrait;
+                let admin = std::env::var("HOOKD_TEST_POSTGRES_URL").expect("PostgreSQL URL");
+                let name = format!("hookd_bench_{}", uuid::Uuid::now_v7().simple());
+                let conn = sea_orm::Database::connect(&admin).await.expect("connect to PostgreSQL");
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create database");
+                conn.close().await.ok();
+                let mut url = url::Url::parse(&admin).expect("URL");
+                url.set_path(&format!("/{name}"));
+                url.to_string()
+            }
+        };
+        Fresh { url, dir }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_owned()
+    }
+
+    async fn hookd(&self) -> Hookd {
+        Hookd::start(&self.url, &self.data_dir()).await
+    }
+
+    async fn db(&self) -> hookd::db::Db {
+        hookd::db::Db::connect(&self.url, hookd::db::SqliteDurability::Normal)
+            .await
+            .expect("connect")
+    }
+}
+
+/// Stores `n` deliveries of one event each on `hook_id` with `status` (straight into the tables,
+/// in chunks, so no statement's parameters grow with `n`).
+async fn seed(db: &hookd::db::Db, hook_id: &str, n: usize, status: entity::delivery::DeliveryStatus) {
     use entity::delivery::{DeliveryStatus, Trigger};
     use sea_orm::{EntityTrait, Set};
     const CHUNK: usize = 1_000;
+    let now = chrono::Utc::now().timestamp_millis();
+    let finished = status != DeliveryStatus::Pending;
     let mut done = 0;
     while done < n {
         let size = CHUNK.min(n - done);
@@ -180,7 +324,7 @@ async fn seed_history(db: &hookd::db::Db, hook_id: &str, n: usize) {
             event_type: Set("User.Created".into()),
             payload: Set(r#"{"event":"User.Created","data":{"id":"u"}}"#.into()),
             idempotency_key: Set(None),
-            created_at: Set(0),
+            created_at: Set(now),
         });
         entity::event::Entity::insert_many(events)
             .exec(&db.write)
@@ -192,13 +336,13 @@ async fn seed_history(db: &hookd::db::Db, hook_id: &str, n: usize) {
             event_id: Set(event_id.clone()),
             hook_id: Set(hook_id.to_owned()),
             event_type: Set("User.Created".into()),
-            status: Set(DeliveryStatus::Succeeded),
-            attempt_count: Set(1),
-            round_attempts: Set(1),
+            status: Set(status),
+            attempt_count: Set(i32::from(finished)),
+            round_attempts: Set(i32::from(finished)),
             next_trigger: Set(Trigger::Scheduled),
-            due_at: Set(None),
-            created_at: Set(0),
-            updated_at: Set(0),
+            due_at: Set((!finished).then_some(now)),
+            created_at: Set(now),
+            updated_at: Set(now),
         });
         entity::delivery::Entity::insert_many(deliveries)
             .exec(&db.write)
@@ -208,34 +352,146 @@ async fn seed_history(db: &hookd::db::Db, hook_id: &str, n: usize) {
     }
 }
 
-/// `emitEvent { id deliveries { id } }`, then `event(id) { deliveries { id } }`, from 16
-/// emitters with `stored` deliveries already in the tenant's history: emit-and-read pairs per
-/// second. A query that scans the history shows as a rate that falls as `stored` grows.
-async fn emits_with_history(stored: usize, events: usize) -> f64 {
-    let bench = Arc::new(Bench::start().await);
-    bench.hooks(1).await;
-    let hooks = bench.gql("{ hooks { edges { node { id } } } }", json!({})).await;
-    let hook_id = hooks["data"]["hooks"]["edges"][0]["node"]["id"]
-        .as_str()
-        .expect("hook id")
-        .to_owned();
-    seed_history(&bench.db, &hook_id, stored).await;
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+/// Raw POSTs of a 1 KB body from 16 keep-alive clients straight to the receiver: what the wire
+/// and this process can do without hookd.
+async fn wire_ceiling(posts: usize) -> f64 {
+    let receiver = Receiver::start().await;
+    let client = reqwest::Client::builder().no_proxy().build().expect("client");
+    let body = json!({ "eventId": "wire", "data": { "profile": "x".repeat(1000) } }).to_string();
+    let started = Instant::now();
+    let mut senders = Vec::new();
+    for e in 0..EMITTERS {
+        let (client, url, body) = (client.clone(), receiver.url.clone(), body.clone());
+        let share = posts / EMITTERS + usize::from(e < posts % EMITTERS);
+        senders.push(tokio::spawn(async move {
+            for _ in 0..share {
+                client.post(&url).body(body.clone()).send().await.expect("post");
+            }
+        }));
+    }
+    for sender in senders {
+        sender.await.expect("sender");
+    }
+    let rate = posts as f64 / started.elapsed().as_secs_f64();
+    println!("wire ceiling: {posts} raw POSTs from {EMITTERS} clients: {rate:.0}/s");
+    rate
+}
+
+/// One emit at a time on an idle server: emit request start → arrival.
+async fn idle(backend: Backend, samples: usize) -> Latencies {
+    let fresh = Fresh::new(backend).await;
+    let hookd = fresh.hookd().await;
+    let receiver = Receiver::start().await;
+    hookd.hooks(1, &receiver.url).await;
+    let mut started = HashMap::new();
+    for i in 0..samples {
+        let at = Instant::now();
+        started.insert(hookd.emit().await, at);
+        receiver.wait_for(i + 1, Duration::from_secs(30)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let latencies = receiver.latencies(&started);
+    println!(
+        "{}: idle, 1 client, {samples} events: p50/p95/p99 {}",
+        backend.name(),
+        latencies.show()
+    );
+    hookd.stop().await;
+    latencies
+}
+
+struct Load {
+    deliveries_per_s: f64,
+    latencies: Latencies,
+    cpu_ms_per_delivery: f64,
+    postgres_cpu_ms_per_delivery: Option<f64>,
+    peak_rss_mib: f64,
+}
+
+/// `events` emitted by 16 concurrent clients to `hooks` hooks.
+async fn load(backend: Backend, hooks: usize, events: usize) -> Load {
+    let fresh = Fresh::new(backend).await;
+    let hookd = Arc::new(fresh.hookd().await);
+    let receiver = Receiver::start().await;
+    hookd.hooks(hooks, &receiver.url).await;
+    let started_at = Arc::new(Mutex::new(HashMap::new()));
+    let (cpu_before, pg_before) = (hookd.cpu(), postgres_cpu());
     let started = Instant::now();
     let mut emitters = Vec::new();
     for e in 0..EMITTERS {
-        let bench = bench.clone();
+        let (hookd, started_at) = (hookd.clone(), started_at.clone());
         let share = events / EMITTERS + usize::from(e < events % EMITTERS);
         emitters.push(tokio::spawn(async move {
             for _ in 0..share {
-                let r = bench
+                let at = Instant::now();
+                let id = hookd.emit().await;
+                started_at.lock().expect("lock").insert(id, at);
+            }
+        }));
+    }
+    for emitter in emitters {
+        emitter.await.expect("emitter");
+    }
+    let total = hooks * events;
+    receiver.wait_for(total, Duration::from_secs(600)).await;
+    let elapsed = started.elapsed();
+    let cpu = hookd.cpu() - cpu_before;
+    let pg = (backend == Backend::Postgres).then(|| postgres_cpu() - pg_before);
+    let latencies = receiver.latencies(&started_at.lock().expect("lock"));
+    let load = Load {
+        deliveries_per_s: total as f64 / elapsed.as_secs_f64(),
+        latencies,
+        cpu_ms_per_delivery: cpu.as_secs_f64() * 1e3 / total as f64,
+        postgres_cpu_ms_per_delivery: pg.map(|pg| pg.as_secs_f64() * 1e3 / total as f64),
+        peak_rss_mib: hookd.peak_rss_mib(),
+    };
+    println!(
+        "{}: {hooks:>2} hook(s), {events} events, {EMITTERS} clients: {:.0} deliveries/s, p50/p95/p99 {}, CPU {:.3} ms/delivery{}, peak RSS {:.0} MiB",
+        backend.name(),
+        load.deliveries_per_s,
+        load.latencies.show(),
+        load.cpu_ms_per_delivery,
+        load.postgres_cpu_ms_per_delivery
+            .map(|pg| format!(" + PostgreSQL {pg:.3} ms"))
+            .unwrap_or_default(),
+        load.peak_rss_mib,
+    );
+    Arc::try_unwrap(hookd).ok().expect("one owner").stop().await;
+    load
+}
+
+/// `emitEvent { id deliveries { id } }` then `event(id) { deliveries { id } }` from 16 clients
+/// with `stored` finished deliveries already in the tenant's history: pairs per second. A query
+/// that scans the history shows as a rate that falls as `stored` grows.
+async fn history(backend: Backend, stored: usize, pairs: usize) -> f64 {
+    let fresh = Fresh::new(backend).await;
+    let receiver = Receiver::start().await;
+    let hookd = fresh.hookd().await;
+    let hook_id = hookd.hooks(1, &receiver.url).await.remove(0);
+    hookd.stop().await;
+    let db = fresh.db().await;
+    seed(&db, &hook_id, stored, entity::delivery::DeliveryStatus::Succeeded).await;
+    db.write.close_by_ref().await.ok();
+    db.read.close_by_ref().await.ok();
+    let hookd = Arc::new(fresh.hookd().await);
+    let started = Instant::now();
+    let mut emitters = Vec::new();
+    for e in 0..EMITTERS {
+        let hookd = hookd.clone();
+        let share = pairs / EMITTERS + usize::from(e < pairs % EMITTERS);
+        emitters.push(tokio::spawn(async move {
+            for _ in 0..share {
+                let r = hookd
                     .gql(
                         "mutation { emitEvent(input: { type: \"User.Created\", data: { id: \"u\" } }) { id deliveries { id } } }",
                         json!({}),
                     )
                     .await;
-                assert!(r["errors"].is_null(), "{r}");
                 let id = r["data"]["emitEvent"]["id"].clone();
-                let r = bench.gql("query($id: ID!) { event(id: $id) { deliveries { id } } }", json!({ "id": id })).await;
+                let r = hookd.gql("query($id: ID!) { event(id: $id) { deliveries { id } } }", json!({ "id": id })).await;
                 assert_eq!(r["data"]["event"]["deliveries"].as_array().map(Vec::len), Some(1), "{r}");
             }
         }));
@@ -243,45 +499,158 @@ async fn emits_with_history(stored: usize, events: usize) -> f64 {
     for emitter in emitters {
         emitter.await.expect("emitter");
     }
-    let rate = events as f64 / started.elapsed().as_secs_f64();
-    println!("emitEvent + Event.deliveries with {stored} stored deliveries: {rate:.0} pairs/s");
+    let rate = pairs as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "{}: emitEvent + Event.deliveries with {stored} stored deliveries: {rate:.0} pairs/s",
+        backend.name()
+    );
+    Arc::try_unwrap(hookd).ok().expect("one owner").stop().await;
     rate
 }
 
-/// One emit at a time on an idle server: emit request start → arrival at the receiver.
-async fn latency(samples: usize) {
-    let bench = Bench::start().await;
-    bench.hooks(1).await;
-    let mut started = HashMap::new();
-    for i in 0..samples {
-        let at = Instant::now();
-        let id = bench.emit().await;
-        started.insert(id, at);
-        bench.wait_for(i + 1, Duration::from_secs(30)).await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let arrivals = bench.arrivals.at.lock().expect("lock");
-    let mut latencies: Vec<Duration> = started.iter().map(|(id, at)| arrivals[id] - *at).collect();
-    latencies.sort();
-    let pick = |p: f64| latencies[((p * latencies.len() as f64).ceil() as usize).saturating_sub(1)];
+/// `pending` deliveries already queued when hookd starts: how long it takes to send them all,
+/// and its peak memory meanwhile.
+async fn backlog(backend: Backend, pending: usize) -> (f64, f64) {
+    let fresh = Fresh::new(backend).await;
+    let receiver = Receiver::start().await;
+    let hookd = fresh.hookd().await;
+    let hook_id = hookd.hooks(1, &receiver.url).await.remove(0);
+    hookd.stop().await;
+    let db = fresh.db().await;
+    seed(&db, &hook_id, pending, entity::delivery::DeliveryStatus::Pending).await;
+    db.write.close_by_ref().await.ok();
+    db.read.close_by_ref().await.ok();
+    let started = Instant::now();
+    let hookd = fresh.hookd().await;
+    receiver.wait_for(pending, Duration::from_secs(900)).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let rss = hookd.peak_rss_mib();
     println!(
-        "idle emit → arrival over {samples} events: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        pick(0.50).as_secs_f64() * 1e3,
-        pick(0.99).as_secs_f64() * 1e3,
-        latencies[latencies.len() - 1].as_secs_f64() * 1e3,
+        "{}: {pending} pending at start: all sent in {seconds:.1} s ({:.0}/s), peak RSS {rss:.0} MiB",
+        backend.name(),
+        pending as f64 / seconds
     );
+    hookd.stop().await;
+    (seconds, rss)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+#[derive(Default)]
+struct Column {
+    idle: Option<Latencies>,
+    one: Option<Load>,
+    ten: Option<Load>,
+    small_history: Option<f64>,
+    large_history: Option<f64>,
+    backlog: Option<(f64, f64)>,
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let quick = std::env::args().any(|a| a == "--quick");
+    let wanted = |name: &str| args.is_empty() || args.iter().any(|a| name.contains(a.as_str()));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let scale = if quick { 1 } else { 4 };
-        latency(100 * scale).await;
-        throughput(1, 5_000 * scale).await;
-        throughput(10, 1_000 * scale).await;
-        let small = emits_with_history(10_000, 1_000 * scale).await;
-        let large = emits_with_history(if quick { 200_000 } else { 1_000_000 }, 1_000 * scale).await;
-        println!("emit rate, large history / small history: {:.2}", large / small);
+        let large = if quick { 200_000 } else { 1_000_000 };
+        let mut backends = vec![Backend::Sqlite];
+        if std::env::var("HOOKD_TEST_POSTGRES_URL").is_ok() {
+            backends.push(Backend::Postgres);
+        }
+        let wire = if wanted("wire") {
+            Some(wire_ceiling(20_000 * scale).await)
+        } else {
+            None
+        };
+        let mut columns = Vec::new();
+        for backend in backends.iter().copied() {
+            let mut c = Column::default();
+            if wanted("idle") {
+                c.idle = Some(idle(backend, 200 * scale).await);
+            }
+            if wanted("load") {
+                c.one = Some(load(backend, 1, 5_000 * scale).await);
+                c.ten = Some(load(backend, 10, 1_000 * scale).await);
+            }
+            if wanted("history") {
+                c.small_history = Some(history(backend, 10_000, 1_000 * scale).await);
+                c.large_history = Some(history(backend, large, 1_000 * scale).await);
+            }
+            if wanted("backlog") {
+                c.backlog = Some(backlog(backend, 100_000).await);
+            }
+            columns.push(c);
+        }
+        print_table(&backends, &columns, wire, large);
     });
+}
+
+fn print_table(backends: &[Backend], columns: &[Column], wire: Option<f64>, large: usize) {
+    let na = || "–".to_owned();
+    let rate = |l: &Option<Load>| {
+        l.as_ref().map_or_else(na, |l| match wire {
+            Some(w) => format!(
+                "{:.0} ({:.0} % of wire)",
+                l.deliveries_per_s,
+                100.0 * l.deliveries_per_s / w
+            ),
+            None => format!("{:.0}", l.deliveries_per_s),
+        })
+    };
+    let lat = |l: &Option<Load>| l.as_ref().map_or_else(na, |l| l.latencies.show());
+    let rows: Vec<(String, Box<dyn Fn(&Column) -> String>)> = vec![
+        ("1 hook: deliveries/s".into(), Box::new(move |c| rate(&c.one))),
+        (
+            "1 hook: emit→arrival p50 / p95 / p99".into(),
+            Box::new(move |c| lat(&c.one)),
+        ),
+        ("10 hooks: deliveries/s".into(), Box::new(move |c| rate(&c.ten))),
+        ("10 hooks: p50 / p95 / p99".into(), Box::new(move |c| lat(&c.ten))),
+        (
+            "1 client, idle: p50 / p95 / p99".into(),
+            Box::new(move |c| c.idle.as_ref().map_or_else(na, Latencies::show)),
+        ),
+        (
+            "CPU per delivery (1 hook)".into(),
+            Box::new(move |c| {
+                c.one
+                    .as_ref()
+                    .map_or_else(na, |l| match l.postgres_cpu_ms_per_delivery {
+                        Some(pg) => format!("{:.3} ms + {pg:.3} ms PostgreSQL", l.cpu_ms_per_delivery),
+                        None => format!("{:.3} ms", l.cpu_ms_per_delivery),
+                    })
+            }),
+        ),
+        (
+            "peak RSS (1 hook / 10 hooks)".into(),
+            Box::new(move |c| match (&c.one, &c.ten) {
+                (Some(a), Some(b)) => format!("{:.0} / {:.0} MiB", a.peak_rss_mib, b.peak_rss_mib),
+                _ => na(),
+            }),
+        ),
+        (
+            format!("emit+read pairs/s at 10k / {}k stored (ratio)", large / 1000),
+            Box::new(move |c| match (c.small_history, c.large_history) {
+                (Some(s), Some(l)) => format!("{s:.0} / {l:.0} ({:.2})", l / s),
+                _ => na(),
+            }),
+        ),
+        (
+            "100,000 pending at start: sent in, peak RSS".into(),
+            Box::new(move |c| c.backlog.map_or_else(na, |(s, rss)| format!("{s:.1} s, {rss:.0} MiB"))),
+        ),
+    ];
+    println!();
+    if let Some(w) = wire {
+        println!("wire ceiling (raw POSTs/s, same receiver, same clients): {w:.0}");
+    }
+    let header: Vec<&str> = backends.iter().map(|b| b.name()).collect();
+    println!("| scenario | {} |", header.join(" | "));
+    println!("|---|{}", "---|".repeat(backends.len()));
+    for (name, cell) in rows {
+        let cells: Vec<String> = columns.iter().map(|c| cell(c)).collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    }
 }
