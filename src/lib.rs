@@ -63,7 +63,7 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
     metrics::install();
     let bus = Bus::default();
     let wake = Wake::default();
-    let (handoff, handed) = Handoff::channel();
+    let (handoff, handed) = Handoff::channel(config.max_in_flight);
     let publisher = Publisher {
         bus: bus.clone(),
         wake: wake.clone(),

@@ -3,7 +3,8 @@
 //! A group commit (`crate::group_commit`) stores each new delivery already leased to this
 //! process (status SENDING, `due_at` the lease's end) when it holds a free place in this
 //! channel, and after the commit hands the delivery over with its decoded hook and its event,
-//! so the dispatcher sends it with no claim statement and no reads. The channel is bounded:
+//! so the dispatcher sends it with no claim statement and no reads. The channel holds as many
+//! deliveries as may be in flight (`HOOKD_MAX_IN_FLIGHT`), which bounds the memory they take;
 //! a delivery that finds no place is stored PENDING and claimed as usual. A delivery handed
 //! over but never sent (this process died, or shut down) keeps its lease; when the lease runs
 //! out it is claimed like any other, so nothing is lost.
@@ -15,9 +16,6 @@ use tokio::sync::mpsc;
 use entity::{delivery, event};
 
 use crate::delivery::target::Target;
-
-/// Places in the channel: deliveries born leased and not yet taken by the dispatcher.
-pub const CAPACITY: usize = 4096;
 
 /// A delivery leased to this process, with what sending it needs.
 #[derive(Debug)]
@@ -36,8 +34,8 @@ pub struct Handoff(mpsc::Sender<Handed>);
 pub type Place = mpsc::OwnedPermit<Handed>;
 
 impl Handoff {
-    pub fn channel() -> (Handoff, mpsc::Receiver<Handed>) {
-        let (sender, receiver) = mpsc::channel(CAPACITY);
+    pub fn channel(capacity: usize) -> (Handoff, mpsc::Receiver<Handed>) {
+        let (sender, receiver) = mpsc::channel(capacity);
         (Handoff(sender), receiver)
     }
 

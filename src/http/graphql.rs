@@ -41,7 +41,7 @@ pub async fn post(
             "send the GraphQL request as JSON with content-type: application/json",
         );
     }
-    let batch: BatchRequest = match serde_json::from_slice(&body) {
+    let mut batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
         Err(e) => {
             return error_response(
@@ -64,8 +64,8 @@ pub async fn post(
         Ok(claims) => claims,
         Err(response) => return response,
     };
-    for request in batch.iter() {
-        count_request(operation_type(&request.query, request.operation_name.as_deref()));
+    for request in batch.iter_mut() {
+        count_request(operation_type(request));
     }
     let loaders = Loaders::new(&state.app, &claims.tenant);
     let meta = request_meta(&headers, peer, &state.app.config.trusted_proxies);
@@ -90,7 +90,7 @@ pub async fn get(State(state): State<HttpState>, request: axum::extract::Request
     let headers = parts.headers.clone();
     let query = parts.uri.query().map(str::to_owned);
 
-    let request = match parse_query_string(query.as_deref().unwrap_or_default()) {
+    let mut request = match parse_query_string(query.as_deref().unwrap_or_default()) {
         Ok(request) => request,
         Err(e) => {
             return error_response(
@@ -101,7 +101,7 @@ pub async fn get(State(state): State<HttpState>, request: axum::extract::Request
         }
     };
     // GET must not change anything (it may be cached, prefetched or replayed by a browser).
-    let operation = operation_type(&request.query, request.operation_name.as_deref());
+    let operation = operation_type(&mut request);
     if operation.is_some_and(|t| t != OperationType::Query) {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -239,10 +239,12 @@ fn request_meta(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpNet]) -> Req
     }
 }
 
-/// The operation a request would run, when its document parses.
-fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
-    let document = async_graphql::parser::parse_query(query).ok()?;
-    match (&document.operations, operation_name) {
+/// The operation a request would run, when its document parses. The parsed document stays in
+/// the request, so the schema does not parse it a second time.
+fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+    let operation_name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    match (&document.operations, operation_name.as_deref()) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),

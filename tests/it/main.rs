@@ -9,6 +9,7 @@ mod crash;
 mod delivery;
 mod events;
 mod golden;
+mod group_commit;
 mod hooks;
 mod hostile;
 mod http;
