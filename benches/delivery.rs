@@ -587,6 +587,9 @@ fn main() {
     });
 }
 
+/// A table row: its name and how to fill a column's cell.
+type Row = (String, Box<dyn Fn(&Column) -> String>);
+
 fn print_table(backends: &[Backend], columns: &[Column], wire: Option<f64>, large: usize) {
     let na = || "–".to_owned();
     let rate = |l: &Option<Load>| {
@@ -600,7 +603,7 @@ fn print_table(backends: &[Backend], columns: &[Column], wire: Option<f64>, larg
         })
     };
     let lat = |l: &Option<Load>| l.as_ref().map_or_else(na, |l| l.latencies.show());
-    let rows: Vec<(String, Box<dyn Fn(&Column) -> String>)> = vec![
+    let rows: Vec<Row> = vec![
         ("1 hook: deliveries/s".into(), Box::new(move |c| rate(&c.one))),
         (
             "1 hook: emit→arrival p50 / p95 / p99".into(),
@@ -650,7 +653,7 @@ fn print_table(backends: &[Backend], columns: &[Column], wire: Option<f64>, larg
     println!("| scenario | {} |", header.join(" | "));
     println!("|---|{}", "---|".repeat(backends.len()));
     for (name, cell) in rows {
-        let cells: Vec<String> = columns.iter().map(|c| cell(c)).collect();
+        let cells: Vec<String> = columns.iter().map(cell).collect();
         println!("| {name} | {} |", cells.join(" | "));
     }
 }
