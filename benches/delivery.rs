@@ -588,7 +588,7 @@ fn main() {
 }
 
 /// A table row: its name and how to fill a column's cell.
-type Row = (String, Box<dyn Fn(&Column) -> String>);
+type Row<'a> = (String, Box<dyn Fn(&Column) -> String + 'a>);
 
 fn print_table(backends: &[Backend], columns: &[Column], wire: Option<f64>, large: usize) {
     let na = || "–".to_owned();
@@ -603,7 +603,7 @@ fn print_table(backends: &[Backend], columns: &[Column], wire: Option<f64>, larg
         })
     };
     let lat = |l: &Option<Load>| l.as_ref().map_or_else(na, |l| l.latencies.show());
-    let rows: Vec<Row> = vec![
+    let rows: Vec<Row<'_>> = vec![
         ("1 hook: deliveries/s".into(), Box::new(move |c| rate(&c.one))),
         (
             "1 hook: emit→arrival p50 / p95 / p99".into(),
