@@ -8,6 +8,7 @@
 mod budget;
 mod connection;
 mod context;
+pub mod documents;
 mod errors;
 mod guard;
 mod identity;

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::graphql::HookdSchema;
+use crate::graphql::documents::Documents;
 use crate::state::AppState;
 
 /// SPEC §8: larger request bodies get 413.
@@ -36,6 +37,8 @@ pub struct HttpState {
     pub sockets: TaskTracker,
     /// One permit per open WebSocket connection (`HOOKD_MAX_CONNECTIONS`).
     pub connections: Arc<Semaphore>,
+    /// Parsed documents, by their text.
+    pub documents: Arc<Documents>,
 }
 
 /// Serves HTTP (and upgraded WebSockets) on `listener` until `shutdown`, then waits for the
@@ -48,6 +51,7 @@ pub async fn serve(app: AppState, listener: TcpListener, shutdown: CancellationT
         app,
         shutdown: shutdown.clone(),
         sockets: sockets.clone(),
+        documents: Arc::default(),
     });
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown.cancelled_owned())

@@ -65,7 +65,7 @@ pub async fn post(
         Err(response) => return response,
     };
     for request in batch.iter_mut() {
-        count_request(operation_type(request));
+        count_request(operation_type(&state, request));
     }
     let loaders = Loaders::new(&state.app, &claims.tenant);
     let meta = request_meta(&headers, peer, &state.app.config.trusted_proxies);
@@ -101,7 +101,7 @@ pub async fn get(State(state): State<HttpState>, request: axum::extract::Request
         }
     };
     // GET must not change anything (it may be cached, prefetched or replayed by a browser).
-    let operation = operation_type(&mut request);
+    let operation = operation_type(&state, &mut request);
     if operation.is_some_and(|t| t != OperationType::Query) {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -241,9 +241,9 @@ fn request_meta(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpNet]) -> Req
 
 /// The operation a request would run, when its document parses. The parsed document stays in
 /// the request, so the schema does not parse it a second time.
-fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+fn operation_type(state: &HttpState, request: &mut async_graphql::Request) -> Option<OperationType> {
     let operation_name = request.operation_name.clone();
-    let document = request.parsed_query().ok()?;
+    let document = state.documents.prepare(request)?;
     match (&document.operations, operation_name.as_deref()) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
