@@ -6,6 +6,7 @@
 //!
 //! `cargo bench --bench delivery` (add `-- --quick` for a shorter run, and any other word to
 //! run only the scenarios whose name contains it: `wire`, `idle`, `load`, `history`, `backlog`).
+//! `HOOKD_BENCH_BIN=path` runs another build of hookd instead of this one.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -107,7 +108,7 @@ struct Hookd {
 
 impl Hookd {
     async fn start(database_url: &str, data_dir: &Path) -> Hookd {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hookd"));
+        let mut command = Command::new(binary());
         for (key, _) in std::env::vars() {
             if key.starts_with("HOOKD_") {
                 command.env_remove(key);
@@ -210,6 +211,12 @@ impl Hookd {
     async fn stop(mut self) {
         self.child.kill().await.expect("kill");
     }
+}
+
+/// The binary under test: this build's, or another one named by `HOOKD_BENCH_BIN` (to compare
+/// two builds in turn on the same machine).
+fn binary() -> String {
+    std::env::var("HOOKD_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_hookd").to_owned())
 }
 
 fn token() -> String {
@@ -646,6 +653,7 @@ fn print_table(backends: &[Backend], columns: &[Column], wire: Option<f64>, larg
         ),
     ];
     println!();
+    println!("hookd binary: {}", binary());
     if let Some(w) = wire {
         println!("wire ceiling (raw POSTs/s, same receiver, same clients): {w:.0}");
     }

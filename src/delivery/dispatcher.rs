@@ -1,10 +1,13 @@
-//! The dispatcher loop: claim due deliveries, send each with bounded concurrency, hand the
-//! outcomes to the recorder.
+//! The dispatcher loop: send deliveries with bounded concurrency, hand the outcomes to the
+//! recorder.
 //!
-//! A commit that creates deliveries wakes the loop at once, so a new delivery is claimed and
-//! sent without waiting for a poll tick. Between wake-ups the loop sleeps until the next
-//! delivery falls due (a retry or an expired lease), at most `IDLE`. No transaction is open
-//! while a request is on the wire: claim, send and record are three separate steps.
+//! Deliveries come two ways. Most new ones are born leased to this process and handed over in
+//! memory by the group commit (`handoff.rs`): no statement at all before the request goes out.
+//! The rest (identity events, a full handoff, retries, replays, leases that ran out) are
+//! claimed from the table with a lease: a commit that creates claimable deliveries wakes the
+//! loop at once, and between wake-ups the loop sleeps until the next delivery falls due, at
+//! most `IDLE`. No transaction is open while a request is on the wire: claim (or birth), send
+//! and record are separate steps.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -162,6 +165,14 @@ impl Dispatcher {
         let mut claim_at = Instant::now();
         let mut taken = Vec::with_capacity(BATCH);
         while !shutdown.is_cancelled() {
+            // Handed-over deliveries first, but while claims are due at most half of the free
+            // slots, so that neither new deliveries nor a stored backlog starves the other.
+            let free = in_flight.available_permits();
+            let share = if claim_now { free.div_ceil(2) } else { free };
+            for _ in 0..share.min(BATCH) {
+                let Ok(delivery) = handed.try_recv() else { break };
+                this.take(delivery, &work).await;
+            }
             let free = in_flight.available_permits();
             if claim_now && free > 0 {
                 match this.claim(free.min(BATCH), &work).await {

@@ -13,7 +13,10 @@ use crate::support::{TestApp, error_code};
 /// (32,766 on SQLite, 65,535 on PostgreSQL).
 const BACKLOG: i64 = 100_000;
 
-crate::db_test!(a_backlog_of_100k_on_one_hook_stalls_no_one);
+crate::db_test!(
+    a_backlog_of_100k_on_one_hook_stalls_no_one,
+    a_fast_backlog_does_not_hold_back_new_deliveries,
+);
 
 const EMIT: &str = "mutation($input: EmitEventInput!) { emitEvent(input: $input) { id } }";
 
@@ -25,7 +28,7 @@ async fn a_backlog_of_100k_on_one_hook_stalls_no_one(backend: crate::support::Ba
     let hook = app.hook_to(&busy.url, &["User.Created"]).await;
     let hook_id = hook["id"].as_str().expect("hook id").to_owned();
     let event_id = app.emit("User.Created", json!({ "n": 0 })).await;
-    seed(&app, &hook_id, &event_id).await;
+    seed(&app, &hook_id, &event_id, BACKLOG).await;
     assert!(queued(&app, &hook_id).await > BACKLOG - 1000);
 
     let admin = app.admin();
@@ -136,6 +139,35 @@ async fn a_backlog_of_100k_on_one_hook_stalls_no_one(backend: crate::support::Ba
     assert_eq!(queued(&app, &hook_id).await, 0);
 }
 
+async fn a_fast_backlog_does_not_hold_back_new_deliveries(backend: crate::support::Backend) {
+    // Five hooks with 20,000 deliveries each and a receiver that answers at once: every claim
+    // fills all free slots with the backlog, again and again. A new delivery of another tenant
+    // still goes out between those claims instead of after the whole backlog.
+    const HOOKS: i64 = 5;
+    let app = TestApp::delivering(backend, |_| {}).await;
+    let busy = Receiver::spawn().await;
+    let other = app.token("admin", "other-tenant");
+    let quiet = Receiver::spawn().await;
+    app.create_hook(&other, "quiet", &quiet.url).await;
+    for _ in 0..HOOKS {
+        let hook = app.hook_to(&busy.url, &["User.Created"]).await;
+        let hook_id = hook["id"].as_str().expect("hook id").to_owned();
+        let event_id = app.emit("User.Created", json!({})).await;
+        seed(&app, &hook_id, &event_id, BACKLOG / HOOKS).await;
+    }
+    // Once the dispatcher is busy with the backlog:
+    busy.wait_for(2000, Duration::from_secs(60)).await;
+    let mut expected = 1;
+    for _ in 0..3 {
+        other_tenant_delivers(&app, &other, &quiet, &mut expected).await;
+    }
+    let sent = busy.count() as i64;
+    assert!(
+        sent < BACKLOG / 2,
+        "the new deliveries waited behind {sent} of the backlog"
+    );
+}
+
 /// Emits an event in the other tenant and waits for its delivery.
 async fn other_tenant_delivers(app: &TestApp, token: &str, receiver: &Receiver, expected: &mut usize) {
     let started = Instant::now();
@@ -148,26 +180,28 @@ async fn other_tenant_delivers(app: &TestApp, token: &str, receiver: &Receiver, 
     *expected += 1;
 }
 
-/// Seeds `BACKLOG` PENDING deliveries of `event_id` on `hook_id`, all due now.
-async fn seed(app: &TestApp, hook_id: &str, event_id: &str) {
+/// Seeds `n` PENDING deliveries of `event_id` on `hook_id`, all due.
+async fn seed(app: &TestApp, hook_id: &str, event_id: &str, n: i64) {
     let now = chrono::Utc::now().timestamp_millis();
-    let select =
-        "'default', '{event_id}', '{hook_id}', 'User.Created', 'PENDING', 0, 0, 'SCHEDULED', {now}, {now}, {now}";
+    // Row i fell due at now - n + i: the same times on every hook, so several hooks' backlogs
+    // interleave in due order, as they do when they grow side by side.
+    let select = "'default', '{event_id}', '{hook_id}', 'User.Created', 'PENDING', 0, 0, 'SCHEDULED', {now} - {n} + i, {now}, {now}";
     let select = select
         .replace("{event_id}", event_id)
         .replace("{hook_id}", hook_id)
-        .replace("{now}", &now.to_string());
+        .replace("{now}", &now.to_string())
+        .replace("{n}", &n.to_string());
     let columns = "id, tenant_id, event_id, hook_id, event_type, status, attempt_count, round_attempts, \
                    next_trigger, due_at, created_at, updated_at";
     let sql = match app.state.db.backend() {
         DbBackend::Postgres => format!(
             "INSERT INTO deliveries ({columns}) \
-             SELECT 'seed' || lpad(i::text, 12, '0'), {select} FROM generate_series(1, {BACKLOG}) AS i"
+             SELECT 'seed{hook_id}' || lpad(i::text, 12, '0'), {select} FROM generate_series(1, {n}) AS i"
         ),
         _ => format!(
             "INSERT INTO deliveries ({columns}) \
-             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {BACKLOG}) \
-             SELECT printf('seed%012d', i), {select} FROM n"
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
+             SELECT printf('seed{hook_id}%012d', i), {select} FROM n"
         ),
     };
     app.state

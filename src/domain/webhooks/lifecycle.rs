@@ -1,7 +1,9 @@
 //! The delivery lifecycle: every statement that changes a delivery's status is in this file.
 //!
 //! ```text
-//!            claim                      record
+//!   emit (outbox.rs: born PENDING, or born SENDING, leased to this process and handed over)
+//!    │                 │
+//!    ▼       claim     ▼            record
 //! PENDING ─────────▶ SENDING ─────────────────────▶ SUCCEEDED | FAILED
 //!    ▲  ▲               │ record (retry due later),
 //!    │  └───────────────┘ release (not sent: hook busy, shutdown)
@@ -11,7 +13,8 @@
 //!                              finished and older than the retention ── prune ──▶ removed
 //! ```
 //!
-//! Two rules hold for every statement here:
+//! Deliveries are created by the outbox (`outbox::emit_many`), the one other place that writes
+//! a status. Two rules hold for every statement here:
 //! - No statement's parameter count grows with the data. Work over "all deliveries of a hook /
 //!   of a range / of a status" is one set-based statement keyed on `hook_id` (or a bounded
 //!   chunk of one, for pruning); statements that name ids take at most a recorder batch of them.

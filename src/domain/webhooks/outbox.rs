@@ -1,11 +1,13 @@
 //! The transactional outbox: where every producer writes its event and delivery rows.
 //!
-//! [`emit`] runs inside the caller's transaction. It stores the event and one PENDING delivery
-//! per enabled hook subscribed to the event type (matched now, at emit time), so the change
-//! that caused the event, the event, and its deliveries commit together or not at all. Nothing
-//! is sent from here: the writer commits, wraps what it stored in a [`Committed`], and the
-//! request side hands that to `AppState::publish`, which tells subscribers and wakes the
-//! dispatcher to claim the rows.
+//! [`emit`] runs inside the caller's transaction. It stores the event and one delivery per
+//! enabled hook subscribed to the event type (matched now, at emit time), so the change that
+//! caused the event, the event, and its deliveries commit together or not at all. Nothing is
+//! sent from here: the writer commits, wraps what it stored in a [`Committed`], and the request
+//! side hands that to `AppState::publish`, which tells subscribers and wakes the dispatcher to
+//! claim the rows. [`emit_many`] stores many events with a handful of statements for the group
+//! commit (`crate::group_commit`), whose deliveries may be born leased ([`Born`]) and handed to
+//! this process's dispatcher instead of claimed.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
