@@ -306,6 +306,21 @@ impl Fresh {
         Hookd::start(&self.url, &self.data_dir()).await
     }
 
+    /// A fresh database with one hook to a new receiver and `n` deliveries on it in `status`,
+    /// stored while no hookd runs.
+    async fn seeded(backend: Backend, n: usize, status: entity::delivery::DeliveryStatus) -> (Fresh, Receiver) {
+        let fresh = Fresh::new(backend).await;
+        let receiver = Receiver::start().await;
+        let hookd = fresh.hookd().await;
+        let hook_id = hookd.hooks(1, &receiver.url).await.remove(0);
+        hookd.stop().await;
+        let db = fresh.db().await;
+        seed(&db, &hook_id, n, status).await;
+        db.write.close_by_ref().await.ok();
+        db.read.close_by_ref().await.ok();
+        (fresh, receiver)
+    }
+
     async fn db(&self) -> hookd::db::Db {
         hookd::db::Db::connect(&self.url, hookd::db::SqliteDurability::Normal)
             .await
@@ -474,15 +489,7 @@ async fn load(backend: Backend, hooks: usize, events: usize) -> Load {
 /// with `stored` finished deliveries already in the tenant's history: pairs per second. A query
 /// that scans the history shows as a rate that falls as `stored` grows.
 async fn history(backend: Backend, stored: usize, pairs: usize) -> f64 {
-    let fresh = Fresh::new(backend).await;
-    let receiver = Receiver::start().await;
-    let hookd = fresh.hookd().await;
-    let hook_id = hookd.hooks(1, &receiver.url).await.remove(0);
-    hookd.stop().await;
-    let db = fresh.db().await;
-    seed(&db, &hook_id, stored, entity::delivery::DeliveryStatus::Succeeded).await;
-    db.write.close_by_ref().await.ok();
-    db.read.close_by_ref().await.ok();
+    let (fresh, _receiver) = Fresh::seeded(backend, stored, entity::delivery::DeliveryStatus::Succeeded).await;
     let hookd = Arc::new(fresh.hookd().await);
     let started = Instant::now();
     let mut emitters = Vec::new();
@@ -518,15 +525,7 @@ async fn history(backend: Backend, stored: usize, pairs: usize) -> f64 {
 /// `pending` deliveries already queued when hookd starts: how long it takes to send them all,
 /// and its peak memory meanwhile.
 async fn backlog(backend: Backend, pending: usize) -> (f64, f64) {
-    let fresh = Fresh::new(backend).await;
-    let receiver = Receiver::start().await;
-    let hookd = fresh.hookd().await;
-    let hook_id = hookd.hooks(1, &receiver.url).await.remove(0);
-    hookd.stop().await;
-    let db = fresh.db().await;
-    seed(&db, &hook_id, pending, entity::delivery::DeliveryStatus::Pending).await;
-    db.write.close_by_ref().await.ok();
-    db.read.close_by_ref().await.ok();
+    let (fresh, receiver) = Fresh::seeded(backend, pending, entity::delivery::DeliveryStatus::Pending).await;
     let started = Instant::now();
     let hookd = fresh.hookd().await;
     receiver.wait_for(pending, Duration::from_secs(900)).await;

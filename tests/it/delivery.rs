@@ -273,7 +273,8 @@ async fn fault_receivers(backend: Backend) {
     );
 }
 
-async fn define(app: &TestApp, name: &str) {
+/// Defines the custom event type `name`.
+pub async fn define(app: &TestApp, name: &str) {
     let response = app
         .gql(
             &app.admin(),

@@ -92,14 +92,7 @@ async fn one_failing_emit_fails_alone(backend: Backend) {
     const BAD: usize = 10;
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
-    let define = app
-        .gql(
-            &app.admin(),
-            "mutation { defineEventType(input: { name: \"Boom.Refused\" }) { name } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(define["errors"], Value::Null, "{define}");
+    crate::delivery::define(&app, "Boom.Refused").await;
     app.hook_to(&receiver.url, &["User.Created", "Boom.Refused"]).await;
     // The database refuses every `Boom.Refused` event (a fault injected with a trigger), so a
     // group holding one fails as a whole and is stored again one emit at a time.
