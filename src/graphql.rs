@@ -18,6 +18,8 @@ mod root;
 mod values;
 mod webhooks;
 
+use std::sync::Arc;
+
 use async_graphql::{Schema, SchemaBuilder};
 
 pub use budget::RequestBudget;
@@ -25,6 +27,7 @@ pub use errors::ensure_error_codes;
 pub use root::{Mutation, Query};
 pub use webhooks::subscription::Subscription;
 
+use crate::graphql::documents::Documents;
 use crate::state::AppState;
 
 pub type HookdSchema = Schema<Query, Mutation, Subscription>;
@@ -49,9 +52,9 @@ pub fn sdl() -> String {
 }
 
 /// The schema the server executes, with the shared state attached.
-pub fn build(state: AppState) -> HookdSchema {
+pub fn build(state: AppState, documents: Arc<Documents>) -> HookdSchema {
     let introspection = state.config.introspection;
-    let builder = schema_builder().data(state);
+    let builder = schema_builder().data(state).data(documents);
     if introspection {
         builder.finish()
     } else {

@@ -45,13 +45,14 @@ pub struct HttpState {
 /// open sockets to close (they close themselves on shutdown; at most 5 s).
 pub async fn serve(app: AppState, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
     let sockets = TaskTracker::new();
+    let documents = Arc::new(Documents::default());
     let router = router(HttpState {
         connections: Arc::new(Semaphore::new(app.config.max_connections)),
-        schema: crate::graphql::build(app.clone()),
+        schema: crate::graphql::build(app.clone(), documents.clone()),
         app,
         shutdown: shutdown.clone(),
         sockets: sockets.clone(),
-        documents: Arc::default(),
+        documents,
     });
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown.cancelled_owned())

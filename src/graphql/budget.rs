@@ -21,6 +21,7 @@ use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Opera
 use async_graphql::{Context, Name, Positioned, Response, ServerResult, Variables};
 
 use crate::error::AppError;
+use crate::graphql::documents::Documents;
 
 /// Complexity of one `Event.payload` (up to 256 KiB): twenty payloads fit in a request, a page
 /// of a hundred does not.
@@ -126,7 +127,11 @@ impl Extension for Budget {
         // ten times has 10^n paths and would hold a core for minutes. Measure the expanded size
         // first, in time linear in the document, and refuse what no complexity limit would let
         // through anyway.
-        if let Ok(document) = async_graphql::parser::parse_query(query)
+        let parsed = match ctx.data_opt::<Arc<Documents>>() {
+            Some(documents) => documents.parsed(query),
+            None => async_graphql::parser::parse_query(query).ok(),
+        };
+        if let Some(document) = parsed
             && expanded_fields(&document) > MAX_EXPANDED_FIELDS
         {
             return Err(AppError::LimitExceeded(format!(

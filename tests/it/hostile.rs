@@ -199,9 +199,12 @@ async fn aliases_and_batches_cannot_multiply_mutations(backend: Backend) {
             "emitEvent(input: { type: \"User.Created\", data: {} }) { id }",
             "hooks { totalCount }",
         );
+    // Each twice: the second time its parsed document comes from the cache, measured the same.
     for query in [cycle, chain, reads] {
-        let response = app.gql(&app.admin(), &query, json!({})).await;
-        assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+        for _ in 0..2 {
+            let response = app.gql(&app.admin(), &query, json!({})).await;
+            assert_eq!(error_code(&response), Some("LIMIT_EXCEEDED"), "{response}");
+        }
     }
     assert_eq!(app.count_rows("events").await, 0);
 }
