@@ -29,7 +29,7 @@ use crate::domain::caller::Caller;
 use crate::domain::now_ms;
 use crate::domain::webhooks::outbox::{self, Born, Emitted, NewEvent};
 use crate::error::{AppError, AppResult};
-use crate::state::Publisher;
+use crate::publish::Publisher;
 
 /// Most emits in one transaction.
 pub const GROUP: usize = 256;

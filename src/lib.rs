@@ -15,6 +15,7 @@ pub mod graphql;
 pub mod group_commit;
 pub mod http;
 pub mod metrics;
+pub mod publish;
 pub mod ssrf;
 pub mod state;
 
@@ -35,8 +36,9 @@ use crate::delivery::sender::Sender;
 use crate::domain::webhooks::hooks::HookRules;
 use crate::domain::webhooks::lifecycle;
 use crate::group_commit::GroupCommit;
+use crate::publish::Publisher;
 use crate::ssrf::TargetPolicy;
-use crate::state::{AppState, Publisher};
+use crate::state::AppState;
 
 /// A started (connected, migrated) but not yet serving hookd.
 pub struct App {
