@@ -19,6 +19,9 @@ pub const MAX_PAGE: u64 = 100;
 pub struct PageRequest {
     pub first: u64,
     pub after: Option<String>,
+    /// Whether to count every matching row (`totalCount`): a scan of the whole filtered set,
+    /// skipped when the client did not ask for it.
+    pub count: bool,
 }
 
 impl PageRequest {
@@ -36,7 +39,16 @@ impl PageRequest {
         let after = after
             .map(|cursor| decode_cursor(&cursor).ok_or_else(|| AppError::bad_input("after", "invalid cursor")))
             .transpose()?;
-        Ok(PageRequest { first, after })
+        Ok(PageRequest {
+            first,
+            after,
+            count: true,
+        })
+    }
+
+    /// The same page, counted only if `count`.
+    pub fn counted(self, count: bool) -> PageRequest {
+        PageRequest { count, ..self }
     }
 }
 
@@ -54,6 +66,7 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
+    /// All matching rows; 0 when the request did not ask for the count.
     pub total_count: u64,
 }
 
@@ -70,7 +83,7 @@ where
     E::Model: Sync,
     C: ConnectionTrait,
 {
-    let total_count = query.clone().count(db).await?;
+    let total_count = if page.count { query.clone().count(db).await? } else { 0 };
     let query = page_query(query, id, page, order);
     let mut items = query.all(db).await?;
     let has_next_page = items.len() as u64 > page.first;

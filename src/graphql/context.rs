@@ -4,6 +4,7 @@ use async_graphql::Context;
 
 use crate::auth::Claims;
 use crate::domain::caller::{Caller, RequestMeta};
+use crate::domain::page::PageRequest;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -30,4 +31,9 @@ pub fn request_meta(ctx: &Context<'_>) -> RequestMeta {
 /// The tenant and request meta of this operation, for domain writes.
 pub fn caller(ctx: &Context<'_>) -> Result<Caller, AppError> {
     Ok(Caller::new(tenant(ctx)?, request_meta(ctx)))
+}
+
+/// The page a list field asks for, counted only when its selection includes `totalCount`.
+pub fn page(ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<PageRequest, AppError> {
+    Ok(PageRequest::new(first, after)?.counted(ctx.look_ahead().field("totalCount").exists()))
 }

@@ -125,9 +125,11 @@ impl Loader<HookDeliveriesKey> for HookDeliveriesLoader {
         }
         let mut loaded = HashMap::new();
         for ((status, first, after), hook_ids) in groups {
+            // Counted per hook by `pages_of_hooks` itself, in one grouped query.
             let page = PageRequest {
                 first,
                 after: after.clone(),
+                count: false,
             };
             let pages = deliveries::pages_of_hooks(&self.0.db.read, &self.0.tenant, &hook_ids, status, &page)
                 .await

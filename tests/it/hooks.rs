@@ -13,6 +13,7 @@ db_test!(
     hook_limit_per_tenant,
     rotation_grace_and_cap,
     event_types_catalogue,
+    total_count_is_counted_however_it_is_asked_for,
 );
 
 const HOOK_FIELDS: &str = "id name events url headers { name value } enabled createdAt updatedAt signingKey previousSigningKeys { key expiresAt }";
@@ -530,4 +531,41 @@ async fn event_types_catalogue(backend: Backend) {
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).expect("base64")
+}
+
+async fn total_count_is_counted_however_it_is_asked_for(backend: Backend) {
+    // The count is only run when the selection asks for it: by name, by alias, or through a
+    // fragment. A page without it still pages.
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin();
+    for n in 0..3 {
+        app.create_hook(&admin, &format!("h{n}"), "https://example.com/hook")
+            .await;
+    }
+    let queries = [
+        "{ hooks(first: 1) { totalCount } }",
+        "{ hooks(first: 1) { n: totalCount } }",
+        "{ hooks(first: 1) { ...Counted } } fragment Counted on HookConnection { totalCount }",
+        "{ hooks(first: 1) { ... on HookConnection { totalCount } } }",
+    ];
+    for query in queries {
+        let response = app.gql(&admin, query, json!({})).await;
+        assert_eq!(response["errors"], Value::Null, "{query}: {response}");
+        let hooks = &response["data"]["hooks"];
+        let count = hooks.get("totalCount").or_else(|| hooks.get("n"));
+        assert_eq!(count, Some(&json!(3)), "{query}: {response}");
+    }
+    let page = app
+        .gql(
+            &admin,
+            "{ hooks(first: 2) { edges { node { name } } pageInfo { hasNextPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        page["data"]["hooks"]["edges"].as_array().map(Vec::len),
+        Some(2),
+        "{page}"
+    );
+    assert_eq!(page["data"]["hooks"]["pageInfo"]["hasNextPage"], true, "{page}");
 }

@@ -19,6 +19,7 @@ async fn hot_queries_use_their_indexes(backend: Backend) {
     let after = PageRequest {
         first: 25,
         after: Some("0190".to_owned()),
+        count: true,
     };
     let filter = |hook: Option<&str>, event: Option<&str>| deliveries::DeliveryFilter {
         hook_id: hook.map(str::to_owned),

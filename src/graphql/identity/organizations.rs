@@ -5,7 +5,6 @@ use async_graphql::{Context, ID, Object, Result};
 use crate::auth::Scope;
 use crate::domain::identity::organization_roles::{self as org_roles, ScopeChange};
 use crate::domain::identity::organizations::{self, MemberChange, Members};
-use crate::domain::page::PageRequest;
 use crate::graphql::connection::{
     ApplicationEdge, Connection, OrganizationEdge, OrganizationRoleEdge, OrganizationScopeEdge,
 };
@@ -53,7 +52,12 @@ impl OrganizationQuery {
         #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Connection<OrganizationEdge>> {
         let state = context::state(ctx)?;
-        let page = organizations::list(&state.db.read, context::tenant(ctx)?, &PageRequest::new(first, after)?).await?;
+        let page = organizations::list(
+            &state.db.read,
+            context::tenant(ctx)?,
+            &context::page(ctx, first, after)?,
+        )
+        .await?;
         Ok(Connection::from_page(page, |m| &m.id, Organization))
     }
 
@@ -69,8 +73,12 @@ impl OrganizationQuery {
         #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Connection<OrganizationRoleEdge>> {
         let state = context::state(ctx)?;
-        let page =
-            org_roles::list_roles(&state.db.read, context::tenant(ctx)?, &PageRequest::new(first, after)?).await?;
+        let page = org_roles::list_roles(
+            &state.db.read,
+            context::tenant(ctx)?,
+            &context::page(ctx, first, after)?,
+        )
+        .await?;
         Ok(Connection::from_page(page, |m| &m.id, OrganizationRole))
     }
 
@@ -86,8 +94,12 @@ impl OrganizationQuery {
         #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Connection<OrganizationScopeEdge>> {
         let state = context::state(ctx)?;
-        let page =
-            org_roles::list_scopes(&state.db.read, context::tenant(ctx)?, &PageRequest::new(first, after)?).await?;
+        let page = org_roles::list_scopes(
+            &state.db.read,
+            context::tenant(ctx)?,
+            &context::page(ctx, first, after)?,
+        )
+        .await?;
         Ok(Connection::from_page(page, |m| &m.id, OrganizationScope))
     }
 
@@ -119,9 +131,12 @@ impl OrganizationQuery {
         #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Connection<ApplicationEdge>> {
         let state = context::state(ctx)?;
-        let page =
-            organizations::list_applications(&state.db.read, context::tenant(ctx)?, &PageRequest::new(first, after)?)
-                .await?;
+        let page = organizations::list_applications(
+            &state.db.read,
+            context::tenant(ctx)?,
+            &context::page(ctx, first, after)?,
+        )
+        .await?;
         Ok(Connection::from_page(page, |m| &m.id, Application))
     }
 }

@@ -5,7 +5,6 @@ use async_graphql::{Context, ID, Json, Object, Result};
 use serde_json::Value;
 
 use crate::auth::Scope;
-use crate::domain::page::PageRequest;
 use crate::domain::{identity::resources, identity::roles, identity::users};
 use crate::error::AppError;
 use crate::graphql::connection::{Connection, ResourceEdge, RoleEdge, UserEdge};
@@ -47,7 +46,7 @@ impl IdentityQuery {
         #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Connection<UserEdge>> {
         let state = context::state(ctx)?;
-        let page = PageRequest::new(first, after)?;
+        let page = context::page(ctx, first, after)?;
         let page = users::list(&state.db.read, context::tenant(ctx)?, search.as_deref(), &page).await?;
         Ok(Connection::from_page(page, |m| &m.id, User::from))
     }
@@ -71,7 +70,12 @@ impl IdentityQuery {
         #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Connection<RoleEdge>> {
         let state = context::state(ctx)?;
-        let page = roles::list(&state.db.read, context::tenant(ctx)?, &PageRequest::new(first, after)?).await?;
+        let page = roles::list(
+            &state.db.read,
+            context::tenant(ctx)?,
+            &context::page(ctx, first, after)?,
+        )
+        .await?;
         Ok(Connection::from_page(page, |m| &m.id, Role))
     }
 
@@ -87,8 +91,12 @@ impl IdentityQuery {
         #[graphql(desc = "Return items after this cursor (`pageInfo.endCursor`).")] after: Option<String>,
     ) -> Result<Connection<ResourceEdge>> {
         let state = context::state(ctx)?;
-        let page =
-            resources::list_resources(&state.db.read, context::tenant(ctx)?, &PageRequest::new(first, after)?).await?;
+        let page = resources::list_resources(
+            &state.db.read,
+            context::tenant(ctx)?,
+            &context::page(ctx, first, after)?,
+        )
+        .await?;
         Ok(Connection::from_page(page, |m| &m.id, Resource))
     }
 }

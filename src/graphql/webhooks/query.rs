@@ -4,7 +4,6 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use crate::auth::Scope;
-use crate::domain::page::PageRequest;
 use crate::domain::webhooks::deliveries::{self, DeliveryFilter};
 use crate::domain::webhooks::events;
 use crate::domain::webhooks::hooks::{self, HookFilter};
@@ -44,7 +43,7 @@ impl HookQuery {
     ) -> Result<Connection<Edge<Hook>>> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        let page = PageRequest::new(first, after)?;
+        let page = context::page(ctx, first, after)?;
         let filter = HookFilter { enabled, event };
         let page = hooks::list(&state.db.read, tenant, &filter, &page).await?;
         Ok(Connection::from_page(page, |m| &m.id, Hook::from))
@@ -91,7 +90,7 @@ impl EventQuery {
     ) -> Result<Connection<EventEdge>> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        let page = PageRequest::new(first, after)?;
+        let page = context::page(ctx, first, after)?;
         let page = events::list(&state.db.read, tenant, event_type.as_deref(), &page).await?;
         Ok(Connection::from_page(page, |m| &m.id, Event::from))
     }
@@ -128,7 +127,7 @@ impl EventQuery {
     ) -> Result<Connection<DeliveryEdge>> {
         let state = context::state(ctx)?;
         let tenant = context::tenant(ctx)?;
-        let page = PageRequest::new(first, after)?;
+        let page = context::page(ctx, first, after)?;
         let filter = DeliveryFilter {
             hook_id: hook_id.map(|id| id.0),
             event_id: None,
