@@ -64,6 +64,9 @@ pub struct RawSettings {
     /// Deliveries in flight at once for one hook [default: 64]
     #[arg(long, env = "HOOKD_MAX_IN_FLIGHT_PER_HOOK", global = true)]
     pub max_in_flight_per_hook: Option<String>,
+    /// Longest a dispatcher goes without looking for due work it was not woken for (another instance's expired lease or retry) [default: 1s]
+    #[arg(long, env = "HOOKD_POLL_INTERVAL", global = true)]
+    pub poll_interval: Option<String>,
     /// Hooks one tenant may have [default: 100]
     #[arg(long, env = "HOOKD_MAX_HOOKS_PER_TENANT", global = true)]
     pub max_hooks_per_tenant: Option<String>,
@@ -112,6 +115,7 @@ pub struct Config {
     pub workers: usize,
     pub max_in_flight: usize,
     pub max_in_flight_per_hook: usize,
+    pub poll_interval: Duration,
     pub max_hooks_per_tenant: u64,
     pub retention: Duration,
     pub introspection: bool,
@@ -225,6 +229,13 @@ impl Config {
             64,
             65_536,
         )?;
+        let poll_interval = match raw.poll_interval.as_deref() {
+            None => Duration::from_secs(1),
+            Some(s) => parse_duration("HOOKD_POLL_INTERVAL", s)?,
+        };
+        if poll_interval < Duration::from_millis(10) || poll_interval > Duration::from_secs(3600) {
+            return Err(bad("HOOKD_POLL_INTERVAL", "must be between 10ms and 1h"));
+        }
         let max_hooks_per_tenant = parse_count(
             "HOOKD_MAX_HOOKS_PER_TENANT",
             raw.max_hooks_per_tenant.as_deref(),
@@ -299,6 +310,7 @@ impl Config {
             workers,
             max_in_flight,
             max_in_flight_per_hook,
+            poll_interval,
             max_hooks_per_tenant,
             retention,
             introspection,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::Bus;
+use crate::bus::{Bus, Outgoing, Signal};
 use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::dispatcher::Dispatcher;
@@ -26,17 +26,38 @@ use crate::delivery::sender::Sender;
 /// Room for outcomes waiting to be recorded; senders wait when it is full.
 const RECORD_QUEUE: usize = 4096;
 
-/// Wakes the dispatcher: called after a commit that created or requeued deliveries.
+/// Wakes the dispatcher: called after a commit that created or requeued deliveries. On
+/// PostgreSQL it wakes the other instances' dispatchers too, through the relay.
 #[derive(Clone, Debug, Default)]
-pub struct Wake(Arc<Notify>);
+pub struct Wake {
+    here: Arc<Notify>,
+    relay: Option<Outgoing>,
+}
 
 impl Wake {
+    /// A wake that also reaches the other instances.
+    pub fn relaying(relay: Outgoing) -> Wake {
+        Wake {
+            here: Arc::default(),
+            relay: Some(relay),
+        }
+    }
+
+    /// Wakes this instance's dispatcher and the others'.
     pub fn wake(&self) {
-        self.0.notify_one();
+        if let Some(relay) = &self.relay {
+            relay.send(Signal::Wake);
+        }
+        self.wake_here();
+    }
+
+    /// Wakes this instance's dispatcher only: room freed here, or a wake relayed from another.
+    pub fn wake_here(&self) {
+        self.here.notify_one();
     }
 
     pub async fn notified(&self) {
-        self.0.notified().await;
+        self.here.notified().await;
     }
 }
 
@@ -76,6 +97,7 @@ pub async fn run(handles: Handles, shutdown: CancellationToken) {
         retry_schedule: config.retry_schedule.clone().into(),
         max_in_flight: config.max_in_flight,
         max_in_flight_per_hook: config.max_in_flight_per_hook,
+        poll_interval: config.poll_interval,
     };
     dispatcher.run(handed, shutdown).await;
     // The dispatcher's sender half is gone now; the recorder drains what is left and stops.

@@ -16,6 +16,7 @@ pub mod group_commit;
 pub mod http;
 pub mod metrics;
 pub mod publish;
+pub mod relay;
 pub mod ssrf;
 pub mod state;
 
@@ -27,7 +28,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
-use crate::bus::Bus;
+use crate::bus::{Bus, Outgoing, Signal};
 use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::Wake;
@@ -45,6 +46,8 @@ pub struct App {
     state: AppState,
     /// Deliveries born leased to this process, for the dispatcher `serve` starts.
     handed: mpsc::Receiver<Handed>,
+    /// On PostgreSQL: what the bus queued for the other instances, for the relay `serve` starts.
+    relay: Option<(Outgoing, mpsc::Receiver<Signal>)>,
 }
 
 /// Connects to the database, applies migrations and loads the keys.
@@ -63,8 +66,12 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
         targets,
     };
     metrics::install();
-    let bus = Bus::default();
-    let wake = Wake::default();
+    // On PostgreSQL the bus and the wake-ups reach the other instances on the database too.
+    let relay = (db.backend() == DbBackend::Postgres).then(Outgoing::channel);
+    let (bus, wake) = match &relay {
+        Some((outgoing, _)) => (Bus::relaying(outgoing.clone()), Wake::relaying(outgoing.clone())),
+        None => (Bus::default(), Wake::default()),
+    };
     let (handoff, handed) = Handoff::channel(config.max_in_flight);
     let publisher = Publisher {
         bus: bus.clone(),
@@ -73,6 +80,7 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
     let emits = GroupCommit::start(db.clone(), publisher, handoff, config.lease());
     Ok(App {
         handed,
+        relay,
         state: AppState {
             emits,
             db,
@@ -107,6 +115,27 @@ impl App {
                 tracing::info!(released, "deliveries a previous run left in flight are due now");
             }
         }
+        // The relay's sending half outlives the dispatcher, so that its last outcomes reach
+        // the other instances too.
+        let relay_stop = CancellationToken::new();
+        let relay = self.relay.map(|(outgoing, queue)| {
+            let me = domain::new_id();
+            let listen = relay::listen::Listen {
+                url: state.config.database_url.clone(),
+                me: me.clone(),
+                db: state.db.clone(),
+                bus: state.bus.clone(),
+                wake: state.wake.clone(),
+            };
+            tokio::spawn(listen.run(shutdown.clone()));
+            tokio::spawn(relay::notify::run(
+                state.db.clone(),
+                me,
+                outgoing,
+                queue,
+                relay_stop.clone(),
+            ))
+        });
         let dispatcher = tokio::spawn(delivery::run(
             delivery::Handles {
                 db: state.db.clone(),
@@ -123,6 +152,12 @@ impl App {
         shutdown.cancel();
         if let Err(e) = dispatcher.await {
             tracing::error!(error = %e, "dispatcher task failed");
+        }
+        relay_stop.cancel();
+        if let Some(notify) = relay
+            && let Err(e) = notify.await
+        {
+            tracing::error!(error = %e, "relay task failed");
         }
         served?;
         Ok(())

@@ -6,7 +6,7 @@
 //! The rest (identity events, a full handoff, retries, replays, leases that ran out) are
 //! claimed from the table with a lease: a commit that creates claimable deliveries wakes the
 //! loop at once, and between wake-ups the loop sleeps until the next delivery falls due, at
-//! most `IDLE`. No transaction is open while a request is on the wire: claim (or birth), send
+//! most the poll interval. No transaction is open while a request is on the wire: claim (or birth), send
 //! and record are separate steps.
 
 use std::collections::HashMap;
@@ -34,9 +34,6 @@ use crate::domain::{now_ms, webhooks::lifecycle};
 
 /// Most deliveries claimed in one statement.
 const BATCH: usize = 256;
-/// Longest sleep without a wake-up: bounds how late an expired lease of a crashed process, or
-/// a retry scheduled by another process, is noticed.
-const IDLE: Duration = Duration::from_secs(1);
 /// Shortest sleep between claims that found nothing to take (milliseconds).
 const MIN_IDLE_MS: i64 = 10;
 /// Pause after a database error before trying again.
@@ -72,6 +69,9 @@ pub struct Dispatcher {
     pub max_in_flight: usize,
     /// Deliveries one hook may have claimed and on the wire (`HOOKD_MAX_IN_FLIGHT_PER_HOOK`).
     pub max_in_flight_per_hook: usize,
+    /// Longest sleep without a wake-up (`HOOKD_POLL_INTERVAL`): bounds how late work nobody
+    /// rang for is noticed, such as the expired lease of a crashed instance.
+    pub poll_interval: Duration,
 }
 
 /// The deliveries each hook has claimed and not finished. The claim gives a hook no more than
@@ -313,7 +313,7 @@ impl Dispatcher {
             this.clone().deliver(delivery, hook, event, slot).await;
             if hook_limits.finished(&hook_id) {
                 // The hook was skipped by claims while at its limit; it has room now.
-                this.wake.wake();
+                this.wake.wake_here();
             }
         });
     }
@@ -329,14 +329,16 @@ impl Dispatcher {
         }
     }
 
-    /// How long until the next delivery outside `skipped` falls due, at most `IDLE`.
+    /// How long until the next delivery outside `skipped` falls due, at most the poll interval.
     async fn until_due(&self, skipped: &[String]) -> Duration {
         let skip: Vec<&str> = skipped.iter().map(String::as_str).collect();
         match lifecycle::next_due(&self.db, &skip).await {
             // At least a moment: rows due now that the claim could not take (locked by another
             // transaction on PostgreSQL) must not make this loop spin.
-            Ok(Some(due)) => Duration::from_millis((due - now_ms()).clamp(MIN_IDLE_MS, IDLE.as_millis() as i64) as u64),
-            _ => IDLE,
+            Ok(Some(due)) => {
+                Duration::from_millis((due - now_ms()).clamp(MIN_IDLE_MS, self.poll_interval.as_millis() as i64) as u64)
+            }
+            _ => self.poll_interval,
         }
     }
 

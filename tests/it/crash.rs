@@ -82,11 +82,11 @@ pub fn token(scopes: &str) -> String {
     .expect("token")
 }
 
-async fn gql(base: &str, query: &str, variables: Value) -> Value {
+pub async fn gql(base: &str, query: &str, variables: Value) -> Value {
     post_graphql(base, &admin_token(), query, variables).await
 }
 
-async fn create_hook(base: &str, url: &str) -> String {
+pub async fn create_hook(base: &str, url: &str) -> String {
     let response = gql(
         base,
         "mutation($url: String!) { createHook(input: { name: \"crash\", events: [\"User.Created\"], url: $url }) { id } }",
@@ -100,7 +100,7 @@ async fn create_hook(base: &str, url: &str) -> String {
 }
 
 /// Emits `count` events, 50 per request.
-async fn emit_many(base: &str, count: usize) {
+pub async fn emit_many(base: &str, count: usize) {
     for batch in 0..count.div_ceil(50) {
         let n = 50.min(count - batch * 50);
         let fields: String = (0..n)

@@ -14,6 +14,7 @@ mod hooks;
 mod hostile;
 mod http;
 mod identity;
+mod instances;
 mod interactions;
 mod layers;
 mod plans;

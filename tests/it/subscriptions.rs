@@ -24,7 +24,7 @@ db_test!(
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-struct Client {
+pub struct Client {
     socket: Socket,
     legacy: bool,
 }
@@ -32,7 +32,12 @@ struct Client {
 impl Client {
     /// Opens a socket with `protocol` without sending anything.
     async fn open(app: &TestApp, protocol: &str) -> Client {
-        let url = format!("{}/graphql", app.base_url.replace("http://", "ws://"));
+        Client::open_at(&app.base_url, protocol).await
+    }
+
+    /// Opens a socket to the hookd at `base` (`http://…`) without sending anything.
+    async fn open_at(base: &str, protocol: &str) -> Client {
+        let url = format!("{}/graphql", base.replace("http://", "ws://"));
         let mut request = url.into_client_request().expect("request");
         request
             .headers_mut()
@@ -47,7 +52,12 @@ impl Client {
 
     /// Opens a `graphql-transport-ws` socket and completes the handshake with `token`.
     async fn connect(app: &TestApp, token: &str) -> Client {
-        let mut client = Client::open(app, "graphql-transport-ws").await;
+        Client::connect_at(&app.base_url, token).await
+    }
+
+    /// [`Client::connect`] to the hookd at `base`.
+    pub async fn connect_at(base: &str, token: &str) -> Client {
+        let mut client = Client::open_at(base, "graphql-transport-ws").await;
         client.init(json!({ "authorization": format!("Bearer {token}") })).await;
         assert_eq!(client.next().await["type"], "connection_ack");
         client
@@ -65,14 +75,14 @@ impl Client {
             .expect("send");
     }
 
-    async fn subscribe(&mut self, id: &str, query: &str) {
+    pub async fn subscribe(&mut self, id: &str, query: &str) {
         let kind = if self.legacy { "start" } else { "subscribe" };
         self.send(json!({ "id": id, "type": kind, "payload": { "query": query } }))
             .await;
     }
 
     /// The next protocol message (skipping pings and keep-alives); panics after 30 s.
-    async fn next(&mut self) -> Value {
+    pub async fn next(&mut self) -> Value {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(30), self.socket.next())
                 .await
