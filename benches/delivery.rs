@@ -5,7 +5,8 @@
 //! scenario as it runs, then one table.
 //!
 //! `cargo bench --bench delivery` (add `-- --quick` for a shorter run, and any other word to
-//! run only the scenarios whose name contains it: `wire`, `idle`, `load`, `history`, `backlog`).
+//! run only the scenarios whose name contains it: `wire`, `idle`, `load`, `history`, `backlog`,
+//! `scale`: 1, 2 and 3 instances on one PostgreSQL, with the relay's latency).
 //! `HOOKD_BENCH_BIN=path` runs another build of hookd instead of this one.
 
 use std::collections::HashMap;
@@ -540,6 +541,180 @@ async fn backlog(backend: Backend, pending: usize) -> (f64, f64) {
     (seconds, rss)
 }
 
+/// Machine-wide CPU time used so far (all cores, from /proc/stat), and the number of cores.
+fn machine_cpu() -> (Duration, usize) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let busy: u64 = stat
+        .lines()
+        .next()
+        .map(|cpu| {
+            // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+            let f: Vec<u64> = cpu.split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+            f.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != 3 && *i != 4 && *i < 8)
+                .map(|(_, v)| v)
+                .sum()
+        })
+        .unwrap_or_default();
+    let cores = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count();
+    (Duration::from_millis(busy * 1000 / TICKS_PER_SECOND), cores.max(1))
+}
+
+/// A `deliveryUpdates(statuses: [SUCCEEDED])` subscriber on one instance: for each update,
+/// its event id and how long after its commit (`at`, on the committing instance) it arrived.
+async fn watch_succeeded(hookd: &Hookd) -> Arc<Mutex<Vec<(String, Duration)>>> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}/graphql", hookd.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
+    let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", hookd.token) } });
+    socket.send(Message::Text(init.to_string().into())).await.expect("init");
+    let query = "subscription { deliveryUpdates(statuses: [SUCCEEDED]) { eventId at } }";
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query } });
+    socket
+        .send(Message::Text(subscribe.to_string().into()))
+        .await
+        .expect("subscribe");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    tokio::spawn(async move {
+        while let Some(Ok(Message::Text(text))) = socket.next().await {
+            let now = chrono::Utc::now();
+            let value: Value = serde_json::from_str(&text).unwrap_or_default();
+            let update = &value["payload"]["data"]["deliveryUpdates"];
+            let (Some(event), Some(at)) = (update["eventId"].as_str(), update["at"].as_str()) else {
+                continue;
+            };
+            let Ok(at) = chrono::DateTime::parse_from_rfc3339(at) else {
+                continue;
+            };
+            let late = (now - at.with_timezone(&chrono::Utc)).to_std().unwrap_or_default();
+            sink.lock().expect("lock").push((event.to_owned(), late));
+        }
+    });
+    // The handshake and the subscription are in place once the server acknowledged them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    seen
+}
+
+struct Scale {
+    instances: usize,
+    deliveries_per_s: f64,
+    hookd_cpu_share: f64,
+    postgres_cpu_share: f64,
+    machine_busy: f64,
+    relay: Latencies,
+}
+
+/// `instances` hookd processes on one PostgreSQL database, `events` emitted by 16 clients
+/// spread over them (client i calls instance i mod n), one hook. Also the relay's latency: a
+/// dashboard on instance 0 sees the SUCCEEDED updates of deliveries the others sent, this long
+/// after their commit.
+async fn scale_out(instances: usize, events: usize) -> Scale {
+    let fresh = Fresh::new(Backend::Postgres).await;
+    let mut all = Vec::new();
+    for _ in 0..instances {
+        all.push(Arc::new(fresh.hookd().await));
+    }
+    let receiver = Receiver::start().await;
+    all[0].hooks(1, &receiver.url).await;
+    let dashboard = watch_succeeded(&all[0]).await;
+    let emitted_elsewhere = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let hookd_cpu = |all: &[Arc<Hookd>]| all.iter().map(|h| h.cpu()).sum::<Duration>();
+    let (cpu_before, pg_before, (machine_before, cores)) = (hookd_cpu(&all), postgres_cpu(), machine_cpu());
+    let started = Instant::now();
+    let mut emitters = Vec::new();
+    for e in 0..EMITTERS {
+        let (hookd, elsewhere) = (all[e % instances].clone(), emitted_elsewhere.clone());
+        let share = events / EMITTERS + usize::from(e < events % EMITTERS);
+        emitters.push(tokio::spawn(async move {
+            for _ in 0..share {
+                let id = hookd.emit().await;
+                if e % instances != 0 {
+                    elsewhere.lock().expect("lock").insert(id);
+                }
+            }
+        }));
+    }
+    for emitter in emitters {
+        emitter.await.expect("emitter");
+    }
+    receiver.wait_for(events, Duration::from_secs(600)).await;
+    let wall = started.elapsed().as_secs_f64();
+    let hookd_cpu = (hookd_cpu(&all) - cpu_before).as_secs_f64();
+    let pg_cpu = (postgres_cpu() - pg_before).as_secs_f64();
+    let machine = (machine_cpu().0 - machine_before).as_secs_f64();
+    // The last updates may still be on their way to the dashboard.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let elsewhere = std::mem::take(&mut *emitted_elsewhere.lock().expect("lock"));
+    let mut relay: Vec<Duration> = dashboard
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(event, _)| elsewhere.contains(event))
+        .map(|(_, late)| *late)
+        .collect();
+    relay.sort();
+    let capacity = wall * cores as f64;
+    let result = Scale {
+        instances,
+        deliveries_per_s: events as f64 / wall,
+        hookd_cpu_share: hookd_cpu / capacity,
+        postgres_cpu_share: pg_cpu / capacity,
+        machine_busy: machine / capacity,
+        relay: Latencies(relay),
+    };
+    println!(
+        "PostgreSQL, {instances} instance(s), {events} events, {EMITTERS} clients: {:.0} deliveries/s; CPU of {cores} cores: hookd {:.0} %, PostgreSQL {:.0} %, machine {:.0} %; relay to a dashboard on instance 0: p50/p95/p99 {} ({} updates)",
+        result.deliveries_per_s,
+        100.0 * result.hookd_cpu_share,
+        100.0 * result.postgres_cpu_share,
+        100.0 * result.machine_busy,
+        result.relay.show(),
+        result.relay.0.len(),
+    );
+    for hookd in all {
+        Arc::try_unwrap(hookd).ok().expect("one owner").stop().await;
+    }
+    result
+}
+
+fn print_scale(runs: &[Scale]) {
+    let Some(one) = runs.first() else { return };
+    println!();
+    println!(
+        "| instances on one PostgreSQL | deliveries/s | speed-up | hookd CPU | PostgreSQL CPU | machine busy | relay p50 / p95 / p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for run in runs {
+        let relay = if run.relay.0.is_empty() {
+            "–".to_owned()
+        } else {
+            run.relay.show()
+        };
+        println!(
+            "| {} | {:.0} | {:.2}× | {:.0} % | {:.0} % | {:.0} % | {relay} |",
+            run.instances,
+            run.deliveries_per_s,
+            run.deliveries_per_s / one.deliveries_per_s,
+            100.0 * run.hookd_cpu_share,
+            100.0 * run.postgres_cpu_share,
+            100.0 * run.machine_busy,
+        );
+    }
+    println!("(CPU shares are of all the machine's cores over the run; the load generator and receiver use the rest.)");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The run
 
@@ -589,7 +764,14 @@ fn main() {
             }
             columns.push(c);
         }
+        let mut scaled = Vec::new();
+        if wanted("scale") && backends.contains(&Backend::Postgres) {
+            for instances in 1..=3 {
+                scaled.push(scale_out(instances, 5_000 * scale).await);
+            }
+        }
         print_table(&backends, &columns, wire, large);
+        print_scale(&scaled);
     });
 }
 

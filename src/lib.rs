@@ -120,13 +120,13 @@ impl App {
         let relay_stop = CancellationToken::new();
         let relay = self.relay.map(|(outgoing, queue)| {
             let me = domain::new_id();
-            let listen = relay::listen::Listen {
-                url: state.config.database_url.clone(),
-                me: me.clone(),
-                db: state.db.clone(),
-                bus: state.bus.clone(),
-                wake: state.wake.clone(),
-            };
+            let listen = relay::listen::Listen::new(
+                state.config.database_url.clone(),
+                &me,
+                state.db.clone(),
+                state.bus.clone(),
+                state.wake.clone(),
+            );
             tokio::spawn(listen.run(shutdown.clone()));
             tokio::spawn(relay::notify::run(
                 state.db.clone(),

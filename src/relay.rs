@@ -50,6 +50,24 @@ pub struct Message {
     pub events: Vec<(String, String)>,
 }
 
+/// A [`Message`] without its delivery updates: what a process with no delivery subscribers
+/// needs to read (serde skips the updates without decoding them).
+#[derive(Debug, Deserialize)]
+pub struct Header {
+    #[serde(rename = "w", default)]
+    pub wake: bool,
+    #[serde(rename = "c", default)]
+    pub catch_up_from: Option<i64>,
+    #[serde(rename = "e", default)]
+    pub events: Vec<(String, String)>,
+}
+
+/// How every message of the instance `me` starts (`from` is serialized first), so that its own
+/// messages are skipped without decoding them.
+pub fn own_prefix(me: &str) -> String {
+    format!("{{\"f\":{}", serde_json::Value::from(me))
+}
+
 /// A [`DeliveryUpdate`] on the wire, as a JSON array.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct WireUpdate(

@@ -22,7 +22,7 @@ use crate::bus::{Bus, DeliveryUpdate};
 use crate::db::Db;
 use crate::delivery::Wake;
 use crate::domain::now_ms;
-use crate::relay::{CHANNEL, Message};
+use crate::relay::{CHANNEL, Header, Message, own_prefix};
 
 /// How far before a detected drop the catch-up starts: messages committed just before it may
 /// not have reached this connection.
@@ -40,14 +40,29 @@ pub fn application_name() -> String {
 /// What the listener publishes to, and where it reads what a message only names.
 pub struct Listen {
     pub url: String,
-    /// This instance's id: its own messages are skipped.
-    pub me: String,
     pub db: Db,
     pub bus: Bus,
     pub wake: Wake,
+    /// How this instance's own messages start: those are skipped.
+    own_prefix: String,
+}
+
+fn unreadable(e: &serde_json::Error) {
+    tracing::warn!(error = %e, "ignoring a relay message this build cannot read");
 }
 
 impl Listen {
+    /// A listener on `url` for the instance `me`.
+    pub fn new(url: String, me: &str, db: Db, bus: Bus, wake: Wake) -> Listen {
+        Listen {
+            url,
+            db,
+            bus,
+            wake,
+            own_prefix: own_prefix(me),
+        }
+    }
+
     /// Listens until `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut gap_from: Option<i64> = None;
@@ -110,32 +125,44 @@ impl Listen {
         Ok(listener)
     }
 
-    /// One message from the channel.
+    /// One message from the channel. Its own messages are skipped unread, and the delivery
+    /// updates are decoded only when someone here subscribes to them.
     async fn handle(&self, payload: &str) {
-        let message: Message = match serde_json::from_str(payload) {
-            Ok(message) => message,
-            Err(e) => {
-                tracing::warn!(error = %e, "ignoring a relay message this build cannot read");
-                return;
-            }
-        };
-        if message.from == self.me {
+        if payload.starts_with(&self.own_prefix) {
             return;
         }
         metrics::counter!("hookd_relay_messages_received_total").increment(1);
-        if message.wake {
+        let (header, deliveries) = if self.bus.watched_deliveries() {
+            match serde_json::from_str::<Message>(payload) {
+                Ok(m) => (
+                    Header {
+                        wake: m.wake,
+                        catch_up_from: m.catch_up_from,
+                        events: m.events,
+                    },
+                    m.deliveries,
+                ),
+                Err(e) => return unreadable(&e),
+            }
+        } else {
+            match serde_json::from_str::<Header>(payload) {
+                Ok(header) => (header, Vec::new()),
+                Err(e) => return unreadable(&e),
+            }
+        };
+        if header.wake {
             self.wake.wake_here();
         }
-        if let Some(from) = message.catch_up_from {
+        if let Some(from) = header.catch_up_from {
             self.catch_up(from).await;
         }
-        for wire in message.deliveries {
+        for wire in deliveries {
             if let Some(update) = wire.into_update() {
                 self.bus.relayed_delivery(update);
             }
         }
-        if !message.events.is_empty() && self.bus.watched_events() {
-            match self.events(&message.events).await {
+        if !header.events.is_empty() && self.bus.watched_events() {
+            match self.events(&header.events).await {
                 Ok(events) => events.into_iter().for_each(|e| self.bus.relayed_event(e)),
                 Err(e) => tracing::warn!(error = %e, "reading events another instance stored failed"),
             }

@@ -185,6 +185,7 @@ mod tests {
             assert!(text.len() <= MAX_MESSAGE, "{} bytes", text.len());
             let message: Message = serde_json::from_str(text).expect("parses");
             assert_eq!(message.from, "me");
+            assert!(text.starts_with(&crate::relay::own_prefix("me")), "{text}");
             assert_eq!(message.wake, i == 0);
             assert_eq!(message.catch_up_from, (i == 0).then_some(5));
             events += message.events.len();
