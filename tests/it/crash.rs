@@ -115,6 +115,24 @@ pub async fn emit_many(base: &str, count: usize) {
     }
 }
 
+/// Waits until `count` deliveries have SUCCEEDED, as `instance` reads the store.
+pub async fn wait_for_succeeded(instance: &Instance, count: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = gql(
+            &instance.base,
+            "{ deliveries(status: SUCCEEDED) { totalCount } }",
+            json!({}),
+        )
+        .await;
+        if done["data"]["deliveries"]["totalCount"] == count {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{done}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn kill_9_loses_nothing(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
     let database_url = fresh_database(backend, &dir).await;
@@ -200,20 +218,7 @@ async fn kill_9_loses_nothing(backend: Backend) {
     eprintln!("kill -9 with {in_flight_at_kill} undelivered: all {total} arrived, {resent} sent twice (at least once)");
 
     // And the store agrees: nothing left to do.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let done = gql(
-            &restarted.base,
-            "{ deliveries(status: SUCCEEDED) { totalCount } }",
-            json!({}),
-        )
-        .await;
-        if done["data"]["deliveries"]["totalCount"] == total {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{done}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_succeeded(&restarted, total).await;
     drop(second);
 }
 

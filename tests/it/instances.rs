@@ -8,7 +8,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::json;
 
-use crate::crash::{Instance, admin_token, create_hook, emit_many, gql, start_with};
+use crate::crash::{Instance, admin_token, create_hook, emit_many, gql, start_with, wait_for_succeeded};
 use crate::receiver::Receiver;
 use crate::subscriptions::Client;
 use crate::support::{Backend, fresh_database, postgres_admin_url};
@@ -120,24 +120,6 @@ async fn emitted_ids(instance: &Instance, event_type: &str) -> HashSet<String> {
         .iter()
         .map(|e| e["node"]["id"].as_str().expect("id").to_owned())
         .collect()
-}
-
-/// Waits until `count` deliveries have SUCCEEDED, as `instance` reads the store.
-async fn wait_for_succeeded(instance: &Instance, count: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let done = gql(
-            &instance.base,
-            "{ deliveries(status: SUCCEEDED) { totalCount } }",
-            json!({}),
-        )
-        .await;
-        if done["data"]["deliveries"]["totalCount"] == count {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "{done}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn metric(instance: &Instance, name: &str) -> f64 {
