@@ -23,3 +23,4 @@ mod schema;
 mod ssrf;
 mod startup;
 mod subscriptions;
+mod tenant_keys;
