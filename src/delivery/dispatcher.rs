@@ -347,10 +347,14 @@ impl Dispatcher {
         &self,
         claimed: &[delivery::Model],
     ) -> Result<(HashMap<String, Arc<Target>>, HashMap<String, Arc<event::Model>>), sea_orm::DbErr> {
+        let mut tenants: Vec<&str> = claimed.iter().map(|c| c.tenant_id.as_str()).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
         let hook_ids: Vec<&str> = claimed.iter().map(|c| c.hook_id.as_str()).collect();
         let event_ids: Vec<&str> = claimed.iter().map(|c| c.event_id.as_str()).collect();
         let now = now_ms();
         let hooks = hook::Entity::find()
+            .filter(hook::Column::TenantId.is_in(tenants.clone()))
             .filter(hook::Column::Id.is_in(hook_ids))
             .all(&self.db.read)
             .await?
@@ -358,6 +362,7 @@ impl Dispatcher {
             .map(|h| (h.id.clone(), Arc::new(Target::of(&h, now))))
             .collect();
         let events = event::Entity::find()
+            .filter(event::Column::TenantId.is_in(tenants))
             .filter(event::Column::Id.is_in(event_ids))
             .all(&self.db.read)
             .await?

@@ -209,9 +209,9 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
     // The common case, a successful scheduled attempt, is stored for the whole batch in one
     // statement; the rest one by one.
     let succeeded: Vec<&Record> = batch.iter().filter(|r| r.is_scheduled_success()).collect();
-    let claimed: Vec<(&str, i64)> = succeeded
+    let claimed: Vec<(&str, &str, i64)> = succeeded
         .iter()
-        .map(|r| (r.delivery().id.as_str(), r.lease()))
+        .map(|r| (r.delivery().tenant_id.as_str(), r.delivery().id.as_str(), r.lease()))
         .collect();
     let stored: HashSet<String> = lifecycle::succeed_scheduled(&txn, &claimed, now)
         .await?
@@ -243,17 +243,19 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
                     attempt_count: delivery.attempt_count + 1,
                     round_attempts: delivery.round_attempts + i32::from(*trigger == Trigger::Scheduled),
                 };
-                if lifecycle::record_attempt(&txn, &delivery.id, record.lease(), outcome, now).await? {
+                if lifecycle::record_attempt(&txn, &delivery.tenant_id, &delivery.id, record.lease(), outcome, now)
+                    .await?
+                {
                     updates.push(attempted(delivery, status, due_at, result));
                 }
                 if *next == Next::FailedAndDisableHook {
-                    let cancelled = lifecycle::disable_hook(&txn, &delivery.hook_id, now).await?;
+                    let cancelled = lifecycle::disable_hook(&txn, &delivery.tenant_id, &delivery.hook_id, now).await?;
                     tracing::warn!(hook_id = %delivery.hook_id, cancelled = cancelled.len(), "receiver answered 410 Gone: hook disabled");
                     updates.extend(cancelled.iter().map(DeliveryUpdate::of));
                 }
             }
             Record::Cancel { delivery } => {
-                if lifecycle::cancel_claimed(&txn, &delivery.id, record.lease(), now).await? {
+                if lifecycle::cancel_claimed(&txn, &delivery.tenant_id, &delivery.id, record.lease(), now).await? {
                     updates.push(DeliveryUpdate::of(&delivery::Model {
                         status: DeliveryStatus::Cancelled,
                         due_at: None,
@@ -262,7 +264,7 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
                 }
             }
             Record::Release { delivery, due_at } => {
-                if lifecycle::release(&txn, &delivery.id, record.lease(), *due_at, now).await? {
+                if lifecycle::release(&txn, &delivery.tenant_id, &delivery.id, record.lease(), *due_at, now).await? {
                     updates.push(DeliveryUpdate::of(&delivery::Model {
                         status: DeliveryStatus::Pending,
                         due_at: Some(*due_at),

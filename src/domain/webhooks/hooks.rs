@@ -186,7 +186,7 @@ pub async fn update(
         if let Some(enabled) = input.enabled {
             model.enabled = Set(enabled);
             if !enabled {
-                cancelled = lifecycle::cancel_for_hook(&txn, id).await?;
+                cancelled = lifecycle::cancel_for_hook(&txn, tenant, id).await?;
             }
         }
         model.updated_at = Set(now_ms());
@@ -203,8 +203,12 @@ pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<S
     db::retrying(|| async move {
         let txn = db.write.begin().await?;
         let current = get_required(&txn, tenant, id).await?;
-        let cancelled = lifecycle::cancel_for_hook(&txn, &current.id).await?;
-        hook::Entity::delete_by_id(current.id.clone()).exec(&txn).await?;
+        let cancelled = lifecycle::cancel_for_hook(&txn, tenant, &current.id).await?;
+        hook::Entity::delete_many()
+            .filter(hook::Column::TenantId.eq(tenant))
+            .filter(hook::Column::Id.eq(current.id.as_str()))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok(Committed::changed(current.id, cancelled))
     })

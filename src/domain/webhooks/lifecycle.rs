@@ -150,25 +150,30 @@ pub fn next_due_statement(backend: DbBackend, skip: &[&str]) -> Statement {
 
 /// Marks claimed deliveries whose scheduled attempt succeeded SUCCEEDED in one statement;
 /// returns the ids it updated (those still SENDING under the lease they were claimed with).
-/// `claimed` is one recorder batch of `(id, lease end)`.
+/// `claimed` is one recorder batch of `(tenant, id, lease end)`.
 pub async fn succeed_scheduled(
     db: &impl ConnectionTrait,
-    claimed: &[(&str, i64)],
+    claimed: &[(&str, &str, i64)],
     now: i64,
 ) -> Result<Vec<String>, DbErr> {
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
+    let mut tenants: Vec<&str> = claimed.iter().map(|(tenant, _, _)| *tenant).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
     let sql = format!(
         "UPDATE deliveries SET status = 'SUCCEEDED', attempt_count = attempt_count + 1, \
          round_attempts = round_attempts + 1, next_trigger = 'SCHEDULED', due_at = NULL, updated_at = ? \
-         WHERE status = 'SENDING' AND id IN ({}) AND due_at = CASE id {} END RETURNING id",
+         WHERE status = 'SENDING' AND tenant_id IN ({}) AND id IN ({}) AND due_at = CASE id {} END RETURNING id",
+        placeholders(tenants.len()),
         placeholders(claimed.len()),
         vec!["WHEN ? THEN ?"; claimed.len()].join(" ")
     );
     let mut values: Vec<Value> = vec![now.into()];
-    values.extend(claimed.iter().map(|(id, _)| (*id).into()));
-    for (id, lease) in claimed {
+    values.extend(tenants.iter().map(|tenant| (*tenant).into()));
+    values.extend(claimed.iter().map(|(_, id, _)| (*id).into()));
+    for (_, id, lease) in claimed {
         values.push((*id).into());
         values.push((*lease).into());
     }
@@ -187,23 +192,26 @@ pub struct AttemptOutcome {
     pub round_attempts: i32,
 }
 
-/// Stores one attempt's outcome on a claimed delivery (`id` under the lease ending `lease`);
-/// false when it is no longer ours (cancelled meanwhile, or claimed again).
+/// Stores one attempt's outcome on a claimed delivery (`id` of `tenant`, under the lease
+/// ending `lease`); false when it is no longer ours (cancelled meanwhile, or claimed again).
 pub async fn record_attempt(
     db: &impl ConnectionTrait,
+    tenant: &str,
     id: &str,
     lease: i64,
     outcome: AttemptOutcome,
     now: i64,
 ) -> Result<bool, DbErr> {
     let sql = "UPDATE deliveries SET status = ?, due_at = ?, attempt_count = ?, round_attempts = ?, \
-               next_trigger = 'SCHEDULED', updated_at = ? WHERE id = ? AND status = 'SENDING' AND due_at = ?";
+               next_trigger = 'SCHEDULED', updated_at = ? \
+               WHERE tenant_id = ? AND id = ? AND status = 'SENDING' AND due_at = ?";
     let values = vec![
         outcome.status.as_str().into(),
         outcome.due_at.into(),
         outcome.attempt_count.into(),
         outcome.round_attempts.into(),
         now.into(),
+        tenant.into(),
         id.into(),
         lease.into(),
     ];
@@ -220,39 +228,62 @@ pub async fn release_all(db: &Db) -> Result<u64, DbErr> {
 
 /// A claimed delivery that was not sent goes back to PENDING, due at `due_at`; false when it is
 /// no longer ours.
-pub async fn release(db: &impl ConnectionTrait, id: &str, lease: i64, due_at: i64, now: i64) -> Result<bool, DbErr> {
+pub async fn release(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    id: &str,
+    lease: i64,
+    due_at: i64,
+    now: i64,
+) -> Result<bool, DbErr> {
     let sql = "UPDATE deliveries SET status = 'PENDING', due_at = ?, updated_at = ? \
-               WHERE id = ? AND status = 'SENDING' AND due_at = ?";
-    Ok(execute(db, sql, vec![due_at.into(), now.into(), id.into(), lease.into()]).await? == 1)
+               WHERE tenant_id = ? AND id = ? AND status = 'SENDING' AND due_at = ?";
+    let values = vec![due_at.into(), now.into(), tenant.into(), id.into(), lease.into()];
+    Ok(execute(db, sql, values).await? == 1)
 }
 
 /// A claimed delivery whose hook or event is gone, or whose hook is disabled: CANCELLED, if
 /// still ours.
-pub async fn cancel_claimed(db: &impl ConnectionTrait, id: &str, lease: i64, now: i64) -> Result<bool, DbErr> {
+pub async fn cancel_claimed(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    id: &str,
+    lease: i64,
+    now: i64,
+) -> Result<bool, DbErr> {
     let sql = "UPDATE deliveries SET status = 'CANCELLED', due_at = NULL, updated_at = ? \
-               WHERE id = ? AND status = 'SENDING' AND due_at = ?";
-    Ok(execute(db, sql, vec![now.into(), id.into(), lease.into()]).await? == 1)
+               WHERE tenant_id = ? AND id = ? AND status = 'SENDING' AND due_at = ?";
+    Ok(execute(db, sql, vec![now.into(), tenant.into(), id.into(), lease.into()]).await? == 1)
 }
 
 /// Cancels every queued or in-flight delivery of a hook (disabled, deleted, or 410 Gone) in one
 /// statement, and returns them as they now stand. An attempt already on the wire still records
 /// its outcome, but the status stays CANCELLED.
-pub async fn cancel_for_hook(db: &impl ConnectionTrait, hook_id: &str) -> Result<Vec<delivery::Model>, DbErr> {
+pub async fn cancel_for_hook(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    hook_id: &str,
+) -> Result<Vec<delivery::Model>, DbErr> {
     let sql = "UPDATE deliveries SET status = 'CANCELLED', due_at = NULL, updated_at = ? \
-               WHERE hook_id = ? AND status IN ('PENDING', 'SENDING') RETURNING *";
-    rows(db, sql, vec![now_ms().into(), hook_id.into()]).await
+               WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') RETURNING *";
+    rows(db, sql, vec![now_ms().into(), tenant.into(), hook_id.into()]).await
 }
 
 /// `410 Gone`: the receiver does not want this hook any more. Disables it and cancels its
 /// deliveries (returned), in the caller's transaction.
-pub async fn disable_hook(db: &impl ConnectionTrait, hook_id: &str, now: i64) -> Result<Vec<delivery::Model>, DbErr> {
+pub async fn disable_hook(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    hook_id: &str,
+    now: i64,
+) -> Result<Vec<delivery::Model>, DbErr> {
     execute(
         db,
-        "UPDATE hooks SET enabled = ?, updated_at = ? WHERE id = ?",
-        vec![false.into(), now.into(), hook_id.into()],
+        "UPDATE hooks SET enabled = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+        vec![false.into(), now.into(), tenant.into(), hook_id.into()],
     )
     .await?;
-    cancel_for_hook(db, hook_id).await
+    cancel_for_hook(db, tenant, hook_id).await
 }
 
 /// `redeliver`: one new attempt now, counted as MANUAL, unless the delivery is being sent right
