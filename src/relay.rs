@@ -15,6 +15,7 @@ pub mod notify;
 
 use std::sync::Arc;
 
+use sea_orm::Iterable;
 use serde::{Deserialize, Serialize};
 
 use entity::delivery::DeliveryStatus;
@@ -50,8 +51,8 @@ pub struct Message {
     pub events: Vec<(String, String)>,
 }
 
-/// A [`Message`] without its delivery updates: what a process with no delivery subscribers
-/// needs to read (serde skips the updates without decoding them).
+/// What every process reads of a [`Message`], whether or not it has delivery subscribers (serde
+/// skips the updates without decoding them).
 #[derive(Debug, Deserialize)]
 pub struct Header {
     #[serde(rename = "w", default)]
@@ -60,6 +61,13 @@ pub struct Header {
     pub catch_up_from: Option<i64>,
     #[serde(rename = "e", default)]
     pub events: Vec<(String, String)>,
+}
+
+/// The delivery updates of a [`Message`], read only by a process with delivery subscribers.
+#[derive(Debug, Deserialize)]
+pub struct Updates {
+    #[serde(rename = "d", default)]
+    pub deliveries: Vec<WireUpdate>,
 }
 
 /// How every message of the instance `me` starts (`from` is serialized first), so that its own
@@ -122,15 +130,7 @@ impl WireUpdate {
             next_attempt_at,
             at,
         ) = self;
-        let status = [
-            DeliveryStatus::Pending,
-            DeliveryStatus::Sending,
-            DeliveryStatus::Succeeded,
-            DeliveryStatus::Failed,
-            DeliveryStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == status)?;
+        let status = DeliveryStatus::iter().find(|s| s.as_str() == status)?;
         Some(Arc::new(DeliveryUpdate {
             tenant_id,
             delivery_id,

@@ -61,48 +61,43 @@ const FOREIGN_KEYS: &[(&str, &str, &str)] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        let mut sql = vec![DROP_FOREIGN_KEYS.to_owned()];
-        for (table, columns) in PRIMARY_KEYS {
-            sql.push(format!(
-                "ALTER TABLE {table} DROP CONSTRAINT {table}_pkey, ADD CONSTRAINT {table}_pkey PRIMARY KEY ({}, tenant_id)",
-                columns.join(", ")
-            ));
-        }
-        sql.push("DROP INDEX scopes_resource_id_name".to_owned());
-        sql.push("CREATE UNIQUE INDEX scopes_resource_id_name ON scopes (resource_id, name, tenant_id)".to_owned());
-        for (table, column, parent) in FOREIGN_KEYS {
-            sql.push(format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_fkey FOREIGN KEY ({column}, tenant_id) \
-                 REFERENCES {parent} (id, tenant_id) ON DELETE CASCADE"
-            ));
-        }
-        run(manager, &sql).await
+        rebuild_keys(manager, true).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != DbBackend::Postgres {
-            return Ok(());
-        }
-        let mut sql = vec![DROP_FOREIGN_KEYS.to_owned()];
-        for (table, columns) in PRIMARY_KEYS {
-            sql.push(format!(
-                "ALTER TABLE {table} DROP CONSTRAINT {table}_pkey, ADD CONSTRAINT {table}_pkey PRIMARY KEY ({})",
-                columns.join(", ")
-            ));
-        }
-        sql.push("DROP INDEX scopes_resource_id_name".to_owned());
-        sql.push("CREATE UNIQUE INDEX scopes_resource_id_name ON scopes (resource_id, name)".to_owned());
-        for (table, column, parent) in FOREIGN_KEYS {
-            sql.push(format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_fkey FOREIGN KEY ({column}) \
-                 REFERENCES {parent} (id) ON DELETE CASCADE"
-            ));
-        }
-        run(manager, &sql).await
+        rebuild_keys(manager, false).await
     }
+}
+
+/// Drops every key in `PRIMARY_KEYS` and `FOREIGN_KEYS` and the unique index of `scopes`, and
+/// builds them again, with `tenant_id` (up) or without it (down). PostgreSQL only.
+async fn rebuild_keys(manager: &SchemaManager<'_>, with_tenant: bool) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let tenant = if with_tenant { ", tenant_id" } else { "" };
+    let mut sql = vec![DROP_FOREIGN_KEYS.to_owned()];
+    for (table, columns) in PRIMARY_KEYS {
+        sql.push(format!(
+            "ALTER TABLE {table} DROP CONSTRAINT {table}_pkey, ADD CONSTRAINT {table}_pkey PRIMARY KEY ({}{tenant})",
+            columns.join(", ")
+        ));
+    }
+    sql.push("DROP INDEX scopes_resource_id_name".to_owned());
+    sql.push(format!(
+        "CREATE UNIQUE INDEX scopes_resource_id_name ON scopes (resource_id, name{tenant})"
+    ));
+    for (table, column, parent) in FOREIGN_KEYS {
+        sql.push(format!(
+            "ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_fkey FOREIGN KEY ({column}{tenant}) \
+             REFERENCES {parent} (id{tenant}) ON DELETE CASCADE"
+        ));
+    }
+    let db = manager.get_connection();
+    for statement in &sql {
+        db.execute_unprepared(statement).await?;
+    }
+    Ok(())
 }
 
 /// Drops every foreign key of the schema, whatever it was named when created.
@@ -111,11 +106,3 @@ const DROP_FOREIGN_KEYS: &str = "DO $$ DECLARE r record; BEGIN \
       WHERE contype = 'f' AND connamespace = current_schema()::regnamespace LOOP \
       EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.t, r.conname); \
     END LOOP; END $$";
-
-async fn run(manager: &SchemaManager<'_>, statements: &[String]) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    for statement in statements {
-        db.execute_unprepared(statement).await?;
-    }
-    Ok(())
-}

@@ -22,7 +22,7 @@ use crate::bus::{Bus, DeliveryUpdate};
 use crate::db::Db;
 use crate::delivery::Wake;
 use crate::domain::now_ms;
-use crate::relay::{CHANNEL, Header, Message, own_prefix};
+use crate::relay::{CHANNEL, Header, Updates, own_prefix};
 
 /// How far before a detected drop the catch-up starts: messages committed just before it may
 /// not have reached this connection.
@@ -132,23 +132,17 @@ impl Listen {
             return;
         }
         metrics::counter!("hookd_relay_messages_received_total").increment(1);
-        let (header, deliveries) = if self.bus.watched_deliveries() {
-            match serde_json::from_str::<Message>(payload) {
-                Ok(m) => (
-                    Header {
-                        wake: m.wake,
-                        catch_up_from: m.catch_up_from,
-                        events: m.events,
-                    },
-                    m.deliveries,
-                ),
+        let header: Header = match serde_json::from_str(payload) {
+            Ok(header) => header,
+            Err(e) => return unreadable(&e),
+        };
+        let deliveries = if self.bus.watched_deliveries() {
+            match serde_json::from_str::<Updates>(payload) {
+                Ok(updates) => updates.deliveries,
                 Err(e) => return unreadable(&e),
             }
         } else {
-            match serde_json::from_str::<Header>(payload) {
-                Ok(header) => (header, Vec::new()),
-                Err(e) => return unreadable(&e),
-            }
+            Vec::new()
         };
         if header.wake {
             self.wake.wake_here();

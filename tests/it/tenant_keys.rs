@@ -2,6 +2,7 @@
 //! `tenant_id`, and every primary key, unique index and foreign key includes it. Read from the
 //! catalog of a freshly migrated database, so a new table or key that forgets it fails here.
 
+use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, Statement};
 
 use crate::support::{Backend, fresh_database, postgres_admin_url};
@@ -71,6 +72,20 @@ async fn every_key_includes_the_tenant() {
         .map(|row| row.try_get("", "problem").expect("problem"))
         .collect();
     assert!(problems.is_empty(), "keys without tenant_id:\n{}", problems.join("\n"));
+
+    // The migration goes back and forth: down leaves the keys without the tenant, up puts it back.
+    let problems = async || -> Vec<String> {
+        conn.query_all_raw(Statement::from_string(backend, KEYS_WITHOUT_TENANT))
+            .await
+            .expect("catalog")
+            .iter()
+            .map(|row| row.try_get("", "problem").expect("problem"))
+            .collect()
+    };
+    Migrator::down(&conn, Some(1)).await.expect("down");
+    assert!(problems().await.len() >= 30, "down put the old keys back");
+    Migrator::up(&conn, None).await.expect("up again");
+    assert!(problems().await.is_empty());
 
     // A row cannot point at another tenant's row: the foreign keys say so, not only the code.
     conn.execute_unprepared(
