@@ -8,6 +8,7 @@ pub struct Model {
     /// Also the `webhook-id` header: the same on every attempt.
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
     pub tenant_id: String,
     pub event_id: String,
     pub hook_id: String,

@@ -12,6 +12,7 @@ mod m20261126_000006_create_sign_in_failures;
 mod m20261203_000007_claim_index_with_hook;
 mod m20261203_000008_deliveries_by_tenant_and_event;
 mod m20261203_000009_keys_include_tenant;
+mod m20261203_000010_claim_index_by_tenant;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_claim_index_with_hook::Migration),
             Box::new(m20261203_000008_deliveries_by_tenant_and_event::Migration),
             Box::new(m20261203_000009_keys_include_tenant::Migration),
+            Box::new(m20261203_000010_claim_index_by_tenant::Migration),
         ]
     }
 }

@@ -232,8 +232,11 @@ impl Dispatcher {
             .map(|(id, _)| (*id).to_owned())
             .collect();
         let per_hook = self.max_in_flight_per_hook as u64;
-        let claimed = match lifecycle::claim(&self.db, now, lease_until, limit as u64, per_hook, &busy).await {
-            Ok(claimed) => claimed,
+        let lifecycle::Claim {
+            deliveries: claimed,
+            more_due,
+        } = match lifecycle::claim(&self.db, now, lease_until, limit as u64, per_hook, &busy).await {
+            Ok(claim) => claim,
             Err(e) => {
                 tracing::error!(error = %e, "claiming deliveries failed");
                 return Claimed::Failed;
@@ -253,19 +256,18 @@ impl Dispatcher {
                 return Claimed::Failed;
             }
         };
-        // A full batch means more may be due: claim again at once. Otherwise everything due
-        // was taken, so wait for a wake-up (a commit since the claim has left one stored)
-        // instead of spending a write on a claim that finds nothing.
-        let drained = claimed.len() < limit;
+        // More may be due: claim again at once. Otherwise everything due was taken, so wait
+        // for a wake-up (a commit since the claim has left one stored) instead of spending a
+        // write on a claim that finds nothing.
         for delivery in claimed {
             let hook = hooks.get(&delivery.hook_id).cloned();
             let event = events.get(&delivery.event_id).cloned();
             self.start(delivery, hook, event, work).await;
         }
-        if drained {
-            Claimed::Drained { skipped }
-        } else {
+        if more_due {
             Claimed::More
+        } else {
+            Claimed::Drained { skipped }
         }
     }
 

@@ -111,7 +111,7 @@ async fn signatures_verify_with_independent_code(backend: Backend) {
     assert_eq!(delivery["attempts"][0]["responseBody"], "answered 200");
 }
 
-async fn rotation_signs_with_both_keys_during_grace(backend: Backend) {
+pub(crate) async fn rotation_signs_with_both_keys_during_grace(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let rotate = |id: Value, grace: i64| {
         let app = &app;
@@ -169,7 +169,7 @@ async fn rotation_signs_with_both_keys_during_grace(backend: Backend) {
     assert!(!standard_verifies(&old_key, id, ts, &request.body, signature));
 }
 
-async fn retries_until_success_with_a_stable_webhook_id(backend: Backend) {
+pub(crate) async fn retries_until_success_with_a_stable_webhook_id(backend: Backend) {
     let app = TestApp::delivering(backend, |raw| raw.retry_schedule = Some("10ms,10ms,10ms".into())).await;
     let receiver = Receiver::spawn().await;
     receiver.script([Reply::Status(500), Reply::Status(500)]);
@@ -300,7 +300,7 @@ async fn retry_after_is_honoured(backend: Backend) {
     assert_eq!(delivery["attempts"][0]["responseStatus"], 429);
 }
 
-async fn gone_disables_the_hook(backend: Backend) {
+pub(crate) async fn gone_disables_the_hook(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
     receiver.script([Reply::Status(410)]);
@@ -324,7 +324,7 @@ async fn gone_disables_the_hook(backend: Backend) {
     assert_eq!(receiver.count(), 1);
 }
 
-async fn disabling_cancels_pending_and_keeps_history(backend: Backend) {
+pub(crate) async fn disabling_cancels_pending_and_keeps_history(backend: Backend) {
     // The first attempt fails and the retry is an hour away: the delivery waits PENDING.
     let app = TestApp::delivering(backend, |raw| raw.retry_schedule = Some("1h".into())).await;
     let receiver = Receiver::spawn().await;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::db_test;
 use crate::receiver::{Receiver, Reply};
-use crate::support::{Backend, DELIVERY_FIELDS, TestApp, error_code, first_error};
+use crate::support::{Backend, DELIVERY_FIELDS, HARNESS_SQL, TestApp, error_code, first_error};
 
 db_test!(
     emit_validation_and_idempotency,
@@ -22,7 +22,7 @@ db_test!(
 
 const EMIT: &str = "mutation($input: EmitEventInput!) { emitEvent(input: $input) { id type payload } }";
 
-async fn emit_validation_and_idempotency(backend: Backend) {
+pub(crate) async fn emit_validation_and_idempotency(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
     app.hook_to(&receiver.url, &["User.Created"]).await;
@@ -85,7 +85,7 @@ async fn emit_validation_and_idempotency(backend: Backend) {
     assert_eq!(receiver.count(), 1, "the repeated emit sent nothing");
 }
 
-async fn custom_event_types(backend: Backend) {
+pub(crate) async fn custom_event_types(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let token = app.admin();
     let define = |name: &str| {
@@ -150,7 +150,7 @@ async fn custom_event_types(backend: Backend) {
     assert_eq!(first_error(&hook), (Some("BAD_USER_INPUT"), Some("events")));
 }
 
-async fn event_and_delivery_queries(backend: Backend) {
+pub(crate) async fn event_and_delivery_queries(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let token = app.admin();
     let ok = Receiver::spawn().await;
@@ -323,7 +323,7 @@ async fn event_and_delivery_queries(backend: Backend) {
     }
 }
 
-async fn redeliver_makes_one_manual_attempt(backend: Backend) {
+pub(crate) async fn redeliver_makes_one_manual_attempt(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
     app.hook_to(&receiver.url, &["User.Created"]).await;
@@ -358,7 +358,7 @@ async fn redeliver_makes_one_manual_attempt(backend: Backend) {
     assert_eq!(error_code(&missing), Some("NOT_FOUND"));
 }
 
-async fn replay_requeues_failed_deliveries(backend: Backend) {
+pub(crate) async fn replay_requeues_failed_deliveries(backend: Backend) {
     let app = TestApp::delivering(backend, |raw| raw.retry_schedule = Some("10ms".into())).await;
     let receiver = Receiver::spawn().await;
     receiver.script([Reply::Status(500), Reply::Status(500)]);
@@ -398,7 +398,7 @@ async fn replay_requeues_failed_deliveries(backend: Backend) {
     assert_eq!(again["data"]["replayDeliveries"], 0, "nothing FAILED any more");
 }
 
-async fn test_hook_sends_logto_test_payloads(backend: Backend) {
+pub(crate) async fn test_hook_sends_logto_test_payloads(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
     receiver.script([Reply::Status(200), Reply::Status(500)]);
@@ -497,7 +497,7 @@ async fn deliveries_are_tenant_scoped(backend: Backend) {
     assert_eq!(receiver.count(), 1);
 }
 
-async fn history_older_than_retention_is_pruned(backend: Backend) {
+pub(crate) async fn history_older_than_retention_is_pruned(backend: Backend) {
     use sea_orm::ConnectionTrait;
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
@@ -507,9 +507,9 @@ async fn history_older_than_retention_is_pruned(backend: Backend) {
     // Age that event's history by 60 days (the default retention is 30).
     let ago = chrono::Utc::now().timestamp_millis() - 60 * 86_400_000;
     for sql in [
-        format!("UPDATE events SET created_at = {ago} WHERE id = '{old}'"),
-        format!("UPDATE deliveries SET created_at = {ago}, updated_at = {ago} WHERE event_id = '{old}'"),
-        format!("UPDATE delivery_attempts SET started_at = {ago}"),
+        format!("{HARNESS_SQL}UPDATE events SET created_at = {ago} WHERE id = '{old}'"),
+        format!("{HARNESS_SQL}UPDATE deliveries SET created_at = {ago}, updated_at = {ago} WHERE event_id = '{old}'"),
+        format!("{HARNESS_SQL}UPDATE delivery_attempts SET started_at = {ago}"),
     ] {
         app.state.db.write.execute_unprepared(&sql).await.expect("age rows");
     }

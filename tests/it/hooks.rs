@@ -18,7 +18,7 @@ db_test!(
 
 const HOOK_FIELDS: &str = "id name events url headers { name value } enabled createdAt updatedAt signingKey previousSigningKeys { key expiresAt }";
 
-async fn lifecycle_create_list_update_rotate_delete(backend: Backend) {
+pub(crate) async fn lifecycle_create_list_update_rotate_delete(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.admin();
 
@@ -111,7 +111,7 @@ async fn lifecycle_create_list_update_rotate_delete(backend: Backend) {
     assert_eq!(error_code(&again), Some("NOT_FOUND"));
 }
 
-async fn list_filters_and_pagination(backend: Backend) {
+pub(crate) async fn list_filters_and_pagination(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let token = app.admin();
     let mut ids = Vec::new();
@@ -533,7 +533,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD.decode(s).expect("base64")
 }
 
-async fn total_count_is_counted_however_it_is_asked_for(backend: Backend) {
+pub(crate) async fn total_count_is_counted_however_it_is_asked_for(backend: Backend) {
     // The count is only run when the selection asks for it: by name, by alias, or through a
     // fragment. A page without it still pages.
     let app = TestApp::spawn(backend).await;

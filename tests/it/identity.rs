@@ -31,7 +31,7 @@ const USER_EVENTS: [&str; 4] = [
 const USER: &str = "id username primaryEmail primaryPhone name avatar customData identities profile lastSignInAt applicationId isSuspended hasPassword createdAt updatedAt";
 const PASSWORD: &str = "correct horse battery staple";
 
-async fn user_events_match_golden_payloads(backend: Backend) {
+pub(crate) async fn user_events_match_golden_payloads(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
     app.hook_to(&receiver.url, &USER_EVENTS).await;
@@ -315,7 +315,7 @@ const ROLE_EVENTS: [&str; 8] = [
     "User.Roles.Updated",
 ];
 
-async fn role_and_scope_events_match_golden_payloads(backend: Backend) {
+pub(crate) async fn role_and_scope_events_match_golden_payloads(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
     app.hook_to(&receiver.url, &ROLE_EVENTS).await;
@@ -574,7 +574,7 @@ const ORGANIZATION_EVENTS: [&str; 11] = [
     "OrganizationScope.Data.Updated",
 ];
 
-async fn organization_events_and_membership_deltas(backend: Backend) {
+pub(crate) async fn organization_events_and_membership_deltas(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
     app.hook_to(&receiver.url, &ORGANIZATION_EVENTS).await;
@@ -793,7 +793,7 @@ async fn organization_events_and_membership_deltas(backend: Backend) {
     assert_eq!(error_code(&taken), Some("CONFLICT"));
 }
 
-async fn every_identity_field_is_tenant_scoped(backend: Backend) {
+pub(crate) async fn every_identity_field_is_tenant_scoped(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = app.token("identity:write identity:read interactions:write", "a");
     let b = app.token("identity:write identity:read interactions:write", "b");

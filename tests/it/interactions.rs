@@ -25,7 +25,7 @@ const EVENTS: [&str; 6] = [
 ];
 const SIGN_IN: &str = "mutation($i: String!, $p: String!, $a: ID) { signIn(input: { identifier: $i, password: $p, applicationId: $a }) { userId sessionId } }";
 
-async fn interaction_events_match_golden_payloads(backend: Backend) {
+pub(crate) async fn interaction_events_match_golden_payloads(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let receiver = Receiver::spawn().await;
     app.hook_to(&receiver.url, &EVENTS).await;
@@ -117,7 +117,7 @@ async fn interaction_events_match_golden_payloads(backend: Backend) {
     assert_eq!(bodies[5]["type"], "username");
 }
 
-async fn sign_in_rules(backend: Backend) {
+pub(crate) async fn sign_in_rules(backend: Backend) {
     let app = TestApp::spawn_with(backend, |raw| raw.lockout_window = Some("5s".into())).await;
     let front = app.token("interactions:write", "default");
     let register = |username: &str, password: &str| {

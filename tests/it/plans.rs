@@ -63,7 +63,12 @@ async fn hot_queries_use_their_indexes(backend: Backend) {
         ),
         (
             "the dispatcher's claim",
-            lifecycle::claim_statement(db, 1_000, 2_000, 64, 8, &[("h1", 0), ("h2", 3)]),
+            lifecycle::claim_statement(db, tenant, 1_000, 2_000, 64, 8, &[("h1", 0), ("h2", 3)]),
+            "deliveries_due_by_tenant",
+        ),
+        (
+            "the tenants with due deliveries",
+            lifecycle::due_tenants_statement(db, 1_000, &["h1"], 64),
             "deliveries_due",
         ),
         (
@@ -81,7 +86,7 @@ async fn hot_queries_use_their_indexes(backend: Backend) {
     }
     assert!(wrong.is_empty(), "{backend:?}:\n{}", wrong.join("\n\n"));
     // The plan of the claim is not a scan of the whole table on SQLite either.
-    let claim = explain(&app, lifecycle::claim_statement(db, 1_000, 2_000, 64, 8, &[])).await;
+    let claim = explain(&app, lifecycle::claim_statement(db, tenant, 1_000, 2_000, 64, 8, &[])).await;
     assert!(!claim.contains("SCAN deliveries\n"), "{claim}");
 }
 

@@ -128,7 +128,7 @@ impl Client {
 
 const UPDATES: &str = "subscription { deliveryUpdates { deliveryId hookId eventId event status attemptCount responseStatus durationMs error nextAttemptAt at } }";
 
-async fn updates_arrive_in_order_for_one_delivery(backend: Backend) {
+pub(crate) async fn updates_arrive_in_order_for_one_delivery(backend: Backend) {
     let app = TestApp::delivering(backend, |raw| raw.retry_schedule = Some("10ms".into())).await;
     let receiver = Receiver::spawn().await;
     receiver.script([Reply::Status(500)]);
@@ -295,7 +295,7 @@ async fn fifty_subscribers_all_receive(backend: Backend) {
     );
 }
 
-async fn legacy_protocol_and_event_emitted(backend: Backend) {
+pub(crate) async fn legacy_protocol_and_event_emitted(backend: Backend) {
     let app = TestApp::delivering(backend, |_| {}).await;
     let mut client = Client::open(&app, "graphql-ws").await;
     client

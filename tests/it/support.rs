@@ -9,7 +9,7 @@ use std::time::Duration;
 use hookd::auth::Scope;
 use hookd::config::{Config, RawSettings};
 use hookd::state::AppState;
-use sea_orm::{ConnectionTrait, Database, EntityTrait, QueryOrder};
+use sea_orm::{ConnectionTrait, Database, EntityTrait};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -61,6 +61,10 @@ macro_rules! db_test {
 pub const DELIVERY_FIELDS: &str = "id hookId eventType status attemptCount nextAttemptAt createdAt updatedAt \
     attempts { number trigger startedAt durationMs responseStatus responseBody error }";
 
+/// Starts every statement the harness itself sends to a test's database, so a test that reads
+/// what the server ran (`tenant_keys.rs`) can tell them apart.
+pub const HARNESS_SQL: &str = "/* test harness */ ";
+
 pub const TEST_SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
 
 pub struct TestApp {
@@ -80,6 +84,22 @@ impl Drop for TestApp {
     }
 }
 
+tokio::task_local! {
+    /// When set (by [`recording_databases`]), the names of the PostgreSQL databases this task
+    /// creates, so a test can read what happened in them (`pg_stat_statements`).
+    static CREATED: std::cell::RefCell<Vec<String>>;
+}
+
+/// Runs `work` and returns the names of the PostgreSQL databases it created.
+pub async fn recording_databases(work: impl Future<Output = ()>) -> Vec<String> {
+    CREATED
+        .scope(Default::default(), async {
+            work.await;
+            CREATED.with(|created| created.take())
+        })
+        .await
+}
+
 /// Creates an empty database for one test and returns its URL.
 pub async fn fresh_database(backend: Backend, dir: &TempDir) -> String {
     match backend {
@@ -94,6 +114,7 @@ pub async fn fresh_database(backend: Backend, dir: &TempDir) -> String {
                 .await
                 .expect("create test database");
             conn.close().await.ok();
+            CREATED.try_with(|created| created.borrow_mut().push(name.clone())).ok();
             let mut url = url::Url::parse(&admin).expect("admin URL");
             url.set_path(&format!("/{name}"));
             url.to_string()
@@ -277,7 +298,7 @@ impl TestApp {
         use sea_orm::ConnectionTrait;
         let statement = sea_orm::Statement::from_string(
             self.state.db.backend(),
-            format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"),
+            format!("{HARNESS_SQL}SELECT COUNT(*) AS n FROM {table} WHERE {condition}"),
         );
         let row = self
             .state
@@ -300,7 +321,7 @@ impl TestApp {
             .db
             .write
             .execute_unprepared(&format!(
-                "INSERT INTO hooks (id, tenant_id, name, url, events, headers, enabled, signing_key, previous_keys, created_at, updated_at) \
+                "{HARNESS_SQL}INSERT INTO hooks (id, tenant_id, name, url, events, headers, enabled, signing_key, previous_keys, created_at, updated_at) \
                  VALUES ('', 'default', 'corrupt', 'https://example.invalid/', '[\"User.Created\"]', '[]', true, 'whsec_x', '[]', {now}, {now})"
             ))
             .await
@@ -309,8 +330,9 @@ impl TestApp {
 
     /// Every hook row of every tenant, for "nothing changed" assertions.
     pub async fn hook_rows(&self) -> Vec<entity::hook::Model> {
+        let sql = format!("{HARNESS_SQL}SELECT * FROM hooks ORDER BY id");
         entity::hook::Entity::find()
-            .order_by_asc(entity::hook::Column::Id)
+            .from_raw_sql(sea_orm::Statement::from_string(self.state.db.backend(), sql))
             .all(&self.state.db.read)
             .await
             .expect("read hooks")

@@ -1,11 +1,14 @@
 //! Ready to be distributed by tenant (Citus, `docs/scaling.md`): on PostgreSQL every table has
-//! `tenant_id`, and every primary key, unique index and foreign key includes it. Read from the
-//! catalog of a freshly migrated database, so a new table or key that forgets it fails here.
+//! `tenant_id`, and every primary key, unique index and foreign key includes it (read from the
+//! catalog of a freshly migrated database, so a new table or key that forgets it fails here);
+//! and every statement the server runs on those tables names the tenant it works on (read from
+//! `pg_stat_statements` after a workload of the other tests, so a new query that forgets it
+//! fails here), except the few reads that look for work across tenants, listed below.
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, Statement};
 
-use crate::support::{Backend, fresh_database, postgres_admin_url};
+use crate::support::{Backend, HARNESS_SQL, fresh_database, postgres_admin_url, recording_databases};
 
 /// Keys (primary, unique, foreign) and unique indexes without `tenant_id`, as
 /// `table: definition`.
@@ -82,7 +85,8 @@ async fn every_key_includes_the_tenant() {
             .map(|row| row.try_get("", "problem").expect("problem"))
             .collect()
     };
-    Migrator::down(&conn, Some(1)).await.expect("down");
+    // Back past the key migration (the claim index by tenant came after it).
+    Migrator::down(&conn, Some(2)).await.expect("down");
     assert!(problems().await.len() >= 30, "down put the old keys back");
     Migrator::up(&conn, None).await.expect("up again");
     assert!(problems().await.is_empty());
@@ -102,5 +106,219 @@ async fn every_key_includes_the_tenant() {
     assert!(
         refused.is_err(),
         "a scope of tenant globex under a resource of tenant acme was stored"
+    );
+}
+
+/// The statements that read across tenants on purpose, with why: the dispatcher and the
+/// pruner look for work wherever it is, and the relay republishes what changed anywhere. Each is
+/// a plain `SELECT` (no lock, no write), which Citus runs on every shard; what they find is then
+/// claimed, changed or deleted by statements that name the tenant.
+/// Matched by a part of the statement's text as `pg_stat_statements` shows it.
+const CROSS_TENANT_READS: &[(&str, &str)] = &[
+    (
+        "SELECT tenant_id FROM (SELECT tenant_id, due_at FROM deliveries WHERE status IN",
+        "lifecycle::claim: the tenants with due deliveries",
+    ),
+    (
+        "SELECT MIN(due_at) AS due FROM deliveries WHERE status IN",
+        "lifecycle::next_due: when the dispatcher must look again",
+    ),
+    (
+        "SELECT DISTINCT tenant_id FROM (SELECT tenant_id FROM",
+        "lifecycle::prune: the tenants with history older than the retention",
+    ),
+    (
+        "SELECT COUNT(*) AS n FROM deliveries WHERE status IN",
+        "deliveries::pending_count: the backlog gauge of /metrics",
+    ),
+    (
+        r#"FROM "deliveries" WHERE "deliveries"."updated_at" >= $1 ORDER BY"#,
+        "relay/listen.rs: the deliveries changed anywhere during a gap in the relay",
+    ),
+    (
+        r#"FROM "events" WHERE "events"."created_at" >= $1 ORDER BY"#,
+        "relay/listen.rs: the events stored anywhere during a gap in the relay",
+    ),
+];
+
+/// The tests whose statements are checked: together they run every kind of statement the
+/// server has (identity and hook mutations, lists and nested loads, emits, claims, records,
+/// retries, redeliveries, replays, disabling, tests, pruning, subscriptions).
+async fn workload() {
+    use futures_util::StreamExt;
+    use std::pin::Pin;
+    type Test = Pin<Box<dyn Future<Output = ()>>>;
+    let pg = Backend::Postgres;
+    let tests: Vec<Test> = vec![
+        Box::pin(crate::identity::user_events_match_golden_payloads(pg)),
+        Box::pin(crate::identity::role_and_scope_events_match_golden_payloads(pg)),
+        Box::pin(crate::identity::organization_events_and_membership_deltas(pg)),
+        Box::pin(crate::identity::every_identity_field_is_tenant_scoped(pg)),
+        Box::pin(crate::interactions::interaction_events_match_golden_payloads(pg)),
+        Box::pin(crate::interactions::sign_in_rules(pg)),
+        Box::pin(crate::hooks::lifecycle_create_list_update_rotate_delete(pg)),
+        Box::pin(crate::hooks::list_filters_and_pagination(pg)),
+        Box::pin(crate::hooks::total_count_is_counted_however_it_is_asked_for(pg)),
+        Box::pin(crate::delivery::retries_until_success_with_a_stable_webhook_id(pg)),
+        Box::pin(crate::delivery::gone_disables_the_hook(pg)),
+        Box::pin(crate::delivery::disabling_cancels_pending_and_keeps_history(pg)),
+        Box::pin(crate::delivery::rotation_signs_with_both_keys_during_grace(pg)),
+        Box::pin(crate::events::emit_validation_and_idempotency(pg)),
+        Box::pin(crate::events::custom_event_types(pg)),
+        Box::pin(crate::events::event_and_delivery_queries(pg)),
+        Box::pin(crate::events::redeliver_makes_one_manual_attempt(pg)),
+        Box::pin(crate::events::replay_requeues_failed_deliveries(pg)),
+        Box::pin(crate::events::test_hook_sends_logto_test_payloads(pg)),
+        Box::pin(crate::events::history_older_than_retention_is_pruned(pg)),
+        Box::pin(crate::subscriptions::updates_arrive_in_order_for_one_delivery(pg)),
+        Box::pin(crate::subscriptions::legacy_protocol_and_event_emitted(pg)),
+    ];
+    futures_util::stream::iter(tests)
+        .buffer_unordered(4)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// The tables `sql` reads or writes (after FROM, JOIN, UPDATE, INTO), lower case, unquoted.
+fn tables(sql: &str) -> Vec<String> {
+    let words: Vec<String> = sql
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',')
+        .map(|word| word.trim_matches('"').to_ascii_lowercase())
+        .collect();
+    (1..words.len())
+        .filter(|&i| match words[i - 1].as_str() {
+            "from" | "join" | "into" => true,
+            // not the lock of `FOR UPDATE`
+            "update" => i < 2 || words[i - 2] != "for",
+            _ => false,
+        })
+        .map(|i| words[i].clone())
+        .collect()
+}
+
+/// How many times `sql` restricts `tenant_id` (`tenant_id = …`, `tenant_id IN (…)`), or, for an
+/// INSERT, whether it writes the column.
+fn tenant_filters(sql: &str) -> usize {
+    let flat = sql
+        .replace('"', "")
+        .to_ascii_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let filters = flat.matches("tenant_id = ").count() + flat.matches("tenant_id in (").count();
+    if flat.starts_with("insert into")
+        && flat
+            .split(" values")
+            .next()
+            .is_some_and(|head| head.contains("tenant_id"))
+    {
+        filters + 1
+    } else {
+        filters
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_statement_names_its_tenant() {
+    let Some(admin) = postgres_admin_url() else { return };
+    let conn = Database::connect(&admin).await.expect("connect");
+    let backend = conn.get_database_backend();
+    let loaded = conn
+        .execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .await
+        .and(
+            conn.query_one_raw(Statement::from_string(
+                backend,
+                "SELECT 1 FROM pg_stat_statements LIMIT 1",
+            ))
+            .await
+            .map(drop),
+        );
+    if let Err(e) = loaded {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "CI=true but pg_stat_statements is not loaded (start PostgreSQL with -c shared_preload_libraries=pg_stat_statements): {e}"
+        );
+        eprintln!("skipped: pg_stat_statements is not loaded: {e}");
+        return;
+    }
+    let databases = recording_databases(workload()).await;
+    assert!(
+        databases.len() >= 20,
+        "the workload's databases were recorded: {databases:?}"
+    );
+
+    let tenant_tables = [
+        "hooks",
+        "events",
+        "deliveries",
+        "delivery_attempts",
+        "event_types",
+        "idempotency_keys",
+    ];
+    let names = databases
+        .iter()
+        .map(|name| format!("'{name}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let statements: Vec<String> = conn
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!(
+                "SELECT DISTINCT s.query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid \
+                 WHERE d.datname IN ({names}) ORDER BY 1"
+            ),
+        ))
+        .await
+        .expect("pg_stat_statements")
+        .iter()
+        .map(|row| row.try_get("", "query").expect("query"))
+        .collect();
+    let _ = tenant_tables;
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for sql in &statements {
+        let head = sql.trim_start().to_ascii_uppercase();
+        if sql.starts_with(HARNESS_SQL.trim_end())
+            || !["SELECT", "INSERT", "UPDATE", "DELETE", "WITH"]
+                .iter()
+                .any(|verb| head.starts_with(verb))
+        {
+            continue;
+        }
+        let tables: Vec<String> = tables(sql)
+            .into_iter()
+            .filter(|table| {
+                !table.is_empty()
+                    && !table.starts_with("pg_")
+                    && !table.starts_with("information_schema")
+                    && table != "seaql_migrations"
+            })
+            .collect();
+        if tables.is_empty() {
+            continue;
+        }
+        checked += 1;
+        if tenant_filters(sql) >= tables.len() {
+            continue;
+        }
+        if CROSS_TENANT_READS.iter().any(|(part, _)| sql.contains(part)) {
+            assert!(
+                head.starts_with("SELECT") && !head.contains("FOR UPDATE"),
+                "a cross-tenant read locks or writes: {sql}"
+            );
+            continue;
+        }
+        problems.push(sql.clone());
+    }
+    assert!(
+        checked >= 50,
+        "the workload ran the server's statements: {checked} checked"
+    );
+    assert!(
+        problems.is_empty(),
+        "{} statements without their tenant:\n\n{}",
+        problems.len(),
+        problems.join("\n\n")
     );
 }

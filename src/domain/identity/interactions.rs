@@ -220,7 +220,7 @@ pub async fn sign_in(
         Ok(verified) => verified,
         Err(busy) => {
             // Nothing was checked: this attempt is no failure.
-            sign_in_failure::Entity::delete_by_id(attempt_id)
+            sign_in_failure::Entity::delete_by_id((attempt_id, tenant.to_owned()))
                 .exec(&db.write)
                 .await?;
             return Err(busy);
@@ -241,7 +241,7 @@ pub async fn sign_in(
     };
     if user.is_suspended {
         // The right password: not a failure.
-        sign_in_failure::Entity::delete_by_id(attempt_id)
+        sign_in_failure::Entity::delete_by_id((attempt_id, tenant.to_owned()))
             .exec(&db.write)
             .await?;
         return Ok(Committed::new(
@@ -257,7 +257,9 @@ pub async fn sign_in(
     // This attempt was no failure. Earlier failures keep counting until the window passes (a
     // success does not clear them), so at most MAX_FAILURES passwords per window fail to
     // verify, however the attempts interleave.
-    sign_in_failure::Entity::delete_by_id(attempt_id).exec(&txn).await?;
+    sign_in_failure::Entity::delete_by_id((attempt_id, tenant.to_owned()))
+        .exec(&txn)
+        .await?;
     let event = payload::interaction_event("PostSignIn", meta, &interaction, &user.id, user_json(&user, false));
     let emitted = outbox::emit(&txn, tenant, event).await?;
     txn.commit().await?;

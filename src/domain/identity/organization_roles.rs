@@ -213,7 +213,9 @@ pub async fn delete_role(db: &Db, caller: &Caller, id: &str) -> AppResult<Commit
     let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let role = get_role(&txn, tenant, id).await?;
-    org_role::Entity::delete_by_id(role.id.clone()).exec(&txn).await?;
+    org_role::Entity::delete_by_id((role.id.clone(), role.tenant_id.clone()))
+        .exec(&txn)
+        .await?;
     let route = Route::new("DELETE", "/organization-roles/:id", 204).param("id", id);
     let event = payload::management("OrganizationRole.Deleted", meta, &route, Vec::new(), None);
     outbox::commit(txn, tenant, event, role.id).await
@@ -380,7 +382,9 @@ pub async fn delete_scope(db: &Db, caller: &Caller, id: &str) -> AppResult<Commi
     let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let scope = get_scope(&txn, tenant, id).await?;
-    org_scope::Entity::delete_by_id(scope.id.clone()).exec(&txn).await?;
+    org_scope::Entity::delete_by_id((scope.id.clone(), scope.tenant_id.clone()))
+        .exec(&txn)
+        .await?;
     let route = Route::new("DELETE", "/organization-scopes/:id", 204).param("id", id);
     let event = payload::management("OrganizationScope.Deleted", meta, &route, Vec::new(), None);
     outbox::commit(txn, tenant, event, scope.id).await

@@ -157,7 +157,9 @@ pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<S
     let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let org = get_required(&txn, tenant, id).await?;
-    organization::Entity::delete_by_id(org.id.clone()).exec(&txn).await?;
+    organization::Entity::delete_by_id((org.id.clone(), org.tenant_id.clone()))
+        .exec(&txn)
+        .await?;
     let route = Route::new("DELETE", "/organizations/:id", 204).param("id", id);
     let emitted = outbox::emit(
         &txn,

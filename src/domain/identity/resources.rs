@@ -205,7 +205,9 @@ pub async fn delete_scope(db: &Db, caller: &Caller, id: &str) -> AppResult<Commi
     let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let scope = get_scope(&txn, tenant, id).await?;
-    scope::Entity::delete_by_id(scope.id.clone()).exec(&txn).await?;
+    scope::Entity::delete_by_id((scope.id.clone(), scope.tenant_id.clone()))
+        .exec(&txn)
+        .await?;
     let route = scope_route("DELETE", 204, &scope, true);
     let emitted = outbox::emit(
         &txn,

@@ -233,7 +233,9 @@ pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<S
     let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let role = get_required(&txn, tenant, id).await?;
-    role::Entity::delete_by_id(role.id.clone()).exec(&txn).await?;
+    role::Entity::delete_by_id((role.id.clone(), role.tenant_id.clone()))
+        .exec(&txn)
+        .await?;
     let route = Route::new("DELETE", "/roles/:id", 204).param("id", id);
     let emitted = outbox::emit(
         &txn,

@@ -284,7 +284,9 @@ pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<S
     let Caller { tenant, meta } = caller;
     let txn = db.write.begin().await?;
     let user = get_required(&txn, tenant, id).await?;
-    user::Entity::delete_by_id(user.id.clone()).exec(&txn).await?;
+    user::Entity::delete_by_id((user.id.clone(), user.tenant_id.clone()))
+        .exec(&txn)
+        .await?;
     let route = Route::new("DELETE", "/users/:userId", 204).param("userId", id);
     let emitted = emit(&txn, tenant, meta, "User.Deleted", &route, user_json(&user, false)).await?;
     txn.commit().await?;

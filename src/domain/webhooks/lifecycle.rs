@@ -56,15 +56,29 @@ async fn execute(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Re
     Ok(db.execute_raw(statement(backend, sql, values)).await?.rows_affected())
 }
 
+/// What one claim took.
+#[derive(Debug, Default)]
+pub struct Claim {
+    pub deliveries: Vec<delivery::Model>,
+    /// More may be due right now: some tenant filled its share, or more tenants have work than
+    /// one claim visits.
+    pub more_due: bool,
+}
+
 /// Claims up to `limit` due deliveries, leased until `lease_until`, oldest first, spread over
-/// hooks: at most `per_hook` of any one hook, and for the hooks in `busy` (those with
-/// deliveries in flight already, with the room they have left) at most that room; a hook with no
-/// room is skipped. A hook with a large backlog therefore takes a bounded share of a claim, and
-/// the deliveries of other hooks (other tenants) behind its backlog are claimed at once.
+/// tenants and hooks. One read finds the tenants with due deliveries ([`due_tenants_statement`],
+/// at most [`MAX_TENANTS_PER_CLAIM`]); each then gets an equal share of `limit`, claimed by a
+/// statement that names it ([`claim_statement`]). Within a tenant, at most `per_hook` of any one
+/// hook are taken, and for the hooks in `busy` (those with deliveries in flight already, with
+/// the room they have left) at most that room; a hook with no room is skipped. A tenant or hook
+/// with a large backlog therefore takes a bounded share of a claim, and the deliveries of others
+/// behind its backlog are claimed at once.
 ///
-/// On PostgreSQL the candidate rows are locked `FOR UPDATE SKIP LOCKED`, so several processes
-/// claiming at once get different rows and never wait on each other. A row whose lease ran out
-/// (its process died mid-attempt) is due again and is claimed like a new one.
+/// Every statement that locks or changes rows names its tenant, so on a database distributed by
+/// tenant (Citus) each runs on one shard. On PostgreSQL the candidate rows are locked `FOR UPDATE
+/// SKIP LOCKED`, so several processes claiming at once get different rows and never wait on each
+/// other. A row whose lease ran out (its process died mid-attempt) is due again and is claimed
+/// like a new one.
 pub async fn claim(
     db: &Db,
     now: i64,
@@ -72,14 +86,68 @@ pub async fn claim(
     limit: u64,
     per_hook: u64,
     busy: &[(&str, u64)],
-) -> Result<Vec<delivery::Model>, DbErr> {
-    let claim = claim_statement(db.backend(), now, lease_until, limit, per_hook, busy);
-    delivery::Entity::find().from_raw_sql(claim).all(&db.write).await
+) -> Result<Claim, DbErr> {
+    let full: Vec<&str> = busy.iter().filter(|(_, room)| *room == 0).map(|(id, _)| *id).collect();
+    let found = db
+        .write
+        .query_all_raw(due_tenants_statement(db.backend(), now, &full, limit))
+        .await?;
+    let tenants = found
+        .iter()
+        .map(|row| row.try_get::<String>("", "tenant_id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut claim = Claim {
+        deliveries: Vec::new(),
+        more_due: tenants.len() == MAX_TENANTS_PER_CLAIM,
+    };
+    let share = limit.div_ceil(tenants.len().max(1) as u64);
+    for tenant in &tenants {
+        let ask = share.min(limit - claim.deliveries.len() as u64);
+        if ask == 0 {
+            claim.more_due = true;
+            break;
+        }
+        let statement = claim_statement(db.backend(), tenant, now, lease_until, ask, per_hook, busy);
+        let taken = delivery::Entity::find().from_raw_sql(statement).all(&db.write).await?;
+        claim.more_due |= taken.len() as u64 == ask;
+        claim.deliveries.extend(taken);
+    }
+    // Nothing taken although tenants had work: other processes hold it (SKIP LOCKED).
+    claim.more_due &= !claim.deliveries.is_empty();
+    Ok(claim)
 }
 
-/// The claim's statement, for [`claim`] and for the test that checks its plan.
+/// Most tenants one claim visits.
+pub const MAX_TENANTS_PER_CLAIM: usize = 16;
+
+/// The tenants with deliveries due at `now` outside the hooks in `full`, oldest due first: a
+/// read across tenants (no lock), over the same bounded window of candidates a claim of `limit`
+/// examines.
+pub fn due_tenants_statement(backend: DbBackend, now: i64, full: &[&str], limit: u64) -> Statement {
+    let full = &full[..full.len().min(MAX_BUSY_HOOKS)];
+    let not_full = if full.is_empty() {
+        String::new()
+    } else {
+        format!("AND hook_id NOT IN ({})", placeholders(full.len()))
+    };
+    let sql = format!(
+        "SELECT tenant_id FROM \
+           (SELECT tenant_id, due_at FROM deliveries \
+            WHERE status IN ('PENDING', 'SENDING') AND due_at <= ? {not_full} \
+            ORDER BY due_at LIMIT ?) candidates \
+         GROUP BY tenant_id ORDER BY MIN(due_at) LIMIT ?"
+    );
+    let mut values: Vec<Value> = vec![now.into()];
+    values.extend(full.iter().map(|id| (*id).into()));
+    values.push(((limit * CANDIDATES_PER_SLOT) as i64).into());
+    values.push((MAX_TENANTS_PER_CLAIM as i64).into());
+    statement(backend, &sql, values)
+}
+
+/// The claim of one tenant's share, for [`claim`] and for the test that checks its plan.
 pub fn claim_statement(
     backend: DbBackend,
+    tenant: &str,
     now: i64,
     lease_until: i64,
     limit: u64,
@@ -108,15 +176,15 @@ pub fn claim_statement(
     };
     let sql = format!(
         "UPDATE deliveries SET status = 'SENDING', due_at = ?, updated_at = ? \
-         WHERE id IN (SELECT id FROM \
+         WHERE tenant_id = ? AND id IN (SELECT id FROM \
            (SELECT id, hook_id, due_at, ROW_NUMBER() OVER (PARTITION BY hook_id ORDER BY due_at) AS nth FROM \
              (SELECT id, hook_id, due_at FROM deliveries \
-              WHERE status IN ('PENDING', 'SENDING') AND due_at <= ? {not_full} \
+              WHERE tenant_id = ? AND status IN ('PENDING', 'SENDING') AND due_at <= ? {not_full} \
               ORDER BY due_at LIMIT ? {lock}) candidates) ranked \
            WHERE nth <= {room} ORDER BY due_at LIMIT ?) \
          RETURNING *"
     );
-    let mut values: Vec<Value> = vec![lease_until.into(), now.into(), now.into()];
+    let mut values: Vec<Value> = vec![lease_until.into(), now.into(), tenant.into(), tenant.into(), now.into()];
     values.extend(full.iter().map(|id| (*id).into()));
     values.push(((limit * CANDIDATES_PER_SLOT) as i64).into());
     for (id, room) in &partial {
@@ -332,23 +400,62 @@ pub async fn replay(
 /// large: attempts that started before it; finished deliveries last changed before it; events
 /// older than it with no delivery left. Queued and in-flight deliveries are never touched,
 /// however old. Returns how many rows went.
+///
+/// Each kind of row goes tenant by tenant: a read across tenants (no lock) finds some with rows
+/// to remove, and the deletes name the tenant.
 pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbErr> {
-    let statements = [
-        "DELETE FROM delivery_attempts WHERE id IN \
-         (SELECT id FROM delivery_attempts WHERE started_at < ? LIMIT ?)",
-        "DELETE FROM deliveries WHERE id IN \
-         (SELECT id FROM deliveries WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND updated_at < ? LIMIT ?)",
-        "DELETE FROM events WHERE id IN \
-         (SELECT id FROM events e WHERE created_at < ? \
-          AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT ?)",
+    // (the tenants with rows to remove, the delete of one tenant's chunk)
+    let kinds = [
+        (
+            "SELECT DISTINCT tenant_id FROM \
+             (SELECT tenant_id FROM delivery_attempts WHERE started_at < ? LIMIT ?) old",
+            "DELETE FROM delivery_attempts WHERE tenant_id = ? AND id IN \
+             (SELECT id FROM delivery_attempts WHERE tenant_id = ? AND started_at < ? LIMIT ?)",
+        ),
+        (
+            "SELECT DISTINCT tenant_id FROM \
+             (SELECT tenant_id FROM deliveries \
+              WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND updated_at < ? LIMIT ?) old",
+            "DELETE FROM deliveries WHERE tenant_id = ? AND id IN \
+             (SELECT id FROM deliveries \
+              WHERE tenant_id = ? AND status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND updated_at < ? LIMIT ?)",
+        ),
+        (
+            "SELECT DISTINCT tenant_id FROM \
+             (SELECT tenant_id FROM events e WHERE created_at < ? \
+              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id) \
+              LIMIT ?) old",
+            "DELETE FROM events WHERE tenant_id = ? AND id IN \
+             (SELECT id FROM events e WHERE e.tenant_id = ? AND created_at < ? \
+              AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id) LIMIT ?)",
+        ),
     ];
+    let backend = db.backend();
     let mut removed = 0;
-    for sql in statements {
+    for (find, delete) in kinds {
         loop {
-            let rows = execute(&db.write, sql, vec![cutoff.into(), PRUNE_CHUNK.into()]).await?;
-            removed += rows;
-            if rows < PRUNE_CHUNK as u64 {
+            let found = db
+                .write
+                .query_all_raw(statement(backend, find, vec![cutoff.into(), PRUNE_CHUNK.into()]))
+                .await?;
+            if found.is_empty() {
                 break;
+            }
+            for row in found {
+                let tenant: String = row.try_get("", "tenant_id")?;
+                loop {
+                    let values = vec![
+                        tenant.clone().into(),
+                        tenant.clone().into(),
+                        cutoff.into(),
+                        PRUNE_CHUNK.into(),
+                    ];
+                    let rows = execute(&db.write, delete, values).await?;
+                    removed += rows;
+                    if rows < PRUNE_CHUNK as u64 {
+                        break;
+                    }
+                }
             }
         }
     }
