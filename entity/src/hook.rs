@@ -23,6 +23,14 @@ pub struct Model {
     /// JSON array of `{"key": …, "expiresAt": <ms>}`: keys still valid during a rotation grace.
     #[sea_orm(column_type = "Text")]
     pub previous_keys: String,
+    /// RFC 9535 JSONPath query on the event envelope; the hook receives an event only when it
+    /// selects at least one node. `None`: every event of the hook's types.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub filter: Option<String>,
+    /// Which signatures the hook's requests carry.
+    pub signing_scheme: SigningScheme,
+    /// Ed25519 private key, `whsk_` + base64 of its 32-byte seed, once a scheme has used it.
+    pub ed25519_key: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -32,7 +40,33 @@ pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
 
-/// A retired signing key that still signs until `expires_at` (ms).
+/// Which signatures a hook's requests carry. Stored as its upper-case name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum SigningScheme {
+    /// HMAC-SHA256 with the `whsec_` key: `logto-signature-sha-256` and `webhook-signature: v1,…`.
+    #[default]
+    #[sea_orm(string_value = "HMAC")]
+    Hmac,
+    /// Ed25519 only: `webhook-signature: v1a,…`, no shared secret on the receiver.
+    #[sea_orm(string_value = "ED25519")]
+    Ed25519,
+    /// Both: every header of `Hmac`, and a `v1a,` entry beside the `v1,` ones.
+    #[sea_orm(string_value = "HMAC_AND_ED25519")]
+    HmacAndEd25519,
+}
+
+impl SigningScheme {
+    pub fn hmac(self) -> bool {
+        self != SigningScheme::Ed25519
+    }
+
+    pub fn ed25519(self) -> bool {
+        self != SigningScheme::Hmac
+    }
+}
+
+/// A retired signing key (`whsec_…` or `whsk_…`) that still signs until `expires_at` (ms).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PreviousKey {

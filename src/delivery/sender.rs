@@ -25,9 +25,10 @@ pub struct Outgoing<'a> {
     pub message_id: &'a str,
     pub body: &'a str,
     pub custom_headers: &'a [(String, String)],
-    pub signing_key: &'a str,
-    /// Keys in a rotation grace period; they sign the Standard Webhooks header only.
-    pub previous_keys: &'a [String],
+    /// The key of `logto-signature-sha-256`, if the hook signs with HMAC.
+    pub logto_key: Option<&'a str>,
+    /// The keys of `webhook-signature` (`whsec_…` and `whsk_…`), one entry each.
+    pub standard_keys: &'a [String],
 }
 
 /// What happened.
@@ -88,17 +89,18 @@ impl Sender {
             }
         }
         let body = out.body.as_bytes();
-        let mut keys: Vec<&str> = vec![out.signing_key];
-        keys.extend(out.previous_keys.iter().map(String::as_str));
-        let signatures = [
-            ("logto-signature-sha-256", logto_signature(out.signing_key, body)),
+        let keys: Vec<&str> = out.standard_keys.iter().map(String::as_str).collect();
+        let logto = out
+            .logto_key
+            .map(|key| ("logto-signature-sha-256", logto_signature(key, body)));
+        let signatures = logto.into_iter().chain([
             ("webhook-id", out.message_id.to_owned()),
             ("webhook-timestamp", timestamp.to_string()),
             (
                 "webhook-signature",
                 standard_signature(&keys, out.message_id, timestamp, body),
             ),
-        ];
+        ]);
         for (name, value) in signatures {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 headers.insert(name, value);

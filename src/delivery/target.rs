@@ -8,6 +8,7 @@ use entity::hook;
 use serde_json::Value;
 
 use crate::delivery::sender::Outgoing;
+use crate::delivery::sign::{ED25519_PRIVATE_PREFIX, HMAC_PREFIX};
 
 /// A hook as the sender sees it.
 #[derive(Clone, Debug)]
@@ -15,21 +16,30 @@ pub struct Target {
     pub hook_id: String,
     pub url: String,
     pub enabled: bool,
-    pub signing_key: String,
+    /// The key of `logto-signature-sha-256`, when the hook's scheme signs with HMAC.
+    pub logto_key: Option<String>,
+    /// The keys of `webhook-signature`, one entry each: the current ones of the hook's scheme,
+    /// then those of its kinds still in a rotation grace period when the target was built.
+    pub standard_keys: Vec<String>,
     pub headers: Vec<(String, String)>,
-    /// Keys in a rotation grace period at the time the target was built.
-    pub previous_keys: Vec<String>,
 }
 
 impl Target {
     pub fn of(hook: &hook::Model, now: i64) -> Target {
+        let scheme = hook.signing_scheme;
+        let wanted = |key: &str| {
+            (scheme.hmac() && key.starts_with(HMAC_PREFIX))
+                || (scheme.ed25519() && key.starts_with(ED25519_PRIVATE_PREFIX))
+        };
+        let current = std::iter::once(hook.signing_key.clone()).chain(hook.ed25519_key.clone());
+        let previous = hook.previous_keys_at(now).into_iter().map(|k| k.key);
         Target {
             hook_id: hook.id.clone(),
             url: hook.url.clone(),
             enabled: hook.enabled,
-            signing_key: hook.signing_key.clone(),
+            logto_key: scheme.hmac().then(|| hook.signing_key.clone()),
+            standard_keys: current.chain(previous).filter(|key| wanted(key)).collect(),
             headers: hook.header_pairs(),
-            previous_keys: hook.previous_keys_at(now).into_iter().map(|k| k.key).collect(),
         }
     }
 
@@ -40,8 +50,8 @@ impl Target {
             message_id,
             body,
             custom_headers: &self.headers,
-            signing_key: &self.signing_key,
-            previous_keys: &self.previous_keys,
+            logto_key: self.logto_key.as_deref(),
+            standard_keys: &self.standard_keys,
         }
     }
 }

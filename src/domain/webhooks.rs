@@ -6,6 +6,7 @@
 pub mod catalogue;
 pub mod deliveries;
 pub mod events;
+pub mod filter;
 pub mod hooks;
 pub mod lifecycle;
 pub mod outbox;

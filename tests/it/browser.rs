@@ -16,7 +16,7 @@ fn js_dir() -> PathBuf {
 }
 
 /// Whether the Node.js side is installed; panics under CI when it is not.
-fn available(needs_chromium: bool) -> bool {
+pub(crate) fn available(needs_chromium: bool) -> bool {
     let modules = js_dir().join("node_modules").exists();
     let chromium = !needs_chromium || Path::new(&chromium_path()).exists();
     if modules && chromium {
@@ -38,7 +38,7 @@ fn chromium_path() -> String {
     std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned())
 }
 
-async fn node(script: &str, args: &[&str]) -> String {
+pub(crate) async fn node(script: &str, args: &[&str]) -> String {
     let output = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::process::Command::new("node")

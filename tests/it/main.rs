@@ -18,6 +18,7 @@ mod instances;
 mod interactions;
 mod layers;
 mod plans;
+mod policy;
 mod receiver;
 mod schema;
 mod ssrf;

@@ -11,14 +11,15 @@ use serde::Serialize;
 use url::{Host, Url};
 
 use entity::hook;
-use entity::hook::PreviousKey;
+use entity::hook::{PreviousKey, SigningScheme};
 
 use crate::db::{self, Db};
+use crate::delivery::sign::new_ed25519_key;
 use crate::domain::caller::Caller;
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::tenant::scoped;
 use crate::domain::webhooks::outbox::Committed;
-use crate::domain::{new_id, now_ms, webhooks::events, webhooks::lifecycle, webhooks::outbox};
+use crate::domain::{Patch, new_id, now_ms, webhooks::events, webhooks::filter, webhooks::lifecycle, webhooks::outbox};
 use crate::error::{AppError, AppResult};
 use crate::ssrf::TargetPolicy;
 
@@ -63,6 +64,9 @@ pub struct CreateHook {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub enabled: bool,
+    /// A JSONPath query on the envelope (`filter.rs`); `None` receives every event.
+    pub filter: Option<String>,
+    pub signing_scheme: SigningScheme,
 }
 
 /// Raw changes to a hook; `None` leaves a field as it is.
@@ -73,6 +77,9 @@ pub struct UpdateHook {
     pub url: Option<String>,
     pub headers: Option<Vec<(String, String)>>,
     pub enabled: Option<bool>,
+    /// `Some(None)` removes the filter.
+    pub filter: Patch<String>,
+    pub signing_scheme: Option<SigningScheme>,
 }
 
 /// Filters of the `hooks` query.
@@ -117,6 +124,8 @@ pub async fn create(db: &Db, caller: &Caller, input: CreateHook, rules: &HookRul
         url: validate_url(input.url, &rules.targets)?,
         headers: validate_headers(input.headers)?,
         enabled: input.enabled,
+        filter: input.filter.map(validate_filter).transpose()?,
+        signing_scheme: input.signing_scheme,
     };
     events::ensure_known(&db.read, tenant, &hook.events, "events").await?;
     let txn = db.write.begin().await?;
@@ -139,6 +148,9 @@ pub async fn create(db: &Db, caller: &Caller, input: CreateHook, rules: &HookRul
         enabled: Set(hook.enabled),
         signing_key: Set(new_signing_key()),
         previous_keys: Set("[]".to_owned()),
+        filter: Set(hook.filter),
+        signing_scheme: Set(hook.signing_scheme),
+        ed25519_key: Set(hook.signing_scheme.ed25519().then(new_ed25519_key)),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -161,15 +173,16 @@ pub async fn update(
     let events = input.events.map(validate_events).transpose()?;
     let url = input.url.map(|u| validate_url(u, &rules.targets)).transpose()?;
     let headers = input.headers.map(validate_headers).transpose()?;
+    let filter = input.filter.map(|f| f.map(validate_filter).transpose()).transpose()?;
     if let Some(events) = &events {
         events::ensure_known(&db.read, tenant, events, "events").await?;
     }
 
-    let (name, events, url, headers) = (&name, &events, &url, &headers);
+    let (name, events, url, headers, filter) = (&name, &events, &url, &headers, &filter);
     db::retrying(|| async move {
         let txn = db.write.begin().await?;
         let current = get_required(&txn, tenant, id).await?;
-        let mut model: hook::ActiveModel = current.into();
+        let mut model: hook::ActiveModel = current.clone().into();
         if let Some(name) = name {
             model.name = Set(name.clone());
         }
@@ -181,6 +194,16 @@ pub async fn update(
         }
         if let Some(headers) = headers {
             model.headers = Set(to_json(headers));
+        }
+        if let Some(filter) = filter {
+            model.filter = Set(filter.clone());
+        }
+        if let Some(scheme) = input.signing_scheme {
+            // The first scheme with Ed25519 creates the key; later changes keep it.
+            if scheme.ed25519() && current.ed25519_key.is_none() {
+                model.ed25519_key = Set(Some(new_ed25519_key()));
+            }
+            model.signing_scheme = Set(scheme);
         }
         let mut cancelled = Vec::new();
         if let Some(enabled) = input.enabled {
@@ -215,8 +238,9 @@ pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<S
     .await
 }
 
-/// Replaces the signing key. The old key keeps signing (Standard Webhooks header only) for
-/// `grace_seconds`; keys past their grace and all but the newest `MAX_PREVIOUS_KEYS` are dropped.
+/// Replaces the signing keys (the HMAC secret, and the Ed25519 key if the hook has one). The old
+/// keys keep signing (Standard Webhooks header only) for `grace_seconds`; keys past their grace
+/// and all but the newest `MAX_PREVIOUS_KEYS` are dropped.
 pub async fn rotate_signing_key(db: &Db, caller: &Caller, id: &str, grace_seconds: i64) -> AppResult<hook::Model> {
     let tenant = caller.tenant.as_str();
     if !(0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
@@ -230,16 +254,17 @@ pub async fn rotate_signing_key(db: &Db, caller: &Caller, id: &str, grace_second
     let now = now_ms();
     let mut previous = current.previous_keys_at(now);
     if grace_seconds > 0 {
-        previous.insert(
-            0,
-            PreviousKey {
-                key: current.signing_key.clone(),
-                expires_at: now + grace_seconds * 1000,
-            },
-        );
+        let retired = std::iter::once(current.signing_key.clone()).chain(current.ed25519_key.clone());
+        let retired = retired.map(|key| PreviousKey {
+            key,
+            expires_at: now + grace_seconds * 1000,
+        });
+        previous.splice(0..0, retired);
     }
     previous.truncate(MAX_PREVIOUS_KEYS);
+    let ed25519_key = current.ed25519_key.as_ref().map(|_| new_ed25519_key());
     let mut model: hook::ActiveModel = current.into();
+    model.ed25519_key = Set(ed25519_key);
     model.signing_key = Set(new_signing_key());
     model.previous_keys = Set(to_json(&previous));
     model.updated_at = Set(now);
@@ -356,6 +381,11 @@ fn validate_url(raw: String, targets: &TargetPolicy) -> AppResult<String> {
     }
     // The normalised form (lower-case scheme and host, default port dropped, `/` path).
     Ok(url.into())
+}
+
+fn validate_filter(raw: String) -> AppResult<String> {
+    filter::parse(&raw)?;
+    Ok(raw)
 }
 
 fn validate_headers(headers: Vec<(String, String)>) -> AppResult<Vec<(String, String)>> {

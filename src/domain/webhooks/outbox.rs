@@ -1,8 +1,9 @@
 //! The transactional outbox: where every producer writes its event and delivery rows.
 //!
 //! [`emit`] runs inside the caller's transaction. It stores the event and one delivery per
-//! enabled hook subscribed to the event type (matched now, at emit time), so the change that
-//! caused the event, the event, and its deliveries commit together or not at all. Nothing is
+//! enabled hook subscribed to the event type whose filter, if any, selects the envelope
+//! (matched now, at emit time), so the change that caused the event, the event, and its
+//! deliveries commit together or not at all. Nothing is
 //! sent from here: the writer commits, wraps what it stored in a [`Committed`], and the request
 //! side hands that to `AppState::publish`, which tells subscribers and wakes the dispatcher to
 //! claim the rows. [`emit_many`] stores many events with a handful of statements for the group
@@ -21,6 +22,7 @@ use entity::delivery::{DeliveryStatus, Trigger};
 use entity::{delivery, event, hook};
 
 use crate::domain::tenant::scoped;
+use crate::domain::webhooks::filter;
 use crate::domain::{like_containing, new_id, now_ms};
 use crate::error::AppResult;
 
@@ -91,7 +93,9 @@ pub async fn emit_many<C: ConnectionTrait>(
             .await?;
     }
 
-    let mut subscribed: HashMap<(String, String), Vec<Arc<hook::Model>>> = HashMap::new();
+    // The subscribed hooks of each (tenant, type), with their filters compiled once.
+    type Subscribed = Vec<(Arc<hook::Model>, filter::Compiled)>;
+    let mut subscribed: HashMap<(String, String), Subscribed> = HashMap::new();
     for event in &events {
         if let Entry::Vacant(entry) = subscribed.entry((event.tenant_id.clone(), event.event_type.clone())) {
             let hooks = scoped::<hook::Entity>(&event.tenant_id)
@@ -99,12 +103,26 @@ pub async fn emit_many<C: ConnectionTrait>(
                 .filter(Expr::col(hook::Column::Events).like(event_name_pattern(&event.event_type)))
                 .all(txn)
                 .await?;
-            entry.insert(hooks.into_iter().map(Arc::new).collect());
+            let hooks = hooks.into_iter().map(|hook| {
+                let compiled = filter::Compiled::of(&hook.id, hook.filter.as_deref());
+                (Arc::new(hook), compiled)
+            });
+            entry.insert(hooks.collect());
         }
     }
     let mut emitted = Vec::with_capacity(events.len());
-    for event in events {
-        let hooks = subscribed[&(event.tenant_id.clone(), event.event_type.clone())].clone();
+    for (event, (_, new)) in events.into_iter().zip(news) {
+        let candidates = &subscribed[&(event.tenant_id.clone(), event.event_type.clone())];
+        // The envelope as a value only when some hook filters on it.
+        let envelope = candidates
+            .iter()
+            .any(|(_, compiled)| compiled.filters())
+            .then(|| Value::Object(new.envelope.clone()));
+        let hooks: Vec<Arc<hook::Model>> = candidates
+            .iter()
+            .filter(|(_, compiled)| envelope.as_ref().is_none_or(|envelope| compiled.selects(envelope)))
+            .map(|(hook, _)| hook.clone())
+            .collect();
         let deliveries = hooks
             .iter()
             .map(|hook| {

@@ -1,12 +1,13 @@
 //! The `Hook` type and its inputs. The signing key and retired keys need `hooks:write`; the
 //! hook's deliveries and statistics need `deliveries:read` and come through DataLoaders.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use entity::hook;
 
 use crate::auth::Scope;
+use crate::delivery::sign::ed25519_public_key;
 use crate::domain::now_ms;
 use crate::domain::page::PageRequest;
 use crate::domain::webhooks::hooks::{CreateHook, UpdateHook};
@@ -14,7 +15,7 @@ use crate::error::AppError;
 use crate::graphql::connection::{Connection, DeliveryEdge};
 use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::{HookDeliveriesKey, Loaders};
-use crate::graphql::values::datetime;
+use crate::graphql::values::{datetime, patch};
 use crate::graphql::webhooks::delivery::{Delivery, DeliveryStatus, HookStats};
 
 pub struct Hook(pub hook::Model);
@@ -81,11 +82,29 @@ impl Hook {
     }
 
     /// The current signing key (`whsec_…`). Receivers verify `logto-signature-sha-256` with this
-    /// string as the HMAC key, and `webhook-signature` with its base64-decoded part.
-    /// Needs `hooks:write`.
+    /// string as the HMAC key, and `webhook-signature`'s `v1,` entries with its base64-decoded
+    /// part. It signs only when `signingScheme` includes HMAC. Needs `hooks:write`.
     #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
     async fn signing_key(&self) -> &str {
         &self.0.signing_key
+    }
+
+    /// Which signatures this hook's requests carry.
+    async fn signing_scheme(&self) -> SigningScheme {
+        self.0.signing_scheme.into()
+    }
+
+    /// The Ed25519 public key (`whpk_` + base64 of its 32 bytes) that verifies the `v1a,` entries
+    /// of `webhook-signature`; null until `signingScheme` has included ED25519. The private key
+    /// never leaves hookd.
+    async fn public_key(&self) -> Option<String> {
+        self.0.ed25519_key.as_deref().and_then(ed25519_public_key)
+    }
+
+    /// The JSONPath query (RFC 9535) an event's envelope must match for this hook to receive
+    /// it; null receives every event of `events`.
+    async fn filter(&self) -> Option<&str> {
+        self.0.filter.as_deref()
     }
 
     /// Request count, success rate and latency of this hook's attempts over the last `window`
@@ -137,16 +156,24 @@ impl Hook {
     }
 
     /// Keys replaced by `rotateHookSigningKey` that still sign (`webhook-signature` only) until
-    /// their grace period ends, newest first. Needs `hooks:write`.
+    /// their grace period ends, newest first: HMAC secrets as they are, Ed25519 keys as their
+    /// public key (`whpk_…`). Needs `hooks:write`.
     #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
     async fn previous_signing_keys(&self, _ctx: &Context<'_>) -> Result<Vec<PreviousSigningKey>> {
         Ok(self
             .0
             .previous_keys_at(now_ms())
             .into_iter()
-            .map(|k| PreviousSigningKey {
-                key: k.key,
-                expires_at: datetime(k.expires_at),
+            .filter_map(|k| {
+                let key = if k.key.starts_with(crate::delivery::sign::ED25519_PRIVATE_PREFIX) {
+                    ed25519_public_key(&k.key)?
+                } else {
+                    k.key
+                };
+                Some(PreviousSigningKey {
+                    key,
+                    expires_at: datetime(k.expires_at),
+                })
             })
             .collect())
     }
@@ -164,7 +191,7 @@ pub struct Header {
 /// A retired signing key that still signs during its grace period.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct PreviousSigningKey {
-    /// The retired key (`whsec_…`).
+    /// The retired key: an HMAC secret (`whsec_…`) or an Ed25519 public key (`whpk_…`).
     pub key: String,
     /// When it stops signing.
     pub expires_at: DateTime<Utc>,
@@ -195,6 +222,29 @@ pub struct CreateHookInput {
     /// Deliver events right away (default true).
     #[graphql(default = true)]
     pub enabled: bool,
+    /// A JSONPath query (RFC 9535, at most 1024 bytes) on the event envelope: the hook receives
+    /// an event only when it selects at least one node, e.g.
+    /// `$[?match(@.primaryEmail, '.*@acme\\.com')]`. Omitted: every event of `events`.
+    pub filter: Option<String>,
+    /// Which signatures to send (default HMAC).
+    #[graphql(default)]
+    pub signing_scheme: SigningScheme,
+}
+
+/// Which signatures a hook's requests carry.
+#[derive(Enum, Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[graphql(remote = "hook::SigningScheme")]
+pub enum SigningScheme {
+    /// HMAC-SHA256 with `signingKey`: `logto-signature-sha-256` and `webhook-signature: v1,…`
+    /// (what Logto receivers verify).
+    #[default]
+    Hmac,
+    /// Ed25519 only: `webhook-signature: v1a,…`, verified with `publicKey`; no shared secret.
+    #[graphql(name = "ED25519")]
+    Ed25519,
+    /// Both: every HMAC header, and a `v1a,` entry beside the `v1,` ones.
+    #[graphql(name = "HMAC_AND_ED25519")]
+    HmacAndEd25519,
 }
 
 /// Changes to a hook; omitted fields stay as they are.
@@ -210,6 +260,10 @@ pub struct UpdateHookInput {
     pub headers: Option<Vec<HeaderInput>>,
     /// Enable or disable. Disabling stops new deliveries.
     pub enabled: Option<bool>,
+    /// New filter (see `CreateHookInput.filter`); null removes it.
+    pub filter: MaybeUndefined<String>,
+    /// New signature scheme. The first scheme with ED25519 creates the hook's Ed25519 key.
+    pub signing_scheme: Option<SigningScheme>,
 }
 
 fn pairs(headers: Vec<HeaderInput>) -> Vec<(String, String)> {
@@ -224,6 +278,8 @@ impl From<CreateHookInput> for CreateHook {
             url: input.url,
             headers: pairs(input.headers),
             enabled: input.enabled,
+            filter: input.filter,
+            signing_scheme: input.signing_scheme.into(),
         }
     }
 }
@@ -236,6 +292,8 @@ impl From<UpdateHookInput> for UpdateHook {
             url: input.url,
             headers: input.headers.map(pairs),
             enabled: input.enabled,
+            filter: patch(input.filter),
+            signing_scheme: input.signing_scheme.map(Into::into),
         }
     }
 }
