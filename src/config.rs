@@ -31,6 +31,10 @@ pub struct RawSettings {
     /// HS256 secret (≥ 32 bytes); generated and kept in the data dir when unset
     #[arg(long, env = "HOOKD_JWT_SECRET", global = true, hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Master key sealing the hooks' signing keys at rest: base64 of 32 bytes; generated and
+    /// kept in the data dir (`master-key`, mode 0600) when unset
+    #[arg(long, env = "HOOKD_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<String>,
     /// JWKS URL of an external issuer (RS256/ES256/ES384)
     #[arg(long, env = "HOOKD_JWKS_URL", global = true)]
     pub jwks_url: Option<String>,
@@ -105,6 +109,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
     pub data_dir: PathBuf,
+    /// `HOOKD_SECRET_KEY`, checked; `None`: the data dir's key file.
+    pub secret_key: Option<String>,
     pub jwt: JwtKeyConfig,
     pub jwt_issuer: Option<String>,
     pub jwt_audience: Option<String>,
@@ -189,6 +195,10 @@ impl Config {
             ));
         }
 
+        let secret_key = non_empty(raw.secret_key);
+        if let Some(key) = &secret_key {
+            crate::seal::MasterKey::parse(key).map_err(|e| bad("HOOKD_SECRET_KEY", e.to_string()))?;
+        }
         let jwt = JwtKeyConfig::from_settings(raw.jwt_secret, raw.jwks_url, raw.jwt_public_key)?;
         let jwt_issuer = non_empty(raw.jwt_issuer);
         let jwt_audience = non_empty(raw.jwt_audience);
@@ -300,6 +310,7 @@ impl Config {
             listen,
             database_url,
             data_dir,
+            secret_key,
             jwt,
             jwt_issuer,
             jwt_audience,

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::dispatcher::Dispatcher;
 use crate::delivery::sender::Sender;
+use crate::seal::MasterKeys;
 
 /// Room for outcomes waiting to be recorded; senders wait when it is full.
 const RECORD_QUEUE: usize = 4096;
@@ -68,6 +69,8 @@ pub struct Handles {
     pub wake: Wake,
     pub sender: Arc<Sender>,
     pub config: Arc<Config>,
+    /// Opens the hooks' signing keys.
+    pub keys: Arc<MasterKeys>,
     /// Deliveries born leased to this process (`handoff.rs`).
     pub handed: mpsc::Receiver<handoff::Handed>,
 }
@@ -81,6 +84,7 @@ pub async fn run(handles: Handles, shutdown: CancellationToken) {
         wake,
         sender,
         config,
+        keys,
         handed,
     } = handles;
     let (records, queue) = mpsc::channel(RECORD_QUEUE);
@@ -92,6 +96,7 @@ pub async fn run(handles: Handles, shutdown: CancellationToken) {
         sender,
         wake,
         records,
+        keys,
         lease: config.lease(),
         delivery_timeout: config.delivery_timeout,
         retry_schedule: config.retry_schedule.clone().into(),

@@ -30,6 +30,7 @@ use crate::domain::now_ms;
 use crate::domain::webhooks::outbox::{self, Born, Emitted, NewEvent};
 use crate::error::{AppError, AppResult};
 use crate::publish::Publisher;
+use crate::seal::MasterKeys;
 
 /// Most emits in one transaction.
 pub const GROUP: usize = 256;
@@ -48,9 +49,16 @@ pub struct GroupCommit(mpsc::Sender<Request>);
 
 impl GroupCommit {
     /// Starts the task. Deliveries it hands over are leased for `lease`.
-    pub fn start(db: Db, publisher: Publisher, handoff: Handoff, lease: Duration) -> GroupCommit {
+    /// `keys` open the hooks' signing keys for the deliveries it hands over.
+    pub fn start(
+        db: Db,
+        publisher: Publisher,
+        handoff: Handoff,
+        lease: Duration,
+        keys: Arc<MasterKeys>,
+    ) -> GroupCommit {
         let (sender, requests) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, requests, publisher, handoff, lease));
+        tokio::spawn(run(db, requests, publisher, handoff, lease, keys));
         GroupCommit(sender)
     }
 
@@ -74,13 +82,20 @@ fn stopped() -> AppError {
 
 type Reply = oneshot::Sender<AppResult<Emitted>>;
 
-async fn run(db: Db, mut requests: mpsc::Receiver<Request>, publisher: Publisher, handoff: Handoff, lease: Duration) {
+async fn run(
+    db: Db,
+    mut requests: mpsc::Receiver<Request>,
+    publisher: Publisher,
+    handoff: Handoff,
+    lease: Duration,
+    keys: Arc<MasterKeys>,
+) {
     let mut group = Vec::with_capacity(GROUP);
     while requests.recv_many(&mut group, GROUP).await > 0 {
         let (news, replies): (Vec<(String, NewEvent)>, Vec<Reply>) =
             group.drain(..).map(|r| ((r.tenant, r.new), r.reply)).unzip();
         match store(&db, &news, &handoff, lease).await {
-            Ok(stored) => hand_over(stored, replies, &publisher),
+            Ok(stored) => hand_over(stored, replies, &publisher, &keys),
             Err(e) if news.len() == 1 => {
                 if let Some(reply) = replies.into_iter().next() {
                     let _ = reply.send(Err(e));
@@ -90,7 +105,7 @@ async fn run(db: Db, mut requests: mpsc::Receiver<Request>, publisher: Publisher
                 tracing::warn!(error = ?e, size = news.len(), "a group of emits failed; storing them one by one");
                 for (new, reply) in news.chunks(1).zip(replies) {
                     match store(&db, new, &handoff, lease).await {
-                        Ok(stored) => hand_over(stored, vec![reply], &publisher),
+                        Ok(stored) => hand_over(stored, vec![reply], &publisher, &keys),
                         Err(e) => drop(reply.send(Err(e))),
                     }
                 }
@@ -124,11 +139,18 @@ async fn store(
 
 /// After the commit: publish, hand the leased deliveries to the dispatcher (after their
 /// "created" update, so subscribers see them in order), answer each caller.
-fn hand_over((emitted, places): (Vec<Emitted>, Vec<Place>), replies: Vec<Reply>, publisher: &Publisher) {
+fn hand_over(
+    (emitted, places): (Vec<Emitted>, Vec<Place>),
+    replies: Vec<Reply>,
+    publisher: &Publisher,
+    keys: &MasterKeys,
+) {
     publisher.emitted(&emitted);
     {
         let now = now_ms();
-        let mut targets: HashMap<&str, Arc<Target>> = HashMap::new();
+        // A hook whose keys do not open (its deliveries keep their lease and are claimed when
+        // it runs out, and fail the same way there, loudly) gets no target.
+        let mut targets: HashMap<&str, Option<Arc<Target>>> = HashMap::new();
         let mut places = places.into_iter();
         for e in &emitted {
             let leased = e
@@ -137,10 +159,13 @@ fn hand_over((emitted, places): (Vec<Emitted>, Vec<Place>), replies: Vec<Reply>,
                 .zip(&e.hooks)
                 .filter(|(d, _)| d.status == DeliveryStatus::Sending);
             for ((delivery, hook), place) in leased.zip(places.by_ref()) {
-                let target = targets
-                    .entry(hook.id.as_str())
-                    .or_insert_with(|| Arc::new(Target::of(hook, now)))
-                    .clone();
+                let target = targets.entry(hook.id.as_str()).or_insert_with(|| {
+                    Target::of(hook, now, keys)
+                        .map_err(|e| tracing::error!(error = %e, "cannot open a hook's keys"))
+                        .ok()
+                        .map(Arc::new)
+                });
+                let Some(target) = target.clone() else { continue };
                 place.send(Handed {
                     delivery: delivery.clone(),
                     target,

@@ -17,6 +17,7 @@ pub mod http;
 pub mod metrics;
 pub mod publish;
 pub mod relay;
+pub mod seal;
 pub mod ssrf;
 pub mod state;
 
@@ -38,6 +39,7 @@ use crate::domain::webhooks::hooks::HookRules;
 use crate::domain::webhooks::lifecycle;
 use crate::group_commit::GroupCommit;
 use crate::publish::Publisher;
+use crate::seal::MasterKeys;
 use crate::ssrf::TargetPolicy;
 use crate::state::AppState;
 
@@ -59,11 +61,22 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
     db.migrate()
         .await
         .map_err(|e| anyhow::anyhow!("HOOKD_DATABASE_URL (--database-url): cannot migrate the database: {e}"))?;
+    let keys = Arc::new(MasterKeys::load(config.secret_key.as_deref(), &config.data_dir)?);
+    let resealed = seal::seal_stored(&db, &keys)
+        .await
+        .map_err(|e| anyhow::anyhow!("hooks' signing keys: {e:#}"))?;
+    if resealed > 0 {
+        tracing::info!(
+            resealed,
+            "sealed hooks' signing keys stored before this version or under another master key"
+        );
+    }
     let targets = Arc::new(TargetPolicy::new(config.allowed_targets.clone()));
     let sender = Sender::new(targets.clone(), config.delivery_timeout)?;
     let hook_rules = HookRules {
         max_hooks_per_tenant: config.max_hooks_per_tenant,
         targets,
+        keys: keys.clone(),
     };
     metrics::install();
     // On PostgreSQL the bus and the wake-ups reach the other instances on the database too.
@@ -77,7 +90,7 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
         bus: bus.clone(),
         wake: wake.clone(),
     };
-    let emits = GroupCommit::start(db.clone(), publisher, handoff, config.lease());
+    let emits = GroupCommit::start(db.clone(), publisher, handoff, config.lease(), keys);
     Ok(App {
         handed,
         relay,
@@ -143,6 +156,7 @@ impl App {
                 wake: state.wake.clone(),
                 sender: state.sender.clone(),
                 config: state.config.clone(),
+                keys: state.hook_rules.keys.clone(),
                 handed: self.handed,
             },
             shutdown.clone(),

@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 use hookd::auth::{Auth, DEFAULT_TENANT, Scope};
 use hookd::config::{Config, LogFormat, RawSettings};
+use hookd::seal::{self, MasterKeys};
 
 /// Webhook service for identity events: GraphQL API, durable signed delivery, live delivery state.
 #[derive(Parser)]
@@ -30,6 +31,17 @@ enum Command {
     Token(TokenArgs),
     /// Print the GraphQL SDL (the committed schema.graphql)
     Schema,
+    /// Re-seal every hook's signing keys under a new master key, in one transaction (stop
+    /// every hookd process on the database first)
+    RotateMasterKey(RotateArgs),
+}
+
+#[derive(Args)]
+struct RotateArgs {
+    /// The new master key (base64 of 32 bytes), required when the current one is given in
+    /// HOOKD_SECRET_KEY; without HOOKD_SECRET_KEY a new key file is generated in the data dir
+    #[arg(long, env = "HOOKD_NEW_SECRET_KEY", hide_env_values = true)]
+    new_key: Option<String>,
 }
 
 #[derive(Args)]
@@ -69,6 +81,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
             Command::Token(args) => token(config, args),
+            Command::RotateMasterKey(args) => rotate_master_key(config, args).await,
             Command::Schema => Ok(()),
         }
     });
@@ -126,7 +139,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn migrate(config: Config) -> anyhow::Result<()> {
     let db = hookd::db::Db::connect(&config.database_url, config.sqlite_synchronous).await?;
     db.migrate().await?;
+    // Signing keys stored in plaintext by an older version are sealed as part of migrating.
+    let keys = MasterKeys::load(config.secret_key.as_deref(), &config.data_dir)?;
+    let sealed = seal::seal_stored(&db, &keys).await?;
     println!("migrations applied");
+    if sealed > 0 {
+        println!("{sealed} hooks' signing keys sealed");
+    }
+    Ok(())
+}
+
+async fn rotate_master_key(config: Config, args: RotateArgs) -> anyhow::Result<()> {
+    let db = hookd::db::Db::connect(&config.database_url, config.sqlite_synchronous).await?;
+    db.migrate().await?;
+    let (id, resealed) = seal::rotate(
+        &db,
+        config.secret_key.as_deref(),
+        args.new_key.as_deref(),
+        &config.data_dir,
+    )
+    .await?;
+    println!("{resealed} hooks' keys re-sealed under master key {id}");
+    if config.secret_key.is_some() {
+        println!("now set HOOKD_SECRET_KEY to the new key (the old one no longer opens anything)");
+    }
     Ok(())
 }
 

@@ -31,6 +31,7 @@ use crate::delivery::retry::{self, Attempted, JITTER};
 use crate::delivery::sender::Sender;
 use crate::delivery::target::{Target, delivery_body};
 use crate::domain::{now_ms, webhooks::lifecycle};
+use crate::seal::MasterKeys;
 
 /// Most deliveries claimed in one statement.
 const BATCH: usize = 256;
@@ -51,6 +52,8 @@ struct Work<'a> {
 /// The dispatcher's handles and settings, built once by `delivery::run`.
 pub struct Dispatcher {
     pub db: Db,
+    /// Opens the hooks' signing keys.
+    pub keys: Arc<MasterKeys>,
     /// Where the claim's SENDING updates go.
     pub bus: Bus,
     /// The HTTP client that sends (signing, SSRF checks, limits).
@@ -361,8 +364,13 @@ impl Dispatcher {
             .all(&self.db.read)
             .await?
             .into_iter()
-            .map(|h| (h.id.clone(), Arc::new(Target::of(&h, now))))
-            .collect();
+            // A hook whose keys do not open fails the whole load (the claimed rows keep their
+            // lease), rather than looking deleted, which would cancel its deliveries.
+            .map(|h| match Target::of(&h, now, &self.keys) {
+                Ok(target) => Ok((h.id.clone(), Arc::new(target))),
+                Err(e) => Err(sea_orm::DbErr::Custom(format!("{e:#}"))),
+            })
+            .collect::<Result<_, _>>()?;
         let events = event::Entity::find()
             .filter(event::Column::TenantId.is_in(tenants))
             .filter(event::Column::Id.is_in(event_ids))

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::delivery::sender::Outgoing;
 use crate::delivery::sign::{ED25519_PRIVATE_PREFIX, HMAC_PREFIX};
+use crate::seal::MasterKeys;
 
 /// A hook as the sender sees it.
 #[derive(Clone, Debug)]
@@ -25,7 +26,9 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn of(hook: &hook::Model, now: i64) -> Target {
+    /// The target of `hook` at `now`, its keys opened with `keys`.
+    pub fn of(hook: &hook::Model, now: i64, keys: &MasterKeys) -> anyhow::Result<Target> {
+        let hook = &keys.opened(hook)?;
         let scheme = hook.signing_scheme;
         let wanted = |key: &str| {
             (scheme.hmac() && key.starts_with(HMAC_PREFIX))
@@ -33,14 +36,14 @@ impl Target {
         };
         let current = std::iter::once(hook.signing_key.clone()).chain(hook.ed25519_key.clone());
         let previous = hook.previous_keys_at(now).into_iter().map(|k| k.key);
-        Target {
+        Ok(Target {
             hook_id: hook.id.clone(),
             url: hook.url.clone(),
             enabled: hook.enabled,
             logto_key: scheme.hmac().then(|| hook.signing_key.clone()),
             standard_keys: current.chain(previous).filter(|key| wanted(key)).collect(),
             headers: hook.header_pairs(),
-        }
+        })
     }
 
     /// The request for one message to `url` (the hook's own URL unless a test overrides it).

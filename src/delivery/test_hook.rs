@@ -11,7 +11,8 @@ use entity::hook;
 use crate::delivery::sender::Sender;
 use crate::delivery::target::Target;
 use crate::domain::{iso_now, new_id, now_ms, webhooks::catalogue};
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
+use crate::seal::MasterKeys;
 
 /// Bytes of the response body reported back.
 pub const MAX_REPORTED_BYTES: usize = 4 * 1024;
@@ -76,8 +77,14 @@ pub struct TestOutcome {
 }
 
 /// Sends one test payload per event to `url` (or the hook's URL) and waits for the answers.
-pub async fn run(sender: &Sender, hook: &hook::Model, events: &[String], url: Option<&str>) -> Vec<TestOutcome> {
-    let target = Target::of(hook, now_ms());
+pub async fn run(
+    sender: &Sender,
+    keys: &MasterKeys,
+    hook: &hook::Model,
+    events: &[String],
+    url: Option<&str>,
+) -> AppResult<Vec<TestOutcome>> {
+    let target = Target::of(hook, now_ms(), keys).map_err(AppError::Internal)?;
     let url = url.unwrap_or(&hook.url);
     let sends = events.iter().map(|event| {
         let body = test_payload(event, &hook.id).to_string();
@@ -95,7 +102,7 @@ pub async fn run(sender: &Sender, hook: &hook::Model, events: &[String], url: Op
             }
         }
     });
-    join_all(sends).await
+    Ok(join_all(sends).await)
 }
 
 fn truncate(mut text: String, max: usize) -> String {

@@ -21,6 +21,7 @@ mod plans;
 mod policy;
 mod receiver;
 mod schema;
+mod sealed;
 mod ssrf;
 mod startup;
 mod subscriptions;

@@ -50,6 +50,8 @@ async fn a_bad_setting_stops_start_up_with_one_line() {
             "HOOKD_ALLOWED_TARGETS",
         ),
         (vec![("HOOKD_JWT_SECRET", "short".into())], "HOOKD_JWT_SECRET"),
+        (vec![("HOOKD_SECRET_KEY", "c2hvcnQ=".into())], "HOOKD_SECRET_KEY"),
+        (vec![("HOOKD_SECRET_KEY", "not base64!".into())], "HOOKD_SECRET_KEY"),
         (
             vec![("HOOKD_JWT_PUBLIC_KEY", "/nonexistent/key.pem".into())],
             "HOOKD_JWT_PUBLIC_KEY",

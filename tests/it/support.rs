@@ -122,6 +122,31 @@ pub async fn fresh_database(backend: Backend, dir: &TempDir) -> String {
     }
 }
 
+/// A stopped server's database and data dir, to run a command on before starting it again.
+pub struct Stopped {
+    pub dir: TempDir,
+    pub database_url: String,
+}
+
+impl Stopped {
+    pub async fn start(self, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
+        TestApp::spawn_at(self.dir, self.database_url, configure).await
+    }
+
+    /// Runs the real `hookd` binary with `args` on this database and data dir.
+    pub fn hookd(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hookd"))
+            .args(args)
+            .env_clear()
+            .env("HOOKD_DATABASE_URL", &self.database_url)
+            .env("HOOKD_DATA_DIR", self.dir.path())
+            .env("HOOKD_JWT_SECRET", TEST_SECRET)
+            .envs(env.iter().copied())
+            .output()
+            .expect("hookd runs")
+    }
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         TestApp::spawn_with(backend, |_| {}).await
@@ -140,7 +165,12 @@ impl TestApp {
     }
 
     /// Stops this server and starts a new one on the same database and data dir.
-    pub async fn restart(mut self, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
+    pub async fn restart(self, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
+        self.stop().await.start(configure).await
+    }
+
+    /// Stops this server (waiting for it to finish), keeping its database and data dir.
+    pub async fn stop(mut self) -> Stopped {
         self.shutdown.cancel();
         // The old server must be gone (dispatcher, recorder and pruner included) before the new
         // one starts, or a late write of the old one could race the test's next assertions.
@@ -151,7 +181,10 @@ impl TestApp {
                 .expect("old server shut down cleanly");
         }
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("tempdir"));
-        TestApp::spawn_at(dir, self.database_url.clone(), configure).await
+        Stopped {
+            dir,
+            database_url: self.database_url.clone(),
+        }
     }
 
     async fn spawn_at(dir: TempDir, database_url: String, configure: impl FnOnce(&mut RawSettings)) -> TestApp {

@@ -132,6 +132,10 @@ const CROSS_TENANT_READS: &[(&str, &str)] = &[
         "deliveries::pending_count: the backlog gauge of /metrics",
     ),
     (
+        r#"SELECT DISTINCT "hooks"."tenant_id" FROM "hooks""#,
+        "seal::seal_stored: the tenants whose hooks' keys are checked and sealed at start",
+    ),
+    (
         r#"FROM "deliveries" WHERE "deliveries"."updated_at" >= $1 ORDER BY"#,
         "relay/listen.rs: the deliveries changed anywhere during a gap in the relay",
     ),
@@ -279,7 +283,9 @@ async fn every_statement_names_its_tenant() {
     let mut problems = Vec::new();
     for sql in &statements {
         let head = sql.trim_start().to_ascii_uppercase();
+        // PostgreSQL's own checks (a new foreign key's validation) qualify every operator.
         if sql.starts_with(HARNESS_SQL.trim_end())
+            || sql.contains("OPERATOR(pg_catalog.")
             || !["SELECT", "INSERT", "UPDATE", "DELETE", "WITH"]
                 .iter()
                 .any(|verb| head.starts_with(verb))

@@ -21,6 +21,7 @@ use crate::domain::tenant::scoped;
 use crate::domain::webhooks::outbox::Committed;
 use crate::domain::{Patch, new_id, now_ms, webhooks::events, webhooks::filter, webhooks::lifecycle, webhooks::outbox};
 use crate::error::{AppError, AppResult};
+use crate::seal::MasterKeys;
 use crate::ssrf::TargetPolicy;
 
 pub const MAX_URL_LEN: usize = 2048;
@@ -49,11 +50,13 @@ const RESERVED_HEADERS: [&str; 11] = [
     "logto-signature-sha-256",
 ];
 
-/// What a hook must not break: the operator's limits and target policy.
-#[derive(Clone, Debug)]
+/// What a hook must not break: the operator's limits and target policy; and the master keys
+/// its secrets are sealed with.
+#[derive(Clone)]
 pub struct HookRules {
     pub max_hooks_per_tenant: u64,
     pub targets: std::sync::Arc<TargetPolicy>,
+    pub keys: std::sync::Arc<MasterKeys>,
 }
 
 /// Raw input for a new hook, before validation.
@@ -138,19 +141,24 @@ pub async fn create(db: &Db, caller: &Caller, input: CreateHook, rules: &HookRul
         )));
     }
     let now = now_ms();
+    let id = new_id();
+    let seal = |column: &str, plain: &str| rules.keys.seal_column(tenant, &id, column, plain);
     let model = hook::ActiveModel {
-        id: Set(new_id()),
+        id: Set(id.clone()),
         tenant_id: Set(tenant.to_owned()),
         name: Set(hook.name),
         url: Set(hook.url),
         events: Set(to_json(&hook.events)),
         headers: Set(to_json(&hook.headers)),
         enabled: Set(hook.enabled),
-        signing_key: Set(new_signing_key()),
-        previous_keys: Set("[]".to_owned()),
+        signing_key: Set(seal("signing_key", &new_signing_key())),
+        previous_keys: Set(seal("previous_keys", "[]")),
         filter: Set(hook.filter),
         signing_scheme: Set(hook.signing_scheme),
-        ed25519_key: Set(hook.signing_scheme.ed25519().then(new_ed25519_key)),
+        ed25519_key: Set(hook
+            .signing_scheme
+            .ed25519()
+            .then(|| seal("ed25519_key", &new_ed25519_key()))),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -201,7 +209,8 @@ pub async fn update(
         if let Some(scheme) = input.signing_scheme {
             // The first scheme with Ed25519 creates the key; later changes keep it.
             if scheme.ed25519() && current.ed25519_key.is_none() {
-                model.ed25519_key = Set(Some(new_ed25519_key()));
+                let key = rules.keys.seal_column(tenant, id, "ed25519_key", &new_ed25519_key());
+                model.ed25519_key = Set(Some(key));
             }
             model.signing_scheme = Set(scheme);
         }
@@ -241,7 +250,13 @@ pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<S
 /// Replaces the signing keys (the HMAC secret, and the Ed25519 key if the hook has one). The old
 /// keys keep signing (Standard Webhooks header only) for `grace_seconds`; keys past their grace
 /// and all but the newest `MAX_PREVIOUS_KEYS` are dropped.
-pub async fn rotate_signing_key(db: &Db, caller: &Caller, id: &str, grace_seconds: i64) -> AppResult<hook::Model> {
+pub async fn rotate_signing_key(
+    db: &Db,
+    caller: &Caller,
+    id: &str,
+    grace_seconds: i64,
+    keys: &MasterKeys,
+) -> AppResult<hook::Model> {
     let tenant = caller.tenant.as_str();
     if !(0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
         return Err(AppError::bad_input(
@@ -250,7 +265,8 @@ pub async fn rotate_signing_key(db: &Db, caller: &Caller, id: &str, grace_second
         ));
     }
     let txn = db.write.begin().await?;
-    let current = get_required(&txn, tenant, id).await?;
+    let sealed = get_required(&txn, tenant, id).await?;
+    let current = keys.opened(&sealed).map_err(AppError::Internal)?;
     let now = now_ms();
     let mut previous = current.previous_keys_at(now);
     if grace_seconds > 0 {
@@ -262,11 +278,15 @@ pub async fn rotate_signing_key(db: &Db, caller: &Caller, id: &str, grace_second
         previous.splice(0..0, retired);
     }
     previous.truncate(MAX_PREVIOUS_KEYS);
-    let ed25519_key = current.ed25519_key.as_ref().map(|_| new_ed25519_key());
-    let mut model: hook::ActiveModel = current.into();
+    let seal = |column: &str, plain: &str| keys.seal_column(tenant, id, column, plain);
+    let ed25519_key = current
+        .ed25519_key
+        .as_ref()
+        .map(|_| seal("ed25519_key", &new_ed25519_key()));
+    let mut model: hook::ActiveModel = sealed.into();
     model.ed25519_key = Set(ed25519_key);
-    model.signing_key = Set(new_signing_key());
-    model.previous_keys = Set(to_json(&previous));
+    model.signing_key = Set(seal("signing_key", &new_signing_key()));
+    model.previous_keys = Set(seal("previous_keys", &to_json(&previous)));
     model.updated_at = Set(now);
     let model = model.update(&txn).await?;
     txn.commit().await?;

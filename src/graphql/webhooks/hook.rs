@@ -28,6 +28,14 @@ impl Hook {
     ];
 }
 
+impl Hook {
+    /// The hook with its keys opened (they are stored sealed, `seal.rs`).
+    fn opened(&self, ctx: &Context<'_>) -> Result<hook::Model> {
+        let state = crate::graphql::context::state(ctx)?;
+        Ok(state.hook_rules.keys.opened(&self.0).map_err(AppError::Internal)?)
+    }
+}
+
 impl From<hook::Model> for Hook {
     fn from(model: hook::Model) -> Self {
         Hook(model)
@@ -85,8 +93,8 @@ impl Hook {
     /// string as the HMAC key, and `webhook-signature`'s `v1,` entries with its base64-decoded
     /// part. It signs only when `signingScheme` includes HMAC. Needs `hooks:write`.
     #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
-    async fn signing_key(&self) -> &str {
-        &self.0.signing_key
+    async fn signing_key(&self, ctx: &Context<'_>) -> Result<String> {
+        Ok(self.opened(ctx)?.signing_key)
     }
 
     /// Which signatures this hook's requests carry.
@@ -97,8 +105,11 @@ impl Hook {
     /// The Ed25519 public key (`whpk_` + base64 of its 32 bytes) that verifies the `v1a,` entries
     /// of `webhook-signature`; null until `signingScheme` has included ED25519. The private key
     /// never leaves hookd.
-    async fn public_key(&self) -> Option<String> {
-        self.0.ed25519_key.as_deref().and_then(ed25519_public_key)
+    async fn public_key(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        if self.0.ed25519_key.is_none() {
+            return Ok(None);
+        }
+        Ok(self.opened(ctx)?.ed25519_key.as_deref().and_then(ed25519_public_key))
     }
 
     /// The JSONPath query (RFC 9535) an event's envelope must match for this hook to receive
@@ -159,9 +170,9 @@ impl Hook {
     /// their grace period ends, newest first: HMAC secrets as they are, Ed25519 keys as their
     /// public key (`whpk_…`). Needs `hooks:write`.
     #[graphql(guard = "RequireScope(Scope::HooksWrite)")]
-    async fn previous_signing_keys(&self, _ctx: &Context<'_>) -> Result<Vec<PreviousSigningKey>> {
+    async fn previous_signing_keys(&self, ctx: &Context<'_>) -> Result<Vec<PreviousSigningKey>> {
         Ok(self
-            .0
+            .opened(ctx)?
             .previous_keys_at(now_ms())
             .into_iter()
             .filter_map(|k| {

@@ -76,11 +76,15 @@ impl HookMutation {
     ) -> Result<Hook> {
         guard::selection_allowed(ctx, Hook::NESTED_SCOPES)?;
         let state = context::state(ctx)?;
-        Ok(
-            hooks::rotate_signing_key(&state.db, &context::caller(ctx)?, &id, grace_period_seconds.into())
-                .await?
-                .into(),
+        Ok(hooks::rotate_signing_key(
+            &state.db,
+            &context::caller(ctx)?,
+            &id,
+            grace_period_seconds.into(),
+            &state.hook_rules.keys,
         )
+        .await?
+        .into())
     }
 
     /// Sends one test payload per event (Logto's fixed test data), signed like a real delivery,
@@ -110,7 +114,7 @@ impl HookMutation {
         // tenant each have a bound.
         budget::charge_test_sends(ctx, events.len())?;
         let _reserved = state.test_sends.reserve(tenant, events.len())?;
-        let outcomes = test_hook::run(&state.sender, &hook, &events, url.as_deref()).await;
+        let outcomes = test_hook::run(&state.sender, &state.hook_rules.keys, &hook, &events, url.as_deref()).await?;
         Ok(outcomes
             .into_iter()
             .map(|o| TestDelivery {
