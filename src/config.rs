@@ -98,6 +98,12 @@ pub struct RawSettings {
     /// Active subscriptions on one WebSocket connection [default: 32]
     #[arg(long, env = "HOOKD_MAX_SUBSCRIPTIONS_PER_CONNECTION", global = true)]
     pub max_subscriptions_per_connection: Option<String>,
+    /// Disable a hook whose attempts have all failed for this long [default: 5d]
+    #[arg(long, env = "HOOKD_DISABLE_AFTER", global = true)]
+    pub disable_after: Option<String>,
+    /// ... and that has failed at least this many attempts in that time [default: 5]
+    #[arg(long, env = "HOOKD_DISABLE_MIN_ATTEMPTS", global = true)]
+    pub disable_min_attempts: Option<String>,
     /// SQLite commit durability: normal (survives a crash of hookd) or full (also a power loss) [default: normal]
     #[arg(long, env = "HOOKD_SQLITE_SYNCHRONOUS", global = true)]
     pub sqlite_synchronous: Option<String>,
@@ -132,6 +138,9 @@ pub struct Config {
     pub max_connections: usize,
     pub max_subscriptions_per_connection: usize,
     pub sqlite_synchronous: crate::db::SqliteDurability,
+    /// A hook failing for this long (and `disable_min_attempts` attempts) is disabled.
+    pub disable_after: Duration,
+    pub disable_min_attempts: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,6 +315,20 @@ impl Config {
             }
         };
 
+        let disable_after = match raw.disable_after.as_deref() {
+            None => Duration::from_secs(5 * 86_400),
+            Some(s) => parse_duration("HOOKD_DISABLE_AFTER", s)?,
+        };
+        if disable_after < Duration::from_secs(1) || disable_after > Duration::from_secs(365 * 86_400) {
+            return Err(bad("HOOKD_DISABLE_AFTER", "must be between 1s and 365d"));
+        }
+        let disable_min_attempts = parse_count(
+            "HOOKD_DISABLE_MIN_ATTEMPTS",
+            raw.disable_min_attempts.as_deref(),
+            5,
+            1_000_000,
+        )? as u32;
+
         Ok(Config {
             listen,
             database_url,
@@ -332,6 +355,8 @@ impl Config {
             max_connections,
             max_subscriptions_per_connection,
             sqlite_synchronous,
+            disable_after,
+            disable_min_attempts,
         })
     }
 

@@ -22,6 +22,8 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::dispatcher::Dispatcher;
 use crate::delivery::sender::Sender;
+use crate::domain::webhooks::lifecycle::DisablePolicy;
+use crate::publish::Publisher;
 use crate::seal::MasterKeys;
 
 /// Room for outcomes waiting to be recorded; senders wait when it is full.
@@ -88,7 +90,15 @@ pub async fn run(handles: Handles, shutdown: CancellationToken) {
         handed,
     } = handles;
     let (records, queue) = mpsc::channel(RECORD_QUEUE);
-    let recorder = tokio::spawn(recorder::run(db.clone(), queue, wake.clone(), bus.clone()));
+    let publisher = Publisher {
+        bus: bus.clone(),
+        wake: wake.clone(),
+    };
+    let policy = DisablePolicy {
+        after: config.disable_after,
+        min_attempts: config.disable_min_attempts,
+    };
+    let recorder = tokio::spawn(recorder::run(db.clone(), queue, publisher, policy));
     let pruner = tokio::spawn(pruner::run(db.clone(), config.retention, shutdown.clone()));
     let dispatcher = Dispatcher {
         db,

@@ -125,12 +125,17 @@ async fn store(
     let lease_until = now_ms() + lease.as_millis() as i64;
     let mut places = Vec::new();
     let txn = db.write.begin().await?;
-    let emitted = outbox::emit_many(&txn, news, |_| match handoff.place() {
-        Some(place) => {
-            places.push(place);
-            Born::LeasedUntil(lease_until)
+    // A paced hook's deliveries (ordered, rate-limited) go through the claim, where its order
+    // and rate are kept.
+    let emitted = outbox::emit_many(&txn, news, |hook| {
+        let place = (!hook.paced()).then(|| handoff.place()).flatten();
+        match place {
+            Some(place) => {
+                places.push(place);
+                Born::LeasedUntil(lease_until)
+            }
+            None => Born::Pending,
         }
-        None => Born::Pending,
     })
     .await?;
     txn.commit().await?;

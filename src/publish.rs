@@ -52,7 +52,8 @@ impl Publisher {
             claimable |= delivery.status == DeliveryStatus::Pending;
             let mut created = DeliveryUpdate::of(delivery);
             created.status = DeliveryStatus::Pending;
-            created.next_attempt_at = Some(delivery.created_at);
+            // Due now, unless it waits its turn on an ordered hook.
+            created.next_attempt_at = delivery.due_at.map(|_| delivery.created_at);
             self.bus.delivery(created);
         }
         self.bus.event(event.clone());

@@ -31,6 +31,18 @@ pub struct Model {
     pub signing_scheme: SigningScheme,
     /// Ed25519 private key, `whsk_` + base64 of its 32-byte seed, once a scheme has used it.
     pub ed25519_key: Option<String>,
+    /// Deliveries go one at a time, in event order.
+    pub ordered: bool,
+    /// Deliveries per second, across all processes; `None`: unlimited.
+    pub rate_limit: Option<i32>,
+    /// When the next send of a rate-limited hook may start (epoch microseconds).
+    pub rate_next_at: Option<i64>,
+    /// When the current run of failed attempts began (epoch ms); `None` after a success.
+    pub failing_since: Option<i64>,
+    /// Failed attempts since `failing_since`.
+    pub failed_attempts: i32,
+    /// Why a disabled hook is off; `None` while enabled.
+    pub disabled_reason: Option<DisabledReason>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -66,6 +78,31 @@ impl SigningScheme {
     }
 }
 
+/// Why a hook was disabled. Stored as its upper-case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum DisabledReason {
+    /// The receiver answered `410 Gone`.
+    #[sea_orm(string_value = "GONE")]
+    Gone,
+    /// Every attempt failed for longer than `HOOKD_DISABLE_AFTER`.
+    #[sea_orm(string_value = "FAILING")]
+    Failing,
+    /// Someone turned it off through the API.
+    #[sea_orm(string_value = "USER")]
+    User,
+}
+
+impl DisabledReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisabledReason::Gone => "GONE",
+            DisabledReason::Failing => "FAILING",
+            DisabledReason::User => "USER",
+        }
+    }
+}
+
 /// A retired signing key (`whsec_…` or `whsk_…`) that still signs until `expires_at` (ms).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -77,6 +114,12 @@ pub struct PreviousKey {
 /// The JSON columns, decoded. They are written only by hookd from validated input, so a value
 /// that does not decode is treated as empty rather than failing a read.
 impl Model {
+    /// Whether the hook's deliveries must go through the claim, where ordering and the rate
+    /// limit are kept, rather than be born leased and handed over in memory.
+    pub fn paced(&self) -> bool {
+        self.ordered || self.rate_limit.is_some()
+    }
+
     /// The event names this hook receives, in the order given.
     pub fn event_names(&self) -> Vec<String> {
         serde_json::from_str(&self.events).unwrap_or_default()

@@ -14,6 +14,7 @@ mod m20261203_000008_deliveries_by_tenant_and_event;
 mod m20261203_000009_keys_include_tenant;
 mod m20261203_000010_claim_index_by_tenant;
 mod m20261203_000011_hook_filter_and_ed25519;
+mod m20261206_000012_hook_delivery_policy;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_keys_include_tenant::Migration),
             Box::new(m20261203_000010_claim_index_by_tenant::Migration),
             Box::new(m20261203_000011_hook_filter_and_ed25519::Migration),
+            Box::new(m20261206_000012_hook_delivery_policy::Migration),
         ]
     }
 }

@@ -7,7 +7,8 @@
 //! claimed from the table with a lease: a commit that creates claimable deliveries wakes the
 //! loop at once, and between wake-ups the loop sleeps until the next delivery falls due, at
 //! most the poll interval. No transaction is open while a request is on the wire: claim (or birth), send
-//! and record are separate steps.
+//! and record are separate steps. A rate-limited hook's claimed deliveries first book their
+//! send times (`domain/webhooks/pacing.rs`) and wait for them without holding a slot.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,7 +31,8 @@ use crate::delivery::recorder::Record;
 use crate::delivery::retry::{self, Attempted, JITTER};
 use crate::delivery::sender::Sender;
 use crate::delivery::target::{Target, delivery_body};
-use crate::domain::{now_ms, webhooks::lifecycle};
+use crate::domain::now_ms;
+use crate::domain::webhooks::{lifecycle, pacing};
 use crate::seal::MasterKeys;
 
 /// Most deliveries claimed in one statement.
@@ -47,6 +49,8 @@ struct Work<'a> {
     in_flight: &'a Arc<Semaphore>,
     hook_limits: &'a Arc<HookLimits>,
     tracker: &'a TaskTracker,
+    /// Ends the waits of deliveries booked for later.
+    shutdown: &'a CancellationToken,
 }
 
 /// The dispatcher's handles and settings, built once by `delivery::run`.
@@ -163,6 +167,7 @@ impl Dispatcher {
             in_flight: &in_flight,
             hook_limits: &hook_limits,
             tracker: &tracker,
+            shutdown: &shutdown,
         };
         let mut claim_now = true;
         let mut claim_at = Instant::now();
@@ -262,10 +267,25 @@ impl Dispatcher {
         // More may be due: claim again at once. Otherwise everything due was taken, so wait
         // for a wake-up (a commit since the claim has left one stored) instead of spending a
         // write on a claim that finds nothing.
+        let mut paced: HashMap<String, (Arc<Target>, Vec<delivery::Model>)> = HashMap::new();
         for delivery in claimed {
             let hook = hooks.get(&delivery.hook_id).cloned();
-            let event = events.get(&delivery.event_id).cloned();
-            self.start(delivery, hook, event, work).await;
+            match hook {
+                Some(hook) if hook.enabled && hook.rate_limit.is_some() => {
+                    paced
+                        .entry(delivery.hook_id.clone())
+                        .or_insert((hook, Vec::new()))
+                        .1
+                        .push(delivery);
+                }
+                hook => {
+                    let event = events.get(&delivery.event_id).cloned();
+                    self.start(delivery, hook, event, None, work).await;
+                }
+            }
+        }
+        for (hook, deliveries) in paced.into_values() {
+            self.pace(hook, deliveries, &events, work).await;
         }
         if more_due {
             Claimed::More
@@ -288,16 +308,50 @@ impl Dispatcher {
             return;
         }
         self.bus.delivery(DeliveryUpdate::of(&delivery));
-        self.start(delivery, Some(target), Some(event), work).await;
+        self.start(delivery, Some(target), Some(event), None, work).await;
+    }
+
+    /// Books send times for claimed deliveries of a rate-limited hook and starts those that got
+    /// one; the rest go back to the table, due when their turn could come.
+    async fn pace(
+        self: &Arc<Self>,
+        hook: Arc<Target>,
+        deliveries: Vec<delivery::Model>,
+        events: &HashMap<String, Arc<event::Model>>,
+        work: &Work<'_>,
+    ) {
+        let rate = hook.rate_limit.unwrap_or(u32::MAX);
+        let tenant = deliveries[0].tenant_id.clone();
+        let now_us = chrono::Utc::now().timestamp_micros();
+        let booked = pacing::book(&self.db, &tenant, &hook.hook_id, rate, deliveries.len(), now_us).await;
+        let booked = match booked {
+            Ok(booked) => booked,
+            Err(e) => {
+                tracing::error!(error = %e, hook_id = %hook.hook_id, "booking send times failed; the deliveries wait for their leases");
+                return;
+            }
+        };
+        // `book` answers one time for each delivery: a send time, or when to claim it again.
+        let mut deliveries = deliveries;
+        let unbooked = deliveries.split_off(booked.at.len().min(deliveries.len()));
+        for (delivery, at) in deliveries.into_iter().zip(booked.at) {
+            let event = events.get(&delivery.event_id).cloned();
+            self.start(delivery, Some(hook.clone()), event, Some(at), work).await;
+        }
+        for (delivery, due_at) in unbooked.into_iter().zip(booked.later) {
+            self.release_until(delivery, due_at).await;
+        }
     }
 
     /// Sends a leased delivery in its own task, within the global and per-hook limits; past
-    /// them it is handed straight back, due now, without holding a slot.
+    /// them it is handed straight back, due now, without holding a slot. A delivery booked for
+    /// later (`at`, epoch ms) waits for its time without a slot, then for a free one.
     async fn start(
         self: &Arc<Self>,
         delivery: delivery::Model,
         hook: Option<Arc<Target>>,
         event: Option<Arc<event::Model>>,
+        at: Option<i64>,
         work: &Work<'_>,
     ) {
         if !work.hook_limits.admit(&delivery.hook_id) {
@@ -306,29 +360,57 @@ impl Dispatcher {
             self.release(delivery).await;
             return;
         }
-        let Ok(slot) = work.in_flight.clone().try_acquire_owned() else {
-            work.hook_limits.finished(&delivery.hook_id);
-            self.release(delivery).await;
-            return;
-        };
         let this = self.clone();
         let hook_limits = work.hook_limits.clone();
-        work.tracker.spawn(async move {
-            let hook_id = delivery.hook_id.clone();
-            this.clone().deliver(delivery, hook, event, slot).await;
+        let hook_id = delivery.hook_id.clone();
+        let finished = move |this: Arc<Self>| {
             if hook_limits.finished(&hook_id) {
                 // The hook was skipped by claims while at its limit; it has room now.
                 this.wake.wake_here();
             }
+        };
+        let Some(at) = at else {
+            let Ok(slot) = work.in_flight.clone().try_acquire_owned() else {
+                finished(self.clone());
+                self.release(delivery).await;
+                return;
+            };
+            work.tracker.spawn(async move {
+                this.clone().deliver(delivery, hook, event, slot).await;
+                finished(this);
+            });
+            return;
+        };
+        let in_flight = work.in_flight.clone();
+        let shutdown = work.shutdown.clone();
+        work.tracker.spawn(async move {
+            let wait = Duration::from_millis((at - now_ms()).max(0) as u64);
+            let slot = tokio::select! {
+                slot = async {
+                    tokio::time::sleep(wait).await;
+                    in_flight.acquire_owned().await
+                } => slot.ok(),
+                () = shutdown.cancelled() => None,
+            };
+            let lease_left = delivery.due_at.unwrap_or_default() - now_ms();
+            match slot {
+                Some(slot) if lease_left >= (this.delivery_timeout + LEASE_MARGIN).as_millis() as i64 => {
+                    this.clone().deliver(delivery, hook, event, slot).await;
+                }
+                _ => this.release(delivery).await,
+            }
+            finished(this);
         });
     }
 
     /// Back to PENDING, due now, through the recorder.
     async fn release(&self, delivery: delivery::Model) {
-        let release = Record::Release {
-            delivery,
-            due_at: now_ms(),
-        };
+        self.release_until(delivery, now_ms()).await;
+    }
+
+    /// Back to PENDING, due at `due_at`, through the recorder.
+    async fn release_until(&self, delivery: delivery::Model, due_at: i64) {
+        let release = Record::Release { delivery, due_at };
         if self.records.send(release).await.is_err() {
             tracing::error!("recorder stopped; the delivery is claimed again when its lease runs out");
         }

@@ -6,8 +6,13 @@
 //! batch rather than per attempt is what lets a single SQLite writer keep up with thousands of
 //! deliveries per second. Updates only touch rows still SENDING, so a delivery cancelled while
 //! its attempt was on the wire stays CANCELLED (its attempt is still recorded).
+//!
+//! The same transaction moves each hook's failure clock (and disables a hook failing for too
+//! long), gives the next delivery of an ordered hook its turn, and stores the operational
+//! events the batch caused (`Hook.Disabled`, `Delivery.Exhausted`, `Delivery.Recovered`), which
+//! are published with the delivery updates once it commits.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use sea_orm::{EntityTrait, Set, TransactionTrait};
@@ -15,15 +20,17 @@ use tokio::sync::mpsc;
 
 use entity::delivery::{self, DeliveryStatus, Trigger};
 use entity::delivery_attempt;
+use entity::hook::DisabledReason;
 
-use crate::bus::{Bus, DeliveryUpdate};
+use crate::bus::DeliveryUpdate;
 use crate::db::Db;
-use crate::delivery::Wake;
 use crate::delivery::retry::Next;
 use crate::delivery::sender::AttemptResult;
-use crate::domain::webhooks::lifecycle::{self, AttemptOutcome};
+use crate::domain::webhooks::lifecycle::{self, AttemptOutcome, DisablePolicy, HookAttempts};
+use crate::domain::webhooks::operational::{self, LastAttempt, Operational};
 use crate::domain::{new_id, now_ms};
 use crate::error::AppError;
+use crate::publish::Publisher;
 
 /// Most records stored in one transaction (and ids in one statement).
 const BATCH: usize = 512;
@@ -62,7 +69,7 @@ struct Failed {
 /// fails is set aside, logged once, and tried again with back-off (`RETRY_FIRST`, doubling, at
 /// most `RETRY_TRIES` times), while later batches are stored as usual. A record given up on
 /// leaves its delivery SENDING until the lease runs out; then it is claimed and sent again.
-pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake, bus: Bus) {
+pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, publisher: Publisher, policy: DisablePolicy) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut failed: Vec<Failed> = Vec::new();
     let mut open = true;
@@ -76,9 +83,8 @@ pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake, bus: B
         // Once every sender is gone (shutdown), each set-aside record gets one last try.
         let due: Vec<Failed> = extract(&mut failed, |f| f.at <= now || !open);
         for mut retry in due {
-            match write_batch(&db, std::slice::from_ref(&retry.record)).await {
-                Ok(updates) => {
-                    updates.into_iter().for_each(|u| bus.delivery(u));
+            match write_batch(&db, std::slice::from_ref(&retry.record), policy, &publisher).await {
+                Ok(()) => {
                     count(&retry.record);
                     tracing::info!(delivery_id = %retry.record.delivery().id, tries = retry.tries, "stored a delivery outcome that failed before");
                 }
@@ -97,30 +103,15 @@ pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake, bus: B
         if batch.is_empty() {
             continue;
         }
-        let retries = batch.iter().any(|r| {
-            matches!(
-                r,
-                Record::Attempt {
-                    next: Next::RetryAt(_),
-                    ..
-                } | Record::Release { .. }
-            )
-        });
-        match write_batch(&db, &batch).await {
-            Ok(updates) => {
-                updates.into_iter().for_each(|u| bus.delivery(u));
-                batch.iter().for_each(count);
-            }
+        match write_batch(&db, &batch, policy, &publisher).await {
+            Ok(()) => batch.iter().for_each(count),
             Err(e) => {
                 // One bad record must not lose the others: store them one by one, and set aside
                 // the ones that still fail.
                 tracing::warn!(error = ?e, size = batch.len(), "batch write failed; storing its records one by one");
                 for record in batch.drain(..) {
-                    match write_batch(&db, std::slice::from_ref(&record)).await {
-                        Ok(updates) => {
-                            updates.into_iter().for_each(|u| bus.delivery(u));
-                            count(&record);
-                        }
+                    match write_batch(&db, std::slice::from_ref(&record), policy, &publisher).await {
+                        Ok(()) => count(&record),
                         Err(e) => {
                             tracing::error!(error = ?e, delivery_id = %record.delivery().id, "cannot store a delivery outcome; trying again later");
                             failed.push(Failed {
@@ -134,11 +125,16 @@ pub async fn run(db: Db, mut records: mpsc::Receiver<Record>, wake: Wake, bus: B
             }
         }
         batch.clear();
-        if retries {
-            // A retry may be due sooner than the dispatcher's current sleep.
-            wake.wake();
-        }
     }
+}
+
+/// What a stored batch changed in deliveries: to publish once its transaction committed.
+#[derive(Default)]
+struct Stored {
+    updates: Vec<DeliveryUpdate>,
+    /// Some delivery is due sooner than the dispatchers may expect: a retry, a release, an
+    /// ordered hook's next turn.
+    wake: bool,
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {
@@ -173,8 +169,9 @@ fn count(record: &Record) {
     }
 }
 
-/// Stores a batch in one transaction; returns the updates to publish once it committed.
-async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, AppError> {
+/// Stores a batch in one transaction, then publishes what it changed: the delivery updates and
+/// the operational events the batch caused.
+async fn write_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher: &Publisher) -> Result<(), AppError> {
     let txn = db.write.begin().await?;
     let now = now_ms();
     let attempts: Vec<delivery_attempt::ActiveModel> = batch
@@ -205,7 +202,10 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
     if !attempts.is_empty() {
         delivery_attempt::Entity::insert_many(attempts).exec(&txn).await?;
     }
-    let mut updates = Vec::with_capacity(batch.len());
+    let mut stored = Stored::default();
+    let mut news: Vec<Operational> = Vec::new();
+    // Hooks with a delivery that finished: an ordered one's next delivery gets its turn.
+    let mut finished: Vec<(&str, &str)> = Vec::new();
     // The common case, a successful scheduled attempt, is stored for the whole batch in one
     // statement; the rest one by one.
     let succeeded: Vec<&Record> = batch.iter().filter(|r| r.is_scheduled_success()).collect();
@@ -213,24 +213,29 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
         .iter()
         .map(|r| (r.delivery().tenant_id.as_str(), r.delivery().id.as_str(), r.lease()))
         .collect();
-    let stored: HashSet<String> = lifecycle::succeed_scheduled(&txn, &claimed, now)
+    let ours: HashSet<String> = lifecycle::succeed_scheduled(&txn, &claimed, now)
         .await?
         .into_iter()
         .collect();
     for record in succeeded {
         if let Record::Attempt { delivery, result, .. } = record
-            && stored.contains(&delivery.id)
+            && ours.contains(&delivery.id)
         {
-            updates.push(attempted(delivery, DeliveryStatus::Succeeded, None, result));
+            stored
+                .updates
+                .push(attempted(delivery, DeliveryStatus::Succeeded, None, result));
+            finished.push((&delivery.tenant_id, &delivery.hook_id));
+            // Earlier attempts of this round failed.
+            if delivery.round_attempts > 0 {
+                news.extend(operational::delivery_recovered(delivery, delivery.attempt_count + 1));
+            }
         }
     }
     for record in batch.iter().filter(|r| !r.is_scheduled_success()) {
+        let delivery = record.delivery();
         match record {
             Record::Attempt {
-                delivery,
-                trigger,
-                result,
-                next,
+                trigger, result, next, ..
             } => {
                 let (status, due_at) = match next {
                     Next::Succeeded => (DeliveryStatus::Succeeded, None),
@@ -246,36 +251,97 @@ async fn write_batch(db: &Db, batch: &[Record]) -> Result<Vec<DeliveryUpdate>, A
                 if lifecycle::record_attempt(&txn, &delivery.tenant_id, &delivery.id, record.lease(), outcome, now)
                     .await?
                 {
-                    updates.push(attempted(delivery, status, due_at, result));
+                    stored.updates.push(attempted(delivery, status, due_at, result));
+                    stored.wake |= due_at.is_some();
+                    if status != DeliveryStatus::Pending {
+                        finished.push((&delivery.tenant_id, &delivery.hook_id));
+                    }
+                    if status == DeliveryStatus::Failed {
+                        let last = LastAttempt {
+                            response_status: result.status.map(i32::from),
+                            error: result.error.as_deref(),
+                        };
+                        news.extend(operational::delivery_exhausted(delivery, outcome.attempt_count, last));
+                    }
                 }
                 if *next == Next::FailedAndDisableHook {
-                    let cancelled = lifecycle::disable_hook(&txn, &delivery.tenant_id, &delivery.hook_id, now).await?;
-                    tracing::warn!(hook_id = %delivery.hook_id, cancelled = cancelled.len(), "receiver answered 410 Gone: hook disabled");
-                    updates.extend(cancelled.iter().map(DeliveryUpdate::of));
+                    let disabled = lifecycle::disable_hook(
+                        &txn,
+                        &delivery.tenant_id,
+                        &delivery.hook_id,
+                        DisabledReason::Gone,
+                        now,
+                    )
+                    .await?;
+                    if let Some((hook, cancelled)) = disabled {
+                        tracing::warn!(hook_id = %hook.id, cancelled = cancelled.len(), "receiver answered 410 Gone: hook disabled");
+                        stored.updates.extend(cancelled.iter().map(DeliveryUpdate::of));
+                        news.push(operational::hook_disabled(&hook, DisabledReason::Gone));
+                    }
                 }
             }
-            Record::Cancel { delivery } => {
+            Record::Cancel { .. } => {
                 if lifecycle::cancel_claimed(&txn, &delivery.tenant_id, &delivery.id, record.lease(), now).await? {
-                    updates.push(DeliveryUpdate::of(&delivery::Model {
+                    stored.updates.push(DeliveryUpdate::of(&delivery::Model {
                         status: DeliveryStatus::Cancelled,
                         due_at: None,
                         ..delivery.clone()
                     }));
+                    finished.push((&delivery.tenant_id, &delivery.hook_id));
                 }
             }
-            Record::Release { delivery, due_at } => {
+            Record::Release { due_at, .. } => {
                 if lifecycle::release(&txn, &delivery.tenant_id, &delivery.id, record.lease(), *due_at, now).await? {
-                    updates.push(DeliveryUpdate::of(&delivery::Model {
+                    stored.updates.push(DeliveryUpdate::of(&delivery::Model {
                         status: DeliveryStatus::Pending,
                         due_at: Some(*due_at),
                         ..delivery.clone()
                     }));
+                    stored.wake = true;
                 }
             }
         }
     }
+    for (hook, cancelled) in lifecycle::note_attempts(&txn, &hook_attempts(batch), policy, now).await? {
+        tracing::warn!(hook_id = %hook.id, failing_since = ?hook.failing_since, failed_attempts = hook.failed_attempts, "every attempt failed for too long: hook disabled");
+        stored.updates.extend(cancelled.iter().map(DeliveryUpdate::of));
+        news.push(operational::hook_disabled(&hook, DisabledReason::Failing));
+    }
+    finished.sort_unstable();
+    finished.dedup();
+    stored.wake |= lifecycle::advance(&txn, &finished, now).await? > 0;
+    let emitted = operational::emit(&txn, &news).await?;
     txn.commit().await?;
-    Ok(updates)
+    stored.updates.into_iter().for_each(|u| publisher.bus.delivery(u));
+    publisher.emitted(&emitted);
+    if stored.wake {
+        publisher.wake.wake();
+    }
+    Ok(())
+}
+
+/// Each hook's attempts in `batch`, in the order they were made.
+fn hook_attempts(batch: &[Record]) -> Vec<((&str, &str), HookAttempts)> {
+    let mut by_hook: HashMap<(&str, &str), HookAttempts> = HashMap::new();
+    let mut made: Vec<(&delivery::Model, &AttemptResult, bool)> = batch
+        .iter()
+        .filter_map(|record| match record {
+            Record::Attempt {
+                delivery, result, next, ..
+            } => Some((delivery, result, *next == Next::Succeeded)),
+            _ => None,
+        })
+        .collect();
+    made.sort_by_key(|(_, result, _)| result.started_at);
+    for (delivery, result, succeeded) in made {
+        by_hook
+            .entry((delivery.tenant_id.as_str(), delivery.hook_id.as_str()))
+            .or_default()
+            .add(succeeded, result.started_at);
+    }
+    let mut attempts: Vec<_> = by_hook.into_iter().collect();
+    attempts.sort_unstable_by_key(|(hook, _)| *hook);
+    attempts
 }
 
 /// The update for a delivery whose attempt was stored in `status`.

@@ -23,6 +23,8 @@ pub struct Target {
     /// then those of its kinds still in a rotation grace period when the target was built.
     pub standard_keys: Vec<String>,
     pub headers: Vec<(String, String)>,
+    /// Sends per second (`pacing.rs`); `None`: unlimited.
+    pub rate_limit: Option<u32>,
 }
 
 impl Target {
@@ -43,6 +45,7 @@ impl Target {
             logto_key: scheme.hmac().then(|| hook.signing_key.clone()),
             standard_keys: current.chain(previous).filter(|key| wanted(key)).collect(),
             headers: hook.header_pairs(),
+            rate_limit: hook.rate_limit.and_then(|rate| u32::try_from(rate).ok()),
         })
     }
 

@@ -116,12 +116,35 @@ fn truncate(mut text: String, max: usize) -> String {
     text
 }
 
-/// Logto's `generateHookTestPayload` shapes: fixed fake data, `hookId` second.
+/// Logto's `generateHookTestPayload` shapes: fixed fake data, `hookId` second (operational
+/// events, which Logto does not have, get fake data of their own shape).
 pub fn test_payload(event: &str, hook_id: &str) -> Value {
     let now = now_ms();
     let created_at = iso_now();
     let is_interaction = catalogue::find(event).is_some_and(|e| e.group == "User interaction");
-    if is_interaction {
+    if catalogue::is_operational(event) {
+        // hookd's own events have no Logto test payload: fake data of the same shape.
+        let data = if event.starts_with("Hook.") {
+            json!({
+                "id": "fake-hook-id",
+                "name": "Fake Hook",
+                "url": "https://fake-service.com/hook",
+                "reason": "FAILING",
+                "failingSince": created_at,
+                "failedAttempts": 5,
+            })
+        } else {
+            json!({
+                "deliveryId": "fake-delivery-id",
+                "hookId": "fake-hook-id",
+                "eventId": "fake-event-id",
+                "eventType": "User.Created",
+                "attempts": 3,
+                "lastResponseStatus": 500,
+            })
+        };
+        json!({ "event": event, "hookId": hook_id, "createdAt": created_at, "data": data })
+    } else if is_interaction {
         json!({
             "event": event,
             "hookId": hook_id,

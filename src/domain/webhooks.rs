@@ -9,4 +9,6 @@ pub mod events;
 pub mod filter;
 pub mod hooks;
 pub mod lifecycle;
+pub mod operational;
 pub mod outbox;
+pub mod pacing;

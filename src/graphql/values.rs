@@ -10,7 +10,7 @@ pub fn datetime(ms: i64) -> chrono::DateTime<chrono::Utc> {
 
 /// A nullable input field as a change: absent leaves the value (`None`), `null` clears it
 /// (`Some(None)`), a value sets it.
-pub fn patch(value: async_graphql::MaybeUndefined<String>) -> Option<Option<String>> {
+pub fn patch<T>(value: async_graphql::MaybeUndefined<T>) -> Option<Option<T>> {
     match value {
         async_graphql::MaybeUndefined::Undefined => None,
         async_graphql::MaybeUndefined::Null => Some(None),

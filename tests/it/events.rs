@@ -122,8 +122,8 @@ pub(crate) async fn custom_event_types(backend: Backend) {
     }
     let types = app.gql(&token, "{ eventTypes { name group } }", json!({})).await;
     let list = types["data"]["eventTypes"].as_array().expect("types");
-    assert_eq!(list.len(), 28);
-    assert_eq!(list[27], json!({ "name": "Invoice.Paid", "group": "Custom" }));
+    assert_eq!(list.len(), 32);
+    assert_eq!(list[31], json!({ "name": "Invoice.Paid", "group": "Custom" }));
 
     let receiver = Receiver::spawn().await;
     app.hook_to(&receiver.url, &["Invoice.Paid"]).await;
@@ -135,7 +135,7 @@ pub(crate) async fn custom_event_types(backend: Backend) {
     // Another tenant neither sees nor can use the type.
     let other = app.token("admin", "other");
     let theirs = app.gql(&other, "{ eventTypes { name } }", json!({})).await;
-    assert_eq!(theirs["data"]["eventTypes"].as_array().map(Vec::len), Some(27));
+    assert_eq!(theirs["data"]["eventTypes"].as_array().map(Vec::len), Some(31));
     let emit = app
         .gql(&other, EMIT, json!({ "input": { "type": "Invoice.Paid", "data": {} } }))
         .await;
@@ -186,14 +186,24 @@ pub(crate) async fn event_and_delivery_queries(backend: Backend) {
         .await;
     assert_eq!(events["data"]["events"]["totalCount"], 1);
     assert_eq!(events["data"]["events"]["edges"][0]["node"]["id"], role_event.as_str());
-    let all_events = app.gql(&token, "{ events { edges { node { id } } } }", json!({})).await;
-    let ids: Vec<&Value> = all_events["data"]["events"]["edges"]
+    let all_events = app
+        .gql(&token, "{ events { edges { node { id type } } } }", json!({}))
+        .await;
+    let nodes: Vec<&Value> = all_events["data"]["events"]["edges"]
         .as_array()
         .expect("edges")
         .iter()
-        .map(|e| &e["node"]["id"])
+        .map(|e| &e["node"])
         .collect();
-    assert_eq!(ids, [&json!(role_event), &json!(user_event)], "newest first");
+    // The failed delivery's operational event came last.
+    let types: Vec<&Value> = nodes.iter().map(|n| &n["type"]).collect();
+    assert_eq!(
+        types,
+        ["Delivery.Exhausted", "Role.Created", "User.Created"],
+        "newest first"
+    );
+    assert_eq!(nodes[1]["id"], role_event.as_str());
+    assert_eq!(nodes[2]["id"], user_event.as_str());
 
     let query = |args: &str| {
         format!(

@@ -483,7 +483,7 @@ async fn event_types_catalogue(backend: Backend) {
         )
         .await;
     let types = response["data"]["eventTypes"].as_array().expect("eventTypes");
-    assert_eq!(types.len(), 27);
+    assert_eq!(types.len(), 31);
     let names: Vec<&str> = types.iter().map(|t| t["name"].as_str().expect("name")).collect();
     for name in [
         "PostRegister",
@@ -521,6 +521,25 @@ async fn event_types_catalogue(backend: Backend) {
         .find(|t| t["name"] == "Identifier.Lockout")
         .expect("lockout");
     assert_eq!(lockout["group"], "Security");
+    // hookd's own events about its hooks and deliveries.
+    let operational = [
+        "Hook.Disabled",
+        "Hook.Enabled",
+        "Delivery.Exhausted",
+        "Delivery.Recovered",
+    ];
+    for name in operational {
+        let event = types
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(event["group"], "Operational", "{name}");
+    }
+    assert_eq!(
+        types.iter().filter(|t| t["group"] == "Operational").count(),
+        operational.len(),
+        "{types:?}"
+    );
     assert!(
         types
             .iter()

@@ -1,15 +1,17 @@
 //! Several real hookd processes on one PostgreSQL (SPEC §6): what one commits reaches the
 //! others' subscriptions and wakes their dispatchers, the relay survives a dropped listener,
-//! and a kill -9 of one of three loses nothing. PostgreSQL only: SQLite is one process.
+//! a kill -9 of one of three loses nothing, and a hook's order and rate limit hold across
+//! processes. PostgreSQL only: SQLite is one process.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::crash::{Instance, admin_token, create_hook, emit_many, gql, start_with, wait_for_succeeded};
-use crate::receiver::Receiver;
+use crate::policy::{assert_in_order, assert_paced, numbers};
+use crate::receiver::{Receiver, Reply};
 use crate::subscriptions::Client;
 use crate::support::{Backend, fresh_database, postgres_admin_url};
 
@@ -319,4 +321,192 @@ async fn kill_9_of_one_of_three_instances_loses_nothing() {
         "kill -9 of one of three with {undelivered} undelivered: all {total} arrived, {} sent twice",
         receiver.count() - total
     );
+}
+
+/// Creates a `User.Created` hook at `url` through `instance`, with `policy` (e.g.
+/// `{"ordered": true}`) in its input; returns its id.
+async fn create_policy_hook(instance: &Instance, url: &str, policy: Value) -> String {
+    let mut input = json!({ "name": "policy", "events": ["User.Created"], "url": url });
+    input
+        .as_object_mut()
+        .expect("object")
+        .extend(policy.as_object().expect("object").clone());
+    let response = gql(
+        &instance.base,
+        "mutation($input: CreateHookInput!) { createHook(input: $input) { id ordered rateLimit } }",
+        json!({ "input": input }),
+    )
+    .await;
+    assert_eq!(response["errors"], Value::Null, "{response}");
+    response["data"]["createHook"]["id"]
+        .as_str()
+        .expect("hook id")
+        .to_owned()
+}
+
+/// An ordered hook stays ordered when two processes share its events: 40 events emitted one
+/// after the other, alternately through A and B (so each process has its share to send), the
+/// sixth (`n` = 5) answered 500 once. They first arrive in emit order, nothing overtakes the
+/// retried one, and no two requests are ever in flight at once; all 40 SUCCEED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_hook_stays_in_order_across_instances() {
+    let Some((dir, url)) = database().await else { return };
+    let receiver = Receiver::spawn().await;
+    // Slow answers: a request sent without waiting for the one before would overlap.
+    receiver.set_delay(Duration::from_millis(20));
+    receiver.script_for(|body| body["data"]["n"] == 5, [Reply::Status(500)]);
+    let a = start_with(&url, dir.path(), &[]).await;
+    let b = start_with(&url, dir.path(), &[]).await;
+    create_policy_hook(&a, &receiver.url, json!({ "ordered": true })).await;
+
+    const EVENTS: u64 = 40;
+    for n in 0..EVENTS {
+        let instance = if n % 2 == 0 { &a } else { &b };
+        let response = gql(
+            &instance.base,
+            "mutation($input: EmitEventInput!) { emitEvent(input: $input) { id } }",
+            json!({ "input": { "type": "User.Created", "data": { "n": n } } }),
+        )
+        .await;
+        assert_eq!(response["errors"], Value::Null, "{response}");
+    }
+    receiver.wait_for(EVENTS as usize + 1, Duration::from_secs(60)).await;
+    wait_for_succeeded(&a, EVENTS as usize).await;
+
+    let received = receiver.received();
+    assert_in_order(&received, EVENTS);
+    let arrivals = numbers(&received);
+    assert_eq!(
+        arrivals.iter().filter(|n| **n == 5).count(),
+        2,
+        "n = 5: one failure, then the success: {arrivals:?}"
+    );
+    assert_eq!(
+        arrivals.len() as u64,
+        EVENTS + 1,
+        "every other event once: {arrivals:?}"
+    );
+    assert_eq!(receiver.peak_in_flight(), 1, "two requests were in flight at once");
+    assert_eq!(receiver.overlaps(), 0, "a delivery was sent by two processes at once");
+}
+
+/// A hook's rate limit is one budget for all processes: 200 events for a hook limited to 20 a
+/// second, emitted at once through A and B (100 each), arrive no more than 22 in any second
+/// and take about 10 s (at least 9 s), although each process alone could send them faster.
+/// Every event arrives once and its delivery SUCCEEDS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_holds_across_instances() {
+    let Some((dir, url)) = database().await else { return };
+    let receiver = Receiver::spawn().await;
+    let a = start_with(&url, dir.path(), &[]).await;
+    let b = start_with(&url, dir.path(), &[]).await;
+    create_policy_hook(&a, &receiver.url, json!({ "rateLimit": 20 })).await;
+
+    let started = Instant::now();
+    tokio::join!(emit_many(&a.base, 100), emit_many(&b.base, 100));
+    let emitting = started.elapsed();
+    eprintln!("200 emits through two processes took {emitting:?}");
+    assert!(
+        emitting < Duration::from_secs(6),
+        "emitting took {emitting:?}: too slow for the limit to show"
+    );
+
+    receiver.wait_for(200, Duration::from_secs(60)).await;
+    wait_for_succeeded(&a, 200).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 200, "each event once");
+    let events: HashSet<String> = received
+        .iter()
+        .map(|r| r.json()["eventId"].as_str().expect("eventId").to_owned())
+        .collect();
+    assert_eq!(events.len(), 200);
+    assert_eq!(receiver.overlaps(), 0, "a delivery was sent by two processes at once");
+    assert_paced(&received, 20);
+}
+
+/// The failure clock is one clock, shared through the database: two processes each send some
+/// of a dead hook's attempts (events emitted alternately through A and B), and the hook is
+/// disabled (reason FAILING) once the attempts of both have failed for long enough. Exactly one
+/// `Hook.Disabled` is stored and delivered, whichever process recorded the last failure; the
+/// dead hook's queued deliveries are cancelled and it receives nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_hook_is_disabled_once_across_instances() {
+    let Some((dir, url)) = database().await else { return };
+    let dead = Receiver::spawn().await;
+    dead.set_otherwise(Reply::Status(500));
+    let ops = Receiver::spawn().await;
+    let policy = [
+        ("HOOKD_DISABLE_AFTER", "1s"),
+        ("HOOKD_DISABLE_MIN_ATTEMPTS", "4"),
+        (
+            "HOOKD_RETRY_SCHEDULE",
+            "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
+        ),
+    ];
+    let a = start_with(&url, dir.path(), &policy).await;
+    let b = start_with(&url, dir.path(), &policy).await;
+    let dead_id = create_policy_hook(&a, &dead.url, json!({})).await;
+    let response = gql(
+        &b.base,
+        "mutation($url: String!) { createHook(input: { name: \"ops\", events: [\"Hook.Disabled\"], url: $url }) { id } }",
+        json!({ "url": ops.url }),
+    )
+    .await;
+    assert_eq!(response["errors"], Value::Null, "{response}");
+
+    let hook = |instance: &Instance| {
+        let base = instance.base.clone();
+        let id = dead_id.clone();
+        async move {
+            let response = gql(
+                &base,
+                "query($id: ID!) { hook(id: $id) { enabled disabledReason failingSince failedAttempts } }",
+                json!({ "id": id }),
+            )
+            .await;
+            response["data"]["hook"].clone()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut round = 0;
+    let disabled = loop {
+        let state = hook(if round % 2 == 0 { &a } else { &b }).await;
+        if state["enabled"] == false {
+            break state;
+        }
+        assert!(Instant::now() < deadline, "never disabled: {state}");
+        emit(if round % 2 == 0 { &a } else { &b }, "User.Created").await;
+        round += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(disabled["disabledReason"], "FAILING", "{disabled}");
+    assert!(
+        disabled["failedAttempts"].as_i64().expect("failedAttempts") >= 4,
+        "{disabled}"
+    );
+    assert_eq!(hook(&b).await, disabled, "both processes read the same clock");
+
+    let notice = ops.wait_for(1, Duration::from_secs(30)).await[0].json();
+    assert_eq!(notice["event"], "Hook.Disabled", "{notice}");
+    assert_eq!(notice["data"]["id"], dead_id.as_str(), "{notice}");
+    assert_eq!(notice["data"]["reason"], "FAILING", "{notice}");
+    let stored = gql(&a.base, "{ events(type: \"Hook.Disabled\") { totalCount } }", json!({})).await;
+    assert_eq!(stored["data"]["events"]["totalCount"], 1, "{stored}");
+    let queued = gql(
+        &b.base,
+        "query($id: ID!) { p: deliveries(hookId: $id, status: PENDING) { totalCount } s: deliveries(hookId: $id, status: SENDING) { totalCount } }",
+        json!({ "id": dead_id }),
+    )
+    .await;
+    assert_eq!(queued["data"]["p"]["totalCount"], 0, "{queued}");
+    assert_eq!(queued["data"]["s"]["totalCount"], 0, "{queued}");
+
+    // Disabled means disabled on both: a new event creates no delivery for the dead hook. (An
+    // attempt already on the wire when it was disabled may still land: wait out the timeout.)
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = dead.count();
+    emit(&b, "User.Created").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(dead.count(), before, "a disabled hook received a request");
+    assert_eq!(ops.count(), 1, "one Hook.Disabled, delivered once");
 }

@@ -72,6 +72,11 @@ async fn hot_queries_use_their_indexes(backend: Backend) {
             "deliveries_due",
         ),
         (
+            "an ordered hook's next turn",
+            lifecycle::turn_statement(db, tenant, "h1", 1_000),
+            "deliveries_queued_by_hook",
+        ),
+        (
             "the dispatcher's next wake-up",
             lifecycle::next_due_statement(db, &["h1"]),
             "deliveries_due",
@@ -88,6 +93,12 @@ async fn hot_queries_use_their_indexes(backend: Backend) {
     // The plan of the claim is not a scan of the whole table on SQLite either.
     let claim = explain(&app, lifecycle::claim_statement(db, tenant, 1_000, 2_000, 64, 8, &[])).await;
     assert!(!claim.contains("SCAN deliveries\n"), "{claim}");
+    // Nor is the turn, however long an ordered hook's history and backlog.
+    let turn = explain(&app, lifecycle::turn_statement(db, tenant, "h1", 1_000)).await;
+    assert!(!turn.contains("SCAN deliveries\n"), "{turn}");
+    if backend == Backend::Postgres {
+        assert!(!turn.contains("Seq Scan"), "{turn}");
+    }
 }
 
 /// The plan of `statement`, one line per step.

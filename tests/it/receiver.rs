@@ -45,13 +45,22 @@ impl Received {
     }
 }
 
+/// Which requests a [`Receiver::script_for`] rule answers: a test of the JSON body.
+type Matches = Box<dyn Fn(&Value) -> bool + Send + Sync>;
+
 #[derive(Default)]
 struct Inner {
     received: Mutex<Vec<Received>>,
     script: Mutex<VecDeque<Reply>>,
+    /// Replies for the requests whose body a rule matches, taken before `script`.
+    rules: Mutex<Vec<(Matches, VecDeque<Reply>)>>,
+    /// The answer when nothing is scripted (`None`: 200).
+    otherwise: Mutex<Option<Reply>>,
     delay: Mutex<Duration>,
     in_flight: Mutex<Vec<String>>,
     overlaps: AtomicUsize,
+    /// The most requests in flight at once, whatever their `webhook-id`.
+    peak: AtomicUsize,
     notify: tokio::sync::Notify,
 }
 
@@ -78,6 +87,28 @@ impl Receiver {
         self.inner.script.lock().expect("lock").extend(replies);
     }
 
+    /// Answers the next requests whose JSON body `matches` with these replies (one each, before
+    /// anything [`Receiver::script`]ed), e.g. to fail every attempt of one event a given number
+    /// of times whatever order the requests come in. Rules are tried in the order they were
+    /// added; a rule whose replies are used up answers nothing more.
+    pub fn script_for(
+        &self,
+        matches: impl Fn(&Value) -> bool + Send + Sync + 'static,
+        replies: impl IntoIterator<Item = Reply>,
+    ) {
+        self.inner
+            .rules
+            .lock()
+            .expect("lock")
+            .push((Box::new(matches), replies.into_iter().collect()));
+    }
+
+    /// Answers with `reply` whenever nothing is scripted (instead of 200), e.g. a receiver
+    /// that always fails.
+    pub fn set_otherwise(&self, reply: Reply) {
+        *self.inner.otherwise.lock().expect("lock") = Some(reply);
+    }
+
     /// Waits this long before answering each request.
     pub fn set_delay(&self, delay: Duration) {
         *self.inner.delay.lock().expect("lock") = delay;
@@ -94,6 +125,12 @@ impl Receiver {
     /// Requests that arrived while another request with the same `webhook-id` was in flight.
     pub fn overlaps(&self) -> usize {
         self.inner.overlaps.load(Ordering::SeqCst)
+    }
+
+    /// The most requests that were in flight at once, whatever their `webhook-id` (a request
+    /// is in flight from its arrival until its answer is handed back).
+    pub fn peak_in_flight(&self) -> usize {
+        self.inner.peak.load(Ordering::SeqCst)
     }
 
     /// Waits until at least `n` requests arrived (panics after `within`).
@@ -126,6 +163,7 @@ impl InFlight {
             inner.overlaps.fetch_add(1, Ordering::SeqCst);
         }
         in_flight.push(id.clone());
+        inner.peak.fetch_max(in_flight.len(), Ordering::SeqCst);
         InFlight {
             inner: inner.clone(),
             id,
@@ -151,7 +189,7 @@ async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
     let _in_flight = InFlight::enter(&inner, id);
     inner.received.lock().expect("lock").push(Received {
         headers,
-        body,
+        body: body.clone(),
         at: Instant::now(),
     });
     inner.notify.notify_waiters();
@@ -159,13 +197,24 @@ async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let reply = inner
-        .script
-        .lock()
-        .expect("lock")
-        .pop_front()
+    let reply = scripted_for(&inner, &body)
+        .or_else(|| inner.script.lock().expect("lock").pop_front())
+        .or_else(|| inner.otherwise.lock().expect("lock").clone())
         .unwrap_or(Reply::Status(200));
     respond(reply).await
+}
+
+/// The next reply of the first [`Receiver::script_for`] rule that matches `body` and has one.
+fn scripted_for(inner: &Inner, body: &[u8]) -> Option<Reply> {
+    let mut rules = inner.rules.lock().expect("lock");
+    if rules.is_empty() {
+        return None;
+    }
+    let value: Value = serde_json::from_slice(body).ok()?;
+    rules
+        .iter_mut()
+        .find(|rule| !rule.1.is_empty() && (rule.0)(&value))
+        .and_then(|rule| rule.1.pop_front())
 }
 
 async fn respond(reply: Reply) -> Response {

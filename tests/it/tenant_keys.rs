@@ -85,8 +85,8 @@ async fn every_key_includes_the_tenant() {
             .map(|row| row.try_get("", "problem").expect("problem"))
             .collect()
     };
-    // Back past the key migration (two more came after it).
-    Migrator::down(&conn, Some(3)).await.expect("down");
+    // Back past the key migration (three more came after it).
+    Migrator::down(&conn, Some(4)).await.expect("down");
     assert!(problems().await.len() >= 30, "down put the old keys back");
     Migrator::up(&conn, None).await.expect("up again");
     assert!(problems().await.is_empty());
@@ -146,8 +146,9 @@ const CROSS_TENANT_READS: &[(&str, &str)] = &[
 ];
 
 /// The tests whose statements are checked: together they run every kind of statement the
-/// server has (identity and hook mutations, lists and nested loads, emits, claims, records,
-/// retries, redeliveries, replays, disabling, tests, pruning, subscriptions).
+/// server has (identity and hook mutations, lists and nested loads, emits, claims (ordered and
+/// rate-limited ones too), records, retries, redeliveries, replays, disabling (by hand, on 410
+/// and for failing), operational events, tests, pruning, subscriptions).
 async fn workload() {
     use futures_util::StreamExt;
     use std::pin::Pin;
@@ -176,6 +177,10 @@ async fn workload() {
         Box::pin(crate::events::history_older_than_retention_is_pruned(pg)),
         Box::pin(crate::subscriptions::updates_arrive_in_order_for_one_delivery(pg)),
         Box::pin(crate::subscriptions::legacy_protocol_and_event_emitted(pg)),
+        Box::pin(crate::policy::an_ordered_hook_receives_in_order_through_retries(pg)),
+        Box::pin(crate::policy::a_rate_limited_hook_is_paced(pg)),
+        Box::pin(crate::policy::a_failing_hook_is_disabled_and_says_so(pg)),
+        Box::pin(crate::policy::operational_events_for_gone_exhausted_and_recovered(pg)),
     ];
     futures_util::stream::iter(tests)
         .buffer_unordered(4)

@@ -1,4 +1,5 @@
-//! The event catalogue (SPEC §4): Logto's event names, grouped as Logto's console groups them.
+//! The event catalogue (SPEC §4): Logto's event names, grouped as Logto's console groups them,
+//! and hookd's own operational events (`operational.rs`), which only hookd emits.
 
 /// One event a hook can subscribe to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,7 +17,7 @@ const fn event(name: &'static str, group: &'static str, description: &'static st
     }
 }
 
-pub const CATALOGUE: [CatalogueEvent; 27] = [
+pub const CATALOGUE: [CatalogueEvent; 31] = [
     event(
         "PostRegister",
         "User interaction",
@@ -132,8 +133,32 @@ pub const CATALOGUE: [CatalogueEvent; 27] = [
         "Security",
         "Too many failed sign-ins locked an identifier (username or email).",
     ),
+    event(
+        "Hook.Disabled",
+        OPERATIONAL,
+        "A hook was disabled: its receiver answered 410 Gone, kept failing, or a user turned it off.",
+    ),
+    event("Hook.Enabled", OPERATIONAL, "A disabled hook was turned on again."),
+    event(
+        "Delivery.Exhausted",
+        OPERATIONAL,
+        "A delivery failed for good: its retries are used up, or its receiver answered 410 Gone.",
+    ),
+    event(
+        "Delivery.Recovered",
+        OPERATIONAL,
+        "A delivery succeeded after failed attempts.",
+    ),
 ];
+
+/// The group of the events hookd emits about its own hooks and deliveries.
+pub const OPERATIONAL: &str = "Operational";
 
 pub fn find(name: &str) -> Option<&'static CatalogueEvent> {
     CATALOGUE.iter().find(|e| e.name == name)
+}
+
+/// Whether `name` is one of hookd's operational events, which producers may not emit.
+pub fn is_operational(name: &str) -> bool {
+    find(name).is_some_and(|e| e.group == OPERATIONAL)
 }

@@ -162,6 +162,12 @@ pub async fn prepare(
             "data is {size} bytes serialized; at most {MAX_DATA_BYTES} are allowed"
         )));
     }
+    if catalogue::is_operational(&event_type) {
+        return Err(AppError::bad_input(
+            "type",
+            format!("{event_type:?} is an operational event: only hookd emits it"),
+        ));
+    }
     ensure_known(
         &db.read,
         caller.tenant.as_str(),

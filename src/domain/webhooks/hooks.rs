@@ -1,4 +1,5 @@
-//! Hooks: validation (SPEC §3.1), storage, and signing-key rotation.
+//! Hooks: validation (SPEC §3.1), storage, signing-key rotation, and the operational events
+//! of turning a hook off and on.
 
 use base64::Engine;
 use rand::RngCore;
@@ -11,7 +12,7 @@ use serde::Serialize;
 use url::{Host, Url};
 
 use entity::hook;
-use entity::hook::{PreviousKey, SigningScheme};
+use entity::hook::{DisabledReason, PreviousKey, SigningScheme};
 
 use crate::db::{self, Db};
 use crate::delivery::sign::new_ed25519_key;
@@ -19,7 +20,8 @@ use crate::domain::caller::Caller;
 use crate::domain::page::{self, Order, Page, PageRequest};
 use crate::domain::tenant::scoped;
 use crate::domain::webhooks::outbox::Committed;
-use crate::domain::{Patch, new_id, now_ms, webhooks::events, webhooks::filter, webhooks::lifecycle, webhooks::outbox};
+use crate::domain::webhooks::{events, filter, lifecycle, operational, outbox};
+use crate::domain::{Patch, new_id, now_ms};
 use crate::error::{AppError, AppResult};
 use crate::seal::MasterKeys;
 use crate::ssrf::TargetPolicy;
@@ -33,6 +35,8 @@ pub const MAX_HEADER_NAME_LEN: usize = 128;
 pub const MAX_PREVIOUS_KEYS: usize = 10;
 /// Longest grace period a rotation may ask for (30 days).
 pub const MAX_GRACE_SECONDS: i64 = 30 * 86_400;
+/// Highest rate limit, deliveries per second.
+pub const MAX_RATE_LIMIT: i32 = 10_000;
 
 /// Headers hookd or HTTP itself controls. `content-type` and `user-agent` may be overridden
 /// (as in Logto); the signature and `webhook-*` headers never.
@@ -70,6 +74,10 @@ pub struct CreateHook {
     /// A JSONPath query on the envelope (`filter.rs`); `None` receives every event.
     pub filter: Option<String>,
     pub signing_scheme: SigningScheme,
+    /// One delivery at a time, in event order.
+    pub ordered: bool,
+    /// Deliveries per second; `None`: unlimited.
+    pub rate_limit: Option<i32>,
 }
 
 /// Raw changes to a hook; `None` leaves a field as it is.
@@ -83,6 +91,9 @@ pub struct UpdateHook {
     /// `Some(None)` removes the filter.
     pub filter: Patch<String>,
     pub signing_scheme: Option<SigningScheme>,
+    pub ordered: Option<bool>,
+    /// `Some(None)` removes the limit.
+    pub rate_limit: Patch<i32>,
 }
 
 /// Filters of the `hooks` query.
@@ -129,6 +140,8 @@ pub async fn create(db: &Db, caller: &Caller, input: CreateHook, rules: &HookRul
         enabled: input.enabled,
         filter: input.filter.map(validate_filter).transpose()?,
         signing_scheme: input.signing_scheme,
+        ordered: input.ordered,
+        rate_limit: input.rate_limit.map(validate_rate_limit).transpose()?,
     };
     events::ensure_known(&db.read, tenant, &hook.events, "events").await?;
     let txn = db.write.begin().await?;
@@ -159,6 +172,12 @@ pub async fn create(db: &Db, caller: &Caller, input: CreateHook, rules: &HookRul
             .signing_scheme
             .ed25519()
             .then(|| seal("ed25519_key", &new_ed25519_key()))),
+        ordered: Set(hook.ordered),
+        rate_limit: Set(hook.rate_limit),
+        rate_next_at: Set(None),
+        failing_since: Set(None),
+        failed_attempts: Set(0),
+        disabled_reason: Set((!hook.enabled).then_some(DisabledReason::User)),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -168,7 +187,9 @@ pub async fn create(db: &Db, caller: &Caller, input: CreateHook, rules: &HookRul
     Ok(model)
 }
 
-/// Applies `input`. Disabling cancels the hook's waiting deliveries, returned with the hook.
+/// Applies `input`. Disabling cancels the hook's waiting deliveries, returned with the hook, and
+/// emits `Hook.Disabled`; enabling a disabled hook restarts its failure clock and emits
+/// `Hook.Enabled`. Switching ordering on lines up the waiting deliveries (`lifecycle::set_ordered`).
 pub async fn update(
     db: &Db,
     caller: &Caller,
@@ -182,6 +203,10 @@ pub async fn update(
     let url = input.url.map(|u| validate_url(u, &rules.targets)).transpose()?;
     let headers = input.headers.map(validate_headers).transpose()?;
     let filter = input.filter.map(|f| f.map(validate_filter).transpose()).transpose()?;
+    let rate_limit = input
+        .rate_limit
+        .map(|r| r.map(validate_rate_limit).transpose())
+        .transpose()?;
     if let Some(events) = &events {
         events::ensure_known(&db.read, tenant, events, "events").await?;
     }
@@ -214,17 +239,41 @@ pub async fn update(
             }
             model.signing_scheme = Set(scheme);
         }
+        if let Some(ordered) = input.ordered {
+            model.ordered = Set(ordered);
+        }
+        if let Some(rate_limit) = rate_limit {
+            model.rate_limit = Set(rate_limit);
+        }
         let mut cancelled = Vec::new();
-        if let Some(enabled) = input.enabled {
-            model.enabled = Set(enabled);
-            if !enabled {
+        let switched = input.enabled.filter(|enabled| *enabled != current.enabled);
+        match switched {
+            Some(false) => {
+                model.enabled = Set(false);
+                model.disabled_reason = Set(Some(DisabledReason::User));
                 cancelled = lifecycle::cancel_for_hook(&txn, tenant, id).await?;
             }
+            Some(true) => {
+                model.enabled = Set(true);
+                model.disabled_reason = Set(None);
+                model.failing_since = Set(None);
+                model.failed_attempts = Set(0);
+            }
+            None => {}
         }
         model.updated_at = Set(now_ms());
         let model = model.update(&txn).await?;
+        if input.ordered.is_some_and(|ordered| ordered != current.ordered) {
+            lifecycle::set_ordered(&txn, tenant, id, model.ordered).await?;
+        }
+        let news = match switched {
+            Some(false) => vec![operational::hook_disabled(&model, DisabledReason::User)],
+            Some(true) => vec![operational::hook_enabled(&model)],
+            None => Vec::new(),
+        };
+        let emitted = operational::emit(&txn, &news).await?;
         txn.commit().await?;
-        Ok(Committed::changed(model, cancelled))
+        Ok(Committed::new(model, emitted).and_changed(cancelled))
     })
     .await
 }
@@ -401,6 +450,16 @@ fn validate_url(raw: String, targets: &TargetPolicy) -> AppResult<String> {
     }
     // The normalised form (lower-case scheme and host, default port dropped, `/` path).
     Ok(url.into())
+}
+
+fn validate_rate_limit(rate: i32) -> AppResult<i32> {
+    if !(1..=MAX_RATE_LIMIT).contains(&rate) {
+        return Err(AppError::bad_input(
+            "rateLimit",
+            format!("rateLimit must be between 1 and {MAX_RATE_LIMIT} deliveries per second"),
+        ));
+    }
+    Ok(rate)
 }
 
 fn validate_filter(raw: String) -> AppResult<String> {

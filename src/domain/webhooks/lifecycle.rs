@@ -1,8 +1,10 @@
 //! The delivery lifecycle: every statement that changes a delivery's status is in this file.
 //!
 //! ```text
-//!   emit (outbox.rs: born PENDING, or born SENDING, leased to this process and handed over)
-//!    │                 │
+//!   emit (outbox.rs: born PENDING, or born SENDING, leased to this process and handed over;
+//!    │                 │  an ordered hook's: PENDING with no due time, waiting its turn)
+//!    │   advance       │
+//!    ▼ (ordered turn)  │
 //!    ▼       claim     ▼            record
 //! PENDING ─────────▶ SENDING ─────────────────────▶ SUCCEEDED | FAILED
 //!    ▲  ▲               │ record (retry due later),
@@ -22,10 +24,24 @@
 //!   end, set by the claim), so a delivery cancelled while its attempt was on the wire stays
 //!   `CANCELLED`, and a late outcome never lands on a delivery claimed again after its lease
 //!   ran out.
+//!
+//! An ordered hook has at most one queued delivery with a due time: the one in turn. The others
+//! wait PENDING with `due_at` null, which no claim and no `next_due` sees, so a backlog behind
+//! a retry costs nothing while it waits. [`advance`] gives the oldest waiting one its turn when
+//! none has it; every commit that may end or create a turn calls it (emit, record, redeliver,
+//! replay, ordering switched on), under a lock on the hook's row, so two processes cannot both
+//! hand out a turn.
+//!
+//! The hook's failure clock (`failing_since`, `failed_attempts`) is kept here too, by
+//! [`note_attempts`], in the recorder's transaction: a hook failing for longer than the
+//! operator allows is disabled with its queued deliveries cancelled.
+
+use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, Value};
 
 use entity::delivery::{self, DeliveryStatus, Trigger};
+use entity::hook::{self, DisabledReason};
 
 use crate::db::{Db, numbered, placeholders};
 use crate::domain::now_ms;
@@ -337,42 +353,69 @@ pub async fn cancel_for_hook(
     rows(db, sql, vec![now_ms().into(), tenant.into(), hook_id.into()]).await
 }
 
-/// `410 Gone`: the receiver does not want this hook any more. Disables it and cancels its
-/// deliveries (returned), in the caller's transaction.
+/// Disables an enabled hook for `reason` and cancels its queued deliveries, in the caller's
+/// transaction. Returns the hook as it now stands and the cancelled deliveries, or None when it
+/// was disabled (or deleted) already.
 pub async fn disable_hook(
     db: &impl ConnectionTrait,
     tenant: &str,
     hook_id: &str,
+    reason: DisabledReason,
     now: i64,
-) -> Result<Vec<delivery::Model>, DbErr> {
-    execute(
-        db,
-        "UPDATE hooks SET enabled = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
-        vec![false.into(), now.into(), tenant.into(), hook_id.into()],
-    )
-    .await?;
-    cancel_for_hook(db, tenant, hook_id).await
+) -> Result<Option<(hook::Model, Vec<delivery::Model>)>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = "UPDATE hooks SET enabled = ?, disabled_reason = ?, updated_at = ? \
+               WHERE tenant_id = ? AND id = ? AND enabled = ? RETURNING *";
+    let values = vec![
+        false.into(),
+        reason.as_str().into(),
+        now.into(),
+        tenant.into(),
+        hook_id.into(),
+        true.into(),
+    ];
+    let Some(hook) = hook::Entity::find()
+        .from_raw_sql(statement(backend, sql, values))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let cancelled = cancel_for_hook(db, tenant, hook_id).await?;
+    Ok(Some((hook, cancelled)))
 }
 
-/// `redeliver`: one new attempt now, counted as MANUAL, unless the delivery is being sent right
-/// now. Returns the delivery as it now stands, or None when it was SENDING.
+/// The due time a requeued delivery gets: now, or none (waiting its turn) on an ordered hook.
+const REQUEUED_DUE: &str = "CASE WHEN EXISTS (SELECT 1 FROM hooks h \
+     WHERE h.tenant_id = deliveries.tenant_id AND h.id = deliveries.hook_id AND h.ordered = ?) THEN NULL ELSE ? END";
+
+/// `redeliver`: one new attempt now (on an ordered hook: at its turn), counted as MANUAL,
+/// unless the delivery is being sent right now. Returns the delivery as it now stands, or None
+/// when it was SENDING.
 pub async fn redeliver(db: &impl ConnectionTrait, tenant: &str, id: &str) -> Result<Option<delivery::Model>, DbErr> {
     let now = now_ms();
-    let sql = "UPDATE deliveries SET status = 'PENDING', next_trigger = ?, due_at = ?, updated_at = ? \
-               WHERE tenant_id = ? AND id = ? AND status <> 'SENDING' RETURNING *";
+    let sql = format!(
+        "UPDATE deliveries SET status = 'PENDING', next_trigger = ?, due_at = {REQUEUED_DUE}, updated_at = ? \
+         WHERE tenant_id = ? AND id = ? AND status <> 'SENDING' RETURNING *"
+    );
     let values = vec![
         Trigger::Manual.as_str().into(),
+        true.into(),
         now.into(),
         now.into(),
         tenant.into(),
         id.into(),
     ];
-    Ok(rows(db, sql, values).await?.pop())
+    let Some(requeued) = rows(db, &sql, values).await?.pop() else {
+        return Ok(None);
+    };
+    advance(db, &[(tenant, requeued.hook_id.as_str())], now).await?;
+    Ok(Some(requeued))
 }
 
 /// `replayDeliveries`: requeues, in one statement, a hook's deliveries created in
 /// `[since, until)` whose status is one of `statuses` (finished ones), each with a fresh retry
-/// schedule. Returns them as they now stand.
+/// schedule (on an ordered hook, each at its turn). Returns them as they now stand.
 pub async fn replay(
     db: &impl ConnectionTrait,
     tenant: &str,
@@ -385,15 +428,17 @@ pub async fn replay(
     let until_clause = if until.is_some() { "AND created_at < ?" } else { "" };
     let sql = format!(
         "UPDATE deliveries SET status = 'PENDING', next_trigger = 'SCHEDULED', round_attempts = 0, \
-         due_at = ?, updated_at = ? \
+         due_at = {REQUEUED_DUE}, updated_at = ? \
          WHERE tenant_id = ? AND hook_id = ? AND status IN ({}) AND created_at >= ? {until_clause} RETURNING *",
         placeholders(statuses.len())
     );
-    let mut values: Vec<Value> = vec![now.into(), now.into(), tenant.into(), hook_id.into()];
+    let mut values: Vec<Value> = vec![true.into(), now.into(), now.into(), tenant.into(), hook_id.into()];
     values.extend(statuses.iter().map(|s| s.as_str().into()));
     values.push(since.into());
     values.extend(until.map(Value::from));
-    rows(db, &sql, values).await
+    let requeued = rows(db, &sql, values).await?;
+    advance(db, &[(tenant, hook_id)], now).await?;
+    Ok(requeued)
 }
 
 /// Retention: removes history from before `cutoff` (epoch ms) in chunks, so no transaction grows
@@ -460,4 +505,184 @@ pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbErr> {
         }
     }
     Ok(removed)
+}
+
+/// Most hooks named in one [`advance`] statement.
+const ADVANCE_CHUNK: usize = 256;
+
+/// Gives the oldest waiting delivery of each ordered hook in `hooks` its turn (a due time of
+/// `now`) when none of the hook's queued deliveries has one. Hooks that are not ordered are
+/// left alone. On PostgreSQL the ordered hooks' rows are locked first (in one order), so that
+/// this and an emit or another process's advance on the same hook run one after the other and
+/// never hand out two turns, nor miss a delivery committed meanwhile. Returns how many
+/// deliveries got their turn.
+pub async fn advance(db: &impl ConnectionTrait, hooks: &[(&str, &str)], now: i64) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let lock = match backend {
+        DbBackend::Postgres => "FOR UPDATE",
+        _ => "",
+    };
+    let mut turned = 0;
+    for chunk in hooks.chunks(ADVANCE_CHUNK) {
+        let mut tenants: Vec<&str> = chunk.iter().map(|(tenant, _)| *tenant).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        let sql = format!(
+            "SELECT tenant_id, id FROM hooks WHERE tenant_id IN ({}) AND id IN ({}) AND ordered = ? \
+             ORDER BY tenant_id, id {lock}",
+            placeholders(tenants.len()),
+            placeholders(chunk.len())
+        );
+        let mut values: Vec<Value> = tenants.iter().map(|t| (*t).into()).collect();
+        values.extend(chunk.iter().map(|(_, id)| (*id).into()));
+        values.push(true.into());
+        let ordered = db.query_all_raw(statement(backend, &sql, values)).await?;
+        for row in ordered {
+            let tenant: String = row.try_get("", "tenant_id")?;
+            let hook_id: String = row.try_get("", "id")?;
+            turned += db
+                .execute_raw(turn_statement(backend, &tenant, &hook_id, now))
+                .await?
+                .rows_affected();
+        }
+    }
+    Ok(turned)
+}
+
+/// The turn of one ordered hook, for [`advance`] and for the test that checks its plan: its
+/// oldest waiting delivery becomes due at `now`, unless one of its queued deliveries is in turn.
+pub fn turn_statement(backend: DbBackend, tenant: &str, hook_id: &str, now: i64) -> Statement {
+    let sql = "UPDATE deliveries SET due_at = ?, updated_at = ? WHERE tenant_id = ? AND id = \
+               (SELECT id FROM deliveries WHERE tenant_id = ? AND hook_id = ? \
+                AND status IN ('PENDING', 'SENDING') AND due_at IS NULL ORDER BY id LIMIT 1) \
+               AND NOT EXISTS (SELECT 1 FROM deliveries WHERE tenant_id = ? AND hook_id = ? \
+                AND status IN ('PENDING', 'SENDING') AND due_at IS NOT NULL)";
+    let values = vec![
+        now.into(),
+        now.into(),
+        tenant.into(),
+        tenant.into(),
+        hook_id.into(),
+        tenant.into(),
+        hook_id.into(),
+    ];
+    statement(backend, sql, values)
+}
+
+/// A hook's ordering was switched on or off. On: its waiting deliveries line up behind the one
+/// in flight, if any, in id order (a retry's due time is dropped; it comes at its turn). Off:
+/// every waiting delivery is due now.
+pub async fn set_ordered(db: &impl ConnectionTrait, tenant: &str, hook_id: &str, ordered: bool) -> Result<(), DbErr> {
+    let now = now_ms();
+    if ordered {
+        let sql = "UPDATE deliveries SET due_at = NULL, updated_at = ? \
+                   WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND status = 'PENDING'";
+        execute(db, sql, vec![now.into(), tenant.into(), hook_id.into()]).await?;
+        advance(db, &[(tenant, hook_id)], now).await?;
+    } else {
+        let sql = "UPDATE deliveries SET due_at = ?, updated_at = ? \
+                   WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND due_at IS NULL";
+        execute(db, sql, vec![now.into(), now.into(), tenant.into(), hook_id.into()]).await?;
+    }
+    Ok(())
+}
+
+/// When a hook that keeps failing is disabled: after `after` of failed attempts only, and at
+/// least `min_attempts` of them (`HOOKD_DISABLE_AFTER`, `HOOKD_DISABLE_MIN_ATTEMPTS`).
+#[derive(Clone, Copy, Debug)]
+pub struct DisablePolicy {
+    pub after: Duration,
+    pub min_attempts: u32,
+}
+
+/// What a batch of attempts did to one hook, in the order they were made.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HookAttempts {
+    /// Some attempt succeeded.
+    pub succeeded: bool,
+    /// Failed attempts after the last success (all of them when none succeeded).
+    pub failed_after: i32,
+    /// When the first of those started (epoch ms).
+    pub first_failed_at: Option<i64>,
+}
+
+impl HookAttempts {
+    /// Adds one attempt, made after those already counted.
+    pub fn add(&mut self, succeeded: bool, started_at: i64) {
+        if succeeded {
+            *self = HookAttempts {
+                succeeded: true,
+                ..HookAttempts::default()
+            };
+        } else {
+            self.failed_after += 1;
+            self.first_failed_at.get_or_insert(started_at);
+        }
+    }
+}
+
+/// Moves each hook's failure clock by a batch of attempts, in the recorder's transaction: a hook
+/// whose last attempt succeeded is not failing (one statement for all of them); a failing one
+/// counts its failures from the first since its last success. A hook enabled, failing since at
+/// least `policy.after` before `now` and with at least `policy.min_attempts` failures is
+/// disabled (reason FAILING); returned with its cancelled deliveries.
+pub async fn note_attempts(
+    db: &impl ConnectionTrait,
+    attempts: &[((&str, &str), HookAttempts)],
+    policy: DisablePolicy,
+    now: i64,
+) -> Result<Vec<(hook::Model, Vec<delivery::Model>)>, DbErr> {
+    let backend = db.get_database_backend();
+    let recovered: Vec<(&str, &str)> = attempts
+        .iter()
+        .filter(|(_, a)| a.failed_after == 0)
+        .map(|(hook, _)| *hook)
+        .collect();
+    for chunk in recovered.chunks(ADVANCE_CHUNK) {
+        let mut tenants: Vec<&str> = chunk.iter().map(|(tenant, _)| *tenant).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        let sql = format!(
+            "UPDATE hooks SET failing_since = NULL, failed_attempts = 0 \
+             WHERE tenant_id IN ({}) AND id IN ({}) AND failing_since IS NOT NULL",
+            placeholders(tenants.len()),
+            placeholders(chunk.len())
+        );
+        let mut values: Vec<Value> = tenants.iter().map(|t| (*t).into()).collect();
+        values.extend(chunk.iter().map(|(_, id)| (*id).into()));
+        execute(db, &sql, values).await?;
+    }
+    let mut disabled = Vec::new();
+    let after_ms = policy.after.as_millis() as i64;
+    for ((tenant, hook_id), attempt) in attempts.iter().filter(|(_, a)| a.failed_after > 0) {
+        let first = attempt.first_failed_at.unwrap_or(now);
+        // After a success in this batch the run starts anew; otherwise it goes on.
+        let (since, count) = if attempt.succeeded {
+            ("?", "?")
+        } else {
+            ("COALESCE(failing_since, ?)", "failed_attempts + ?")
+        };
+        let sql = format!(
+            "UPDATE hooks SET failing_since = {since}, failed_attempts = {count} \
+             WHERE tenant_id = ? AND id = ? RETURNING *"
+        );
+        let values = vec![
+            first.into(),
+            attempt.failed_after.into(),
+            (*tenant).into(),
+            (*hook_id).into(),
+        ];
+        let Some(hook) = hook::Entity::find()
+            .from_raw_sql(statement(backend, &sql, values))
+            .one(db)
+            .await?
+        else {
+            continue; // deleted meanwhile
+        };
+        let failing_long = hook.failing_since.is_some_and(|since| since <= now - after_ms);
+        if hook.enabled && failing_long && hook.failed_attempts as u32 >= policy.min_attempts {
+            disabled.extend(disable_hook(db, tenant, hook_id, DisabledReason::Failing, now).await?);
+        }
+    }
+    Ok(disabled)
 }

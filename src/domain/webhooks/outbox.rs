@@ -8,7 +8,8 @@
 //! side hands that to `AppState::publish`, which tells subscribers and wakes the dispatcher to
 //! claim the rows. [`emit_many`] stores many events with a handful of statements for the group
 //! commit (`crate::group_commit`), whose deliveries may be born leased ([`Born`]) and handed to
-//! this process's dispatcher instead of claimed.
+//! this process's dispatcher instead of claimed. An ordered hook's deliveries are born waiting
+//! their turn (`lifecycle::advance`), which the emit hands out when the hook has none in turn.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -22,7 +23,7 @@ use entity::delivery::{DeliveryStatus, Trigger};
 use entity::{delivery, event, hook};
 
 use crate::domain::tenant::scoped;
-use crate::domain::webhooks::filter;
+use crate::domain::webhooks::{filter, lifecycle};
 use crate::domain::{like_containing, new_id, now_ms};
 use crate::error::AppResult;
 
@@ -68,8 +69,10 @@ pub async fn emit<C: ConnectionTrait>(txn: &C, tenant: &str, new: NewEvent) -> A
 
 /// Stores several events and their deliveries in `txn` with a handful of statements: one
 /// INSERT for the events, one hook lookup per distinct tenant and type, one INSERT for the
-/// deliveries (each chunked at `ROWS_PER_INSERT` rows). `born` decides, per delivery, how it
-/// starts. Returns what each event stored, in the order given.
+/// deliveries (each chunked at `ROWS_PER_INSERT` rows). `born` decides, per delivery of a hook
+/// that is not ordered, how it
+/// starts (an ordered hook's always start PENDING, waiting their turn). Returns what each event
+/// stored, in the order given.
 pub async fn emit_many<C: ConnectionTrait>(
     txn: &C,
     news: &[(String, NewEvent)],
@@ -126,9 +129,13 @@ pub async fn emit_many<C: ConnectionTrait>(
         let deliveries = hooks
             .iter()
             .map(|hook| {
-                let (status, due_at) = match born(hook) {
-                    Born::Pending => (DeliveryStatus::Pending, now),
-                    Born::LeasedUntil(lease) => (DeliveryStatus::Sending, lease),
+                let (status, due_at) = if hook.ordered {
+                    (DeliveryStatus::Pending, None)
+                } else {
+                    match born(hook) {
+                        Born::Pending => (DeliveryStatus::Pending, Some(now)),
+                        Born::LeasedUntil(lease) => (DeliveryStatus::Sending, Some(lease)),
+                    }
                 };
                 delivery::Model {
                     id: new_id(),
@@ -140,7 +147,7 @@ pub async fn emit_many<C: ConnectionTrait>(
                     attempt_count: 0,
                     round_attempts: 0,
                     next_trigger: Trigger::Scheduled,
-                    due_at: Some(due_at),
+                    due_at,
                     created_at: now,
                     updated_at: now,
                 }
@@ -160,6 +167,17 @@ pub async fn emit_many<C: ConnectionTrait>(
     while rows.peek().is_some() {
         let chunk: Vec<delivery::ActiveModel> = rows.by_ref().take(ROWS_PER_INSERT).collect();
         delivery::Entity::insert_many(chunk).exec(txn).await?;
+    }
+    let mut ordered: Vec<(&str, &str)> = emitted
+        .iter()
+        .flat_map(|e| e.hooks.iter())
+        .filter(|hook| hook.ordered)
+        .map(|hook| (hook.tenant_id.as_str(), hook.id.as_str()))
+        .collect();
+    ordered.sort_unstable();
+    ordered.dedup();
+    if !ordered.is_empty() {
+        lifecycle::advance(txn, &ordered, now).await?;
     }
     Ok(emitted)
 }
@@ -207,6 +225,12 @@ impl<T> Committed<T> {
             emitted: Vec::new(),
             changed,
         }
+    }
+
+    /// The same write, which also changed existing deliveries.
+    pub fn and_changed(mut self, changed: Vec<delivery::Model>) -> Committed<T> {
+        self.changed.extend(changed);
+        self
     }
 
     /// The events this write emitted.

@@ -118,6 +118,35 @@ impl Hook {
         self.0.filter.as_deref()
     }
 
+    /// Whether the hook receives its deliveries one at a time, in the order their events were
+    /// stored; a delivery waiting for a retry holds back those behind it until it succeeds or
+    /// fails for good.
+    async fn ordered(&self) -> bool {
+        self.0.ordered
+    }
+
+    /// Most deliveries per second this hook is sent, across all instances; null: unlimited.
+    async fn rate_limit(&self) -> Option<i32> {
+        self.0.rate_limit
+    }
+
+    /// When the hook's current run of failed attempts began; null when its last attempt
+    /// succeeded or none was made. A hook failing for longer than the server's
+    /// `HOOKD_DISABLE_AFTER` is disabled.
+    async fn failing_since(&self) -> Option<DateTime<Utc>> {
+        self.0.failing_since.map(datetime)
+    }
+
+    /// Failed attempts since `failingSince`.
+    async fn failed_attempts(&self) -> i32 {
+        self.0.failed_attempts
+    }
+
+    /// Why the hook is disabled; null while it is enabled.
+    async fn disabled_reason(&self) -> Option<HookDisabledReason> {
+        self.0.disabled_reason.map(Into::into)
+    }
+
     /// Request count, success rate and latency of this hook's attempts over the last `window`
     /// seconds. Needs `deliveries:read`.
     #[graphql(guard = "RequireScope(Scope::DeliveriesRead)")]
@@ -240,6 +269,23 @@ pub struct CreateHookInput {
     /// Which signatures to send (default HMAC).
     #[graphql(default)]
     pub signing_scheme: SigningScheme,
+    /// Deliver one at a time, in the order events were stored (default false).
+    #[graphql(default)]
+    pub ordered: bool,
+    /// Most deliveries per second, 1–10000, across all instances; omitted: unlimited.
+    pub rate_limit: Option<i32>,
+}
+
+/// Why a hook is disabled.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "hook::DisabledReason")]
+pub enum HookDisabledReason {
+    /// Its receiver answered `410 Gone`.
+    Gone,
+    /// Every attempt failed for longer than the server allows (`HOOKD_DISABLE_AFTER`).
+    Failing,
+    /// Someone turned it off (`updateHook` with `enabled: false`, or created it disabled).
+    User,
 }
 
 /// Which signatures a hook's requests carry.
@@ -269,12 +315,18 @@ pub struct UpdateHookInput {
     pub url: Option<String>,
     /// New headers (replace all old ones).
     pub headers: Option<Vec<HeaderInput>>,
-    /// Enable or disable. Disabling stops new deliveries.
+    /// Enable or disable. Disabling cancels the queued deliveries and emits `Hook.Disabled`;
+    /// enabling a disabled hook restarts its failure clock and emits `Hook.Enabled`.
     pub enabled: Option<bool>,
     /// New filter (see `CreateHookInput.filter`); null removes it.
     pub filter: MaybeUndefined<String>,
     /// New signature scheme. The first scheme with ED25519 creates the hook's Ed25519 key.
     pub signing_scheme: Option<SigningScheme>,
+    /// Switch ordered delivery on or off. On: deliveries waiting for a retry line up behind the
+    /// one in flight, oldest first. Off: every waiting delivery is due at once.
+    pub ordered: Option<bool>,
+    /// New rate limit (1–10000 per second); null removes it.
+    pub rate_limit: MaybeUndefined<i32>,
 }
 
 fn pairs(headers: Vec<HeaderInput>) -> Vec<(String, String)> {
@@ -291,6 +343,8 @@ impl From<CreateHookInput> for CreateHook {
             enabled: input.enabled,
             filter: input.filter,
             signing_scheme: input.signing_scheme.into(),
+            ordered: input.ordered,
+            rate_limit: input.rate_limit,
         }
     }
 }
@@ -305,6 +359,8 @@ impl From<UpdateHookInput> for UpdateHook {
             enabled: input.enabled,
             filter: patch(input.filter),
             signing_scheme: input.signing_scheme.map(Into::into),
+            ordered: input.ordered,
+            rate_limit: patch(input.rate_limit),
         }
     }
 }
