@@ -120,8 +120,9 @@ impl Claims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthError(pub &'static str);
 
-/// Loads the HS256 secret from the data dir, creating it (mode 0600) on first use.
-pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Secret> {
+/// Loads the HS256 secret from the data dir, creating it (mode 0600) on first use; true when
+/// this call created it.
+pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<(Secret, bool)> {
     let path = data_dir.join(SECRET_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
@@ -131,7 +132,7 @@ pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Secret> {
                 "{} is too short; delete it to regenerate",
                 path.display()
             );
-            return Ok(Secret(bytes));
+            return Ok((Secret(bytes), false));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
@@ -150,7 +151,7 @@ pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Secret> {
             file.write_all(encoded.as_bytes())
                 .and_then(|()| file.sync_all())
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-            Ok(Secret(encoded.into_bytes()))
+            Ok((Secret(encoded.into_bytes()), true))
         }
         // Another process created it between our read and our create: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_secret(data_dir),
@@ -170,17 +171,24 @@ pub struct Auth {
     issuer: Option<String>,
     audience: Option<String>,
     tenant_claim: String,
+    /// The HS256 secret was created by this start (the very first one on this data dir).
+    created_secret: bool,
 }
 
 impl Auth {
     /// Builds the keys once at start-up. Creates the HS256 secret file when needed.
     pub fn from_config(config: &Config) -> anyhow::Result<Auth> {
+        let mut created_secret = false;
         let (verifier, encoding_key) = match &config.jwt {
             JwtKeyConfig::Hs256(secret) => {
                 let secret = match secret {
                     Some(secret) => secret.clone(),
-                    None => load_or_create_secret(&config.data_dir)
-                        .map_err(|e| anyhow::anyhow!("HOOKD_DATA_DIR (--data-dir): {e:#}"))?,
+                    None => {
+                        let (secret, created) = load_or_create_secret(&config.data_dir)
+                            .map_err(|e| anyhow::anyhow!("HOOKD_DATA_DIR (--data-dir): {e:#}"))?;
+                        created_secret = created;
+                        secret
+                    }
                 };
                 (
                     Verifier::Static {
@@ -211,7 +219,14 @@ impl Auth {
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
             tenant_claim: config.tenant_claim.clone(),
+            created_secret,
         })
+    }
+
+    /// Whether this start created the HS256 secret: the first start on a data dir, the one
+    /// time `serve` prints an admin token.
+    pub fn created_secret(&self) -> bool {
+        self.created_secret
     }
 
     /// Whether `mint` works (only with an HS256 secret).

@@ -1,9 +1,13 @@
-//! Settings: read once from flags or `HOOKD_*` variables, validated once, then immutable.
+//! Settings: read once from flags, `HOOKD_*` variables or a TOML file, validated once, then
+//! immutable.
 //!
-//! Clap collects every setting as a raw string ([`RawSettings`]) and [`Config::from_raw`] turns
-//! them into typed values. Doing the parsing ourselves rather than in clap value parsers keeps
-//! every failure to a single line that names the variable and the flag, which is what an
-//! operator reading a crash-looping service log needs.
+//! Clap collects every setting as a raw string ([`RawSettings`]): a flag wins over its variable.
+//! A setting neither gives is taken from the file named by `--config` / `HOOKD_CONFIG`, whose
+//! keys are the settings' names in lower case without `HOOKD_` (`listen`, `retry_schedule`, …).
+//! [`Config::from_raw`] then turns them into typed values. Doing the parsing ourselves rather
+//! than in clap value parsers keeps every failure to a single line that names the variable and
+//! the flag, whichever of the three the value came from, which is what an operator reading a
+//! crash-looping service log needs.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -19,94 +23,178 @@ pub use jwt_keys::{JwtKeyConfig, Secret};
 /// Every setting as given, before validation. Field docs are the `--help` text.
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct RawSettings {
-    /// Address to serve on [default: 127.0.0.1:8080]
-    #[arg(long, env = "HOOKD_LISTEN", global = true)]
+    /// A TOML file of settings (keys: the settings' names in lower case without HOOKD_); flags
+    /// and variables win over it
+    #[arg(long, env = "HOOKD_CONFIG")]
+    pub config: Option<String>,
+    /// Address to serve on, host:port [default: 127.0.0.1:8080]
+    #[arg(long, env = "HOOKD_LISTEN")]
     pub listen: Option<String>,
     /// sqlite://… (embedded) or postgres://… [default: sqlite://<data dir>/hookd.db?mode=rwc]
-    #[arg(long, env = "HOOKD_DATABASE_URL", global = true)]
+    #[arg(long, env = "HOOKD_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Where the SQLite file and the generated JWT secret live [default: ./data]
-    #[arg(long, env = "HOOKD_DATA_DIR", global = true)]
+    #[arg(long, env = "HOOKD_DATA_DIR")]
     pub data_dir: Option<String>,
     /// HS256 secret (≥ 32 bytes); generated and kept in the data dir when unset
-    #[arg(long, env = "HOOKD_JWT_SECRET", global = true, hide_env_values = true)]
+    #[arg(long, env = "HOOKD_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
     /// Master key sealing the hooks' signing keys at rest: base64 of 32 bytes; generated and
     /// kept in the data dir (`master-key`, mode 0600) when unset
-    #[arg(long, env = "HOOKD_SECRET_KEY", global = true, hide_env_values = true)]
+    #[arg(long, env = "HOOKD_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
     /// JWKS URL of an external issuer (RS256/ES256/ES384)
-    #[arg(long, env = "HOOKD_JWKS_URL", global = true)]
+    #[arg(long, env = "HOOKD_JWKS_URL")]
     pub jwks_url: Option<String>,
     /// PEM public key (or a path to one) of an external issuer (RS256/ES256/ES384)
-    #[arg(long, env = "HOOKD_JWT_PUBLIC_KEY", global = true)]
+    #[arg(long, env = "HOOKD_JWT_PUBLIC_KEY")]
     pub jwt_public_key: Option<String>,
     /// Required `iss` claim
-    #[arg(long, env = "HOOKD_JWT_ISSUER", global = true)]
+    #[arg(long, env = "HOOKD_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
     /// Required `aud` claim
-    #[arg(long, env = "HOOKD_JWT_AUDIENCE", global = true)]
+    #[arg(long, env = "HOOKD_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
     /// Claim naming the tenant [default: tenant]
-    #[arg(long, env = "HOOKD_TENANT_CLAIM", global = true)]
+    #[arg(long, env = "HOOKD_TENANT_CLAIM")]
     pub tenant_claim: Option<String>,
     /// Comma-separated CIDRs that webhook targets may use despite being private
-    #[arg(long, env = "HOOKD_ALLOWED_TARGETS", global = true)]
+    #[arg(long, env = "HOOKD_ALLOWED_TARGETS")]
     pub allowed_targets: Option<String>,
     /// Per-attempt total timeout [default: 10s]
-    #[arg(long, env = "HOOKD_DELIVERY_TIMEOUT", global = true)]
+    #[arg(long, env = "HOOKD_DELIVERY_TIMEOUT")]
     pub delivery_timeout: Option<String>,
-    /// Delays before retries 1..n, comma-separated [default: 5s,5m,30m,2h,5h,10h,10h]
-    #[arg(long, env = "HOOKD_RETRY_SCHEDULE", global = true)]
+    /// Delays before retries 1..n, comma-separated, or "none" [default: 5s,5m,30m,2h,5h,10h,10h]
+    #[arg(long, env = "HOOKD_RETRY_SCHEDULE")]
     pub retry_schedule: Option<String>,
-    /// Accepted for compatibility; concurrency is set by --max-in-flight [default: 2 × cores]
-    #[arg(long, env = "HOOKD_WORKERS", global = true)]
-    pub workers: Option<String>,
     /// Deliveries in flight at once, all hooks [default: 256]
-    #[arg(long, env = "HOOKD_MAX_IN_FLIGHT", global = true)]
+    #[arg(long, env = "HOOKD_MAX_IN_FLIGHT")]
     pub max_in_flight: Option<String>,
     /// Deliveries in flight at once for one hook [default: 64]
-    #[arg(long, env = "HOOKD_MAX_IN_FLIGHT_PER_HOOK", global = true)]
+    #[arg(long, env = "HOOKD_MAX_IN_FLIGHT_PER_HOOK")]
     pub max_in_flight_per_hook: Option<String>,
     /// Longest a dispatcher goes without looking for due work it was not woken for (another instance's expired lease or retry) [default: 1s]
-    #[arg(long, env = "HOOKD_POLL_INTERVAL", global = true)]
+    #[arg(long, env = "HOOKD_POLL_INTERVAL")]
     pub poll_interval: Option<String>,
     /// Hooks one tenant may have [default: 100]
-    #[arg(long, env = "HOOKD_MAX_HOOKS_PER_TENANT", global = true)]
+    #[arg(long, env = "HOOKD_MAX_HOOKS_PER_TENANT")]
     pub max_hooks_per_tenant: Option<String>,
     /// How long delivery attempts are kept [default: 30d]
-    #[arg(long, env = "HOOKD_RETENTION", global = true)]
+    #[arg(long, env = "HOOKD_RETENTION")]
     pub retention: Option<String>,
     /// Serve GraphQL introspection (true/false) [default: true]
-    #[arg(long, env = "HOOKD_INTROSPECTION", global = true)]
+    #[arg(long, env = "HOOKD_INTROSPECTION")]
     pub introspection: Option<String>,
     /// How long sign-in failures count and a locked identifier stays locked [default: 10m]
-    #[arg(long, env = "HOOKD_LOCKOUT_WINDOW", global = true)]
+    #[arg(long, env = "HOOKD_LOCKOUT_WINDOW")]
     pub lockout_window: Option<String>,
     /// Comma-separated CIDRs of proxies whose X-Forwarded-For is trusted
-    #[arg(long, env = "HOOKD_TRUSTED_PROXIES", global = true)]
+    #[arg(long, env = "HOOKD_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
     /// Log format: text or json [default: text]
-    #[arg(long, env = "HOOKD_LOG_FORMAT", global = true)]
+    #[arg(long, env = "HOOKD_LOG_FORMAT")]
     pub log_format: Option<String>,
     /// Largest GraphQL response body in bytes; a larger one is refused [default: 16777216]
-    #[arg(long, env = "HOOKD_MAX_RESPONSE_BYTES", global = true)]
+    #[arg(long, env = "HOOKD_MAX_RESPONSE_BYTES")]
     pub max_response_bytes: Option<String>,
     /// WebSocket (subscription) connections open at once [default: 1024]
-    #[arg(long, env = "HOOKD_MAX_CONNECTIONS", global = true)]
+    #[arg(long, env = "HOOKD_MAX_CONNECTIONS")]
     pub max_connections: Option<String>,
     /// Active subscriptions on one WebSocket connection [default: 32]
-    #[arg(long, env = "HOOKD_MAX_SUBSCRIPTIONS_PER_CONNECTION", global = true)]
+    #[arg(long, env = "HOOKD_MAX_SUBSCRIPTIONS_PER_CONNECTION")]
     pub max_subscriptions_per_connection: Option<String>,
     /// Disable a hook whose attempts have all failed for this long [default: 5d]
-    #[arg(long, env = "HOOKD_DISABLE_AFTER", global = true)]
+    #[arg(long, env = "HOOKD_DISABLE_AFTER")]
     pub disable_after: Option<String>,
     /// ... and that has failed at least this many attempts in that time [default: 5]
-    #[arg(long, env = "HOOKD_DISABLE_MIN_ATTEMPTS", global = true)]
+    #[arg(long, env = "HOOKD_DISABLE_MIN_ATTEMPTS")]
     pub disable_min_attempts: Option<String>,
     /// SQLite commit durability: normal (survives a crash of hookd) or full (also a power loss) [default: normal]
-    #[arg(long, env = "HOOKD_SQLITE_SYNCHRONOUS", global = true)]
+    #[arg(long, env = "HOOKD_SQLITE_SYNCHRONOUS")]
     pub sqlite_synchronous: Option<String>,
+}
+
+impl RawSettings {
+    /// Every setting but `config`, by its key in a config file.
+    fn entries(&mut self) -> [(&'static str, &mut Option<String>); 28] {
+        [
+            ("listen", &mut self.listen),
+            ("database_url", &mut self.database_url),
+            ("data_dir", &mut self.data_dir),
+            ("jwt_secret", &mut self.jwt_secret),
+            ("secret_key", &mut self.secret_key),
+            ("jwks_url", &mut self.jwks_url),
+            ("jwt_public_key", &mut self.jwt_public_key),
+            ("jwt_issuer", &mut self.jwt_issuer),
+            ("jwt_audience", &mut self.jwt_audience),
+            ("tenant_claim", &mut self.tenant_claim),
+            ("allowed_targets", &mut self.allowed_targets),
+            ("delivery_timeout", &mut self.delivery_timeout),
+            ("retry_schedule", &mut self.retry_schedule),
+            ("max_in_flight", &mut self.max_in_flight),
+            ("max_in_flight_per_hook", &mut self.max_in_flight_per_hook),
+            ("poll_interval", &mut self.poll_interval),
+            ("max_hooks_per_tenant", &mut self.max_hooks_per_tenant),
+            ("retention", &mut self.retention),
+            ("introspection", &mut self.introspection),
+            ("lockout_window", &mut self.lockout_window),
+            ("trusted_proxies", &mut self.trusted_proxies),
+            ("log_format", &mut self.log_format),
+            ("max_response_bytes", &mut self.max_response_bytes),
+            ("max_connections", &mut self.max_connections),
+            (
+                "max_subscriptions_per_connection",
+                &mut self.max_subscriptions_per_connection,
+            ),
+            ("disable_after", &mut self.disable_after),
+            ("disable_min_attempts", &mut self.disable_min_attempts),
+            ("sqlite_synchronous", &mut self.sqlite_synchronous),
+        ]
+    }
+
+    /// Fills the settings that neither a flag nor a variable gave from the file named by
+    /// `config`, if any: its keys must be settings, its values strings, numbers, booleans or
+    /// lists of strings (joined with commas, as `retry_schedule = ["5s", "5m"]`).
+    pub fn with_file(mut self) -> Result<RawSettings, ConfigError> {
+        let Some(path) = self.config.clone().filter(|p| !p.trim().is_empty()) else {
+            return Ok(self);
+        };
+        let in_file = |message: String| bad("HOOKD_CONFIG", format!("{path}: {message}"));
+        let text = std::fs::read_to_string(&path).map_err(|e| in_file(format!("cannot read it: {e}")))?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e.span().map_or(0, |span| text[..span.start].lines().count().max(1));
+            in_file(format!("line {line}: {}", e.message().trim()))
+        })?;
+        for (key, value) in table {
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Array(items) => items
+                    .into_iter()
+                    .map(|item| match item {
+                        toml::Value::String(s) => Ok(s),
+                        _ => Err(in_file(format!("{key} may list strings only"))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(","),
+                _ => {
+                    return Err(in_file(format!(
+                        "{key} must be a string, a number, a boolean or a list"
+                    )));
+                }
+            };
+            let mut entries = self.entries();
+            let Some((_, slot)) = entries.iter_mut().find(|(name, _)| *name == key) else {
+                return Err(in_file(format!("unknown setting {key:?}")));
+            };
+            if slot.is_none() {
+                **slot = Some(text);
+            }
+        }
+        Ok(self)
+    }
 }
 
 /// Validated settings. Cheap to clone; secrets are redacted from `Debug`.
@@ -124,7 +212,6 @@ pub struct Config {
     pub allowed_targets: Vec<IpNet>,
     pub delivery_timeout: Duration,
     pub retry_schedule: Vec<Duration>,
-    pub workers: usize,
     pub max_in_flight: usize,
     pub max_in_flight_per_hook: usize,
     pub poll_interval: Duration,
@@ -180,11 +267,10 @@ const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
 
 impl Config {
     pub fn from_raw(raw: RawSettings) -> Result<Config, ConfigError> {
+        let raw = raw.with_file()?;
         let listen = match raw.listen.as_deref() {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
-            Some(s) => s
-                .parse()
-                .map_err(|_| bad("HOOKD_LISTEN", format!("{s:?} is not an address like 127.0.0.1:8080")))?,
+            Some(s) => parse_listen(s)?,
         };
         let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".to_owned()));
         if data_dir.as_os_str().is_empty() {
@@ -226,21 +312,21 @@ impl Config {
         if delivery_timeout.is_zero() || delivery_timeout > Duration::from_secs(300) {
             return Err(bad("HOOKD_DELIVERY_TIMEOUT", "must be between 1ms and 5m"));
         }
-        let retry_schedule = raw
-            .retry_schedule
-            .as_deref()
-            .unwrap_or(DEFAULT_RETRY_SCHEDULE)
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| parse_duration("HOOKD_RETRY_SCHEDULE", s))
-            .collect::<Result<Vec<_>, _>>()?;
+        let retry_schedule = match raw.retry_schedule.as_deref().map(str::trim) {
+            None => parse_schedule(DEFAULT_RETRY_SCHEDULE)?,
+            Some("none") => Vec::new(),
+            Some("") => {
+                return Err(bad(
+                    "HOOKD_RETRY_SCHEDULE",
+                    "is empty: list the delays (e.g. 5s,5m) or say none for no retries",
+                ));
+            }
+            Some(s) => parse_schedule(s)?,
+        };
         if retry_schedule.len() > 20 {
             return Err(bad("HOOKD_RETRY_SCHEDULE", "at most 20 retries"));
         }
 
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let workers = parse_count("HOOKD_WORKERS", raw.workers.as_deref(), 2 * cores, 1024)?;
         let max_in_flight = parse_count("HOOKD_MAX_IN_FLIGHT", raw.max_in_flight.as_deref(), 256, 65_536)?;
         let max_in_flight_per_hook = parse_count(
             "HOOKD_MAX_IN_FLIGHT_PER_HOOK",
@@ -341,7 +427,6 @@ impl Config {
             allowed_targets,
             delivery_timeout,
             retry_schedule,
-            workers,
             max_in_flight,
             max_in_flight_per_hook,
             poll_interval,
@@ -365,6 +450,40 @@ impl Config {
     pub fn lease(&self) -> Duration {
         2 * self.delivery_timeout + Duration::from_secs(5)
     }
+}
+
+fn parse_schedule(s: &str) -> Result<Vec<Duration>, ConfigError> {
+    s.split(',')
+        .map(str::trim)
+        .map(|delay| {
+            if delay.is_empty() {
+                return Err(bad("HOOKD_RETRY_SCHEDULE", format!("{s:?} has an empty delay")));
+            }
+            parse_duration("HOOKD_RETRY_SCHEDULE", delay)
+        })
+        .collect()
+}
+
+/// `127.0.0.1:8080`, `[::1]:8080`, or a host name and port such as `localhost:8080` (its first
+/// address).
+fn parse_listen(s: &str) -> Result<SocketAddr, ConfigError> {
+    if let Ok(address) = s.parse() {
+        return Ok(address);
+    }
+    let wrong = || {
+        bad(
+            "HOOKD_LISTEN",
+            format!("{s:?} is not an address like 127.0.0.1:8080 or localhost:8080"),
+        )
+    };
+    let (host, port) = s.rsplit_once(':').ok_or_else(wrong)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(wrong());
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(s)
+        .map_err(|e| bad("HOOKD_LISTEN", format!("cannot resolve {host:?}: {e}")))?
+        .next()
+        .ok_or_else(|| bad("HOOKD_LISTEN", format!("{host:?} has no address")))
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {

@@ -3,6 +3,7 @@
 //! status to status.
 
 pub mod dispatcher;
+pub mod failure_log;
 pub mod handoff;
 pub mod pruner;
 pub mod recorder;
@@ -21,6 +22,7 @@ use crate::bus::{Bus, Outgoing, Signal};
 use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::dispatcher::Dispatcher;
+use crate::delivery::failure_log::FailureLog;
 use crate::delivery::sender::Sender;
 use crate::domain::webhooks::lifecycle::DisablePolicy;
 use crate::publish::Publisher;
@@ -113,6 +115,7 @@ pub async fn run(handles: Handles, shutdown: CancellationToken) {
         max_in_flight: config.max_in_flight,
         max_in_flight_per_hook: config.max_in_flight_per_hook,
         poll_interval: config.poll_interval,
+        failures: FailureLog::default(),
     };
     dispatcher.run(handed, shutdown).await;
     // The dispatcher's sender half is gone now; the recorder drains what is left and stops.

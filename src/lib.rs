@@ -52,15 +52,22 @@ pub struct App {
     relay: Option<(Outgoing, mpsc::Receiver<Signal>)>,
 }
 
-/// Connects to the database, applies migrations and loads the keys.
-pub async fn start(config: Config) -> anyhow::Result<App> {
-    let auth = Auth::from_config(&config)?;
+/// Connects to the configured database and applies pending migrations; a failure names the
+/// setting.
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     let db = Db::connect(&config.database_url, config.sqlite_synchronous)
         .await
         .map_err(|e| anyhow::anyhow!("HOOKD_DATABASE_URL (--database-url): {e:#}"))?;
     db.migrate()
         .await
         .map_err(|e| anyhow::anyhow!("HOOKD_DATABASE_URL (--database-url): cannot migrate the database: {e}"))?;
+    Ok(db)
+}
+
+/// Connects to the database, applies migrations and loads the keys.
+pub async fn start(config: Config) -> anyhow::Result<App> {
+    let auth = Auth::from_config(&config)?;
+    let db = open_database(&config).await?;
     let keys = Arc::new(MasterKeys::load(config.secret_key.as_deref(), &config.data_dir)?);
     let resealed = seal::seal_stored(&db, &keys)
         .await

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -13,10 +13,11 @@ use hookd::seal::{self, MasterKeys};
 
 /// Webhook service for identity events: GraphQL API, durable signed delivery, live delivery state.
 #[derive(Parser)]
-#[command(name = "hookd", version)]
+#[command(name = "hookd", version, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Settings of `hookd` without a subcommand, which serves.
     #[command(flatten)]
     settings: RawSettings,
 }
@@ -24,9 +25,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Migrate the database and serve the API (the default)
-    Serve,
+    Serve(Settings),
     /// Apply pending migrations and exit
-    Migrate,
+    Migrate(Settings),
     /// Print a signed JWT for the configured HS256 secret
     Token(TokenArgs),
     /// Print the GraphQL SDL (the committed schema.graphql)
@@ -37,11 +38,19 @@ enum Command {
 }
 
 #[derive(Args)]
+struct Settings {
+    #[command(flatten)]
+    settings: RawSettings,
+}
+
+#[derive(Args)]
 struct RotateArgs {
     /// The new master key (base64 of 32 bytes), required when the current one is given in
     /// HOOKD_SECRET_KEY; without HOOKD_SECRET_KEY a new key file is generated in the data dir
     #[arg(long, env = "HOOKD_NEW_SECRET_KEY", hide_env_values = true)]
     new_key: Option<String>,
+    #[command(flatten)]
+    settings: RawSettings,
 }
 
 #[derive(Args)]
@@ -58,31 +67,117 @@ struct TokenArgs {
     /// Subject (`sub` claim)
     #[arg(long, default_value = "hookd-cli")]
     sub: String,
+    #[command(flatten)]
+    settings: RawSettings,
+}
+
+/// The settings each subcommand uses, by id; its `--help` shows only these (it still reads the
+/// others, so one configuration serves every subcommand).
+const USED: [(&str, &[&str]); 3] = [
+    (
+        "migrate",
+        &[
+            "config",
+            "database_url",
+            "data_dir",
+            "secret_key",
+            "sqlite_synchronous",
+            "log_format",
+        ],
+    ),
+    (
+        "rotate-master-key",
+        &[
+            "config",
+            "database_url",
+            "data_dir",
+            "secret_key",
+            "sqlite_synchronous",
+            "log_format",
+        ],
+    ),
+    ("token", &["config", "data_dir", "jwt_secret"]),
+];
+
+/// The command line, with each subcommand's help limited to the settings it uses.
+fn parse() -> Cli {
+    let mut command = Cli::command();
+    let ids: Vec<String> = RawSettings::augment_args(clap::Command::new("settings"))
+        .get_arguments()
+        .map(|arg| arg.get_id().to_string())
+        .collect();
+    for (name, used) in USED {
+        command = command.mut_subcommand(name, |mut sub| {
+            for id in ids.iter().filter(|id| !used.contains(&id.as_str())) {
+                sub = sub.mut_arg(id, |arg| arg.hide(true));
+            }
+            sub
+        });
+    }
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+/// What to run, once the settings are taken out of the command line.
+enum Run {
+    Serve,
+    Migrate,
+    Token(Mint),
+    RotateMasterKey(Option<String>),
+}
+
+/// What `hookd token` mints.
+struct Mint {
+    scope: String,
+    tenant: String,
+    ttl: String,
+    sub: String,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Serve);
-    if let Command::Schema = command {
-        print!("{}", hookd::graphql::sdl());
-        return ExitCode::SUCCESS;
-    }
-    let config = match Config::from_raw(cli.settings) {
+    let cli = parse();
+    let (run, raw) = match cli.command {
+        None => (Run::Serve, cli.settings),
+        Some(Command::Schema) => {
+            print!("{}", hookd::graphql::sdl());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Serve(s)) => (Run::Serve, s.settings),
+        Some(Command::Migrate(s)) => (Run::Migrate, s.settings),
+        Some(Command::Token(TokenArgs {
+            scope,
+            tenant,
+            ttl,
+            sub,
+            settings,
+        })) => (
+            Run::Token(Mint {
+                scope,
+                tenant,
+                ttl,
+                sub,
+            }),
+            settings,
+        ),
+        Some(Command::RotateMasterKey(args)) => (Run::RotateMasterKey(args.new_key), args.settings),
+    };
+    let config = match Config::from_raw(raw) {
         Ok(config) => config,
         Err(e) => return fail(e),
     };
-    init_tracing(config.log_format);
+    if let Err(e) = init_tracing(config.log_format) {
+        return fail(e);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
     let result = runtime.block_on(async move {
-        match command {
-            Command::Serve => serve(config).await,
-            Command::Migrate => migrate(config).await,
-            Command::Token(args) => token(config, args),
-            Command::RotateMasterKey(args) => rotate_master_key(config, args).await,
-            Command::Schema => Ok(()),
+        match run {
+            Run::Serve => serve(config).await,
+            Run::Migrate => migrate(config).await,
+            Run::Token(mint) => token(config, mint),
+            Run::RotateMasterKey(new_key) => rotate_master_key(config, new_key).await,
         }
     });
     match result {
@@ -96,8 +191,15 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Logs go to stderr, at `RUST_LOG`'s levels (default `info`); a `RUST_LOG` that does not
+/// parse is refused rather than ignored.
+fn init_tracing(format: LogFormat) -> Result<(), String> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => {
+            EnvFilter::try_new(&directives).map_err(|e| format!("invalid RUST_LOG {directives:?}: {e}"))?
+        }
+        _ => EnvFilter::new("info"),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -105,6 +207,7 @@ fn init_tracing(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -118,17 +221,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  GraphQL:  {base}/graphql");
     println!("  GraphiQL: {base}/graphiql");
     println!("  Dashboard: {base}/");
+    // The admin token goes to the terminal once, on the very first start (when the secret is
+    // created), and never into the logs; later starts say how to mint one.
     let auth: &Auth = &app.state().auth;
-    if auth.can_mint() {
+    if auth.can_mint() && auth.created_secret() {
         let token = auth.mint(
             &[Scope::Admin],
             DEFAULT_TENANT,
             Duration::from_secs(86_400),
             "hookd-admin",
         )?;
-        println!("  Admin token (tenant \"{DEFAULT_TENANT}\", valid 24 h):");
+        println!("  Admin token (tenant \"{DEFAULT_TENANT}\", valid 24 h; shown on this first start only):");
         println!("{token}");
+    } else if auth.can_mint() {
+        println!("  Admin token: run `hookd token --scope admin` (one is shown on the first start only)");
     }
+    tracing::info!(address = %base, "ready");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     app.serve(listener, shutdown).await?;
@@ -137,8 +245,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let db = hookd::db::Db::connect(&config.database_url, config.sqlite_synchronous).await?;
-    db.migrate().await?;
+    let db = hookd::open_database(&config).await?;
     // Signing keys stored in plaintext by an older version are sealed as part of migrating.
     let keys = MasterKeys::load(config.secret_key.as_deref(), &config.data_dir)?;
     let sealed = seal::seal_stored(&db, &keys).await?;
@@ -149,16 +256,9 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn rotate_master_key(config: Config, args: RotateArgs) -> anyhow::Result<()> {
-    let db = hookd::db::Db::connect(&config.database_url, config.sqlite_synchronous).await?;
-    db.migrate().await?;
-    let (id, resealed) = seal::rotate(
-        &db,
-        config.secret_key.as_deref(),
-        args.new_key.as_deref(),
-        &config.data_dir,
-    )
-    .await?;
+async fn rotate_master_key(config: Config, new_key: Option<String>) -> anyhow::Result<()> {
+    let db = hookd::open_database(&config).await?;
+    let (id, resealed) = seal::rotate(&db, config.secret_key.as_deref(), new_key.as_deref(), &config.data_dir).await?;
     println!("{resealed} hooks' keys re-sealed under master key {id}");
     if config.secret_key.is_some() {
         println!("now set HOOKD_SECRET_KEY to the new key (the old one no longer opens anything)");
@@ -166,14 +266,18 @@ async fn rotate_master_key(config: Config, args: RotateArgs) -> anyhow::Result<(
     Ok(())
 }
 
-fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
+fn token(config: Config, args: Mint) -> anyhow::Result<()> {
     let scopes = args
         .scope
         .split_ascii_whitespace()
         .map(|s| Scope::parse(s).ok_or_else(|| anyhow::anyhow!("unknown scope {s:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     anyhow::ensure!(!scopes.is_empty(), "--scope must name at least one scope");
-    let ttl = hookd::config::parse_duration("--ttl", &args.ttl).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let ttl = hookd::config::parse_duration("--ttl", &args.ttl).map_err(|e| anyhow::anyhow!("--ttl: {}", e.message))?;
+    anyhow::ensure!(
+        !ttl.is_zero(),
+        "--ttl must be more than 0: a token with no lifetime is expired at once"
+    );
     let auth = Auth::from_config(&config)?;
     println!("{}", auth.mint(&scopes, &args.tenant, ttl, &args.sub)?);
     Ok(())

@@ -26,6 +26,7 @@ use entity::{delivery, event, hook};
 use crate::bus::{Bus, DeliveryUpdate};
 use crate::db::Db;
 use crate::delivery::Wake;
+use crate::delivery::failure_log::FailureLog;
 use crate::delivery::handoff::Handed;
 use crate::delivery::recorder::Record;
 use crate::delivery::retry::{self, Attempted, JITTER};
@@ -79,6 +80,8 @@ pub struct Dispatcher {
     /// Longest sleep without a wake-up (`HOOKD_POLL_INTERVAL`): bounds how late work nobody
     /// rang for is noticed, such as the expired lease of a crashed instance.
     pub poll_interval: Duration,
+    /// The WARN line of a failed attempt, at most one per hook every few seconds.
+    pub failures: FailureLog,
 }
 
 /// The deliveries each hook has claimed and not finished. The claim gives a hook no more than
@@ -484,6 +487,9 @@ impl Dispatcher {
         let trigger = delivery.next_trigger;
         let body = delivery_body(&event.payload, &event.id, &hook.hook_id);
         let result = self.sender.send(&hook.outgoing(&hook.url, &delivery.id, &body)).await;
+        if !result.succeeded() {
+            self.failures.failed(&delivery, &result);
+        }
         let attempted = Attempted {
             succeeded: result.succeeded(),
             status: result.status,

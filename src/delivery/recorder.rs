@@ -302,14 +302,15 @@ async fn write_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher
             }
         }
     }
-    for (hook, cancelled) in lifecycle::note_attempts(&txn, &hook_attempts(batch), policy, now).await? {
+    finished.sort_unstable();
+    finished.dedup();
+    let settled = lifecycle::settle(&txn, &finished, &hook_attempts(batch), policy, now).await?;
+    stored.wake |= settled.turned > 0;
+    for (hook, cancelled) in settled.disabled {
         tracing::warn!(hook_id = %hook.id, failing_since = ?hook.failing_since, failed_attempts = hook.failed_attempts, "every attempt failed for too long: hook disabled");
         stored.updates.extend(cancelled.iter().map(DeliveryUpdate::of));
         news.push(operational::hook_disabled(&hook, DisabledReason::Failing));
     }
-    finished.sort_unstable();
-    finished.dedup();
-    stored.wake |= lifecycle::advance(&txn, &finished, now).await? > 0;
     let emitted = operational::emit(&txn, &news).await?;
     txn.commit().await?;
     stored.updates.into_iter().for_each(|u| publisher.bus.delivery(u));

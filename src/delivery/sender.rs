@@ -47,6 +47,22 @@ impl AttemptResult {
     pub fn succeeded(&self) -> bool {
         matches!(self.status, Some(200..=299)) && self.error.is_none()
     }
+
+    /// What kind of failure this was, for logs: `status` (the receiver answered, not 2xx),
+    /// `timeout`, `blocked_target` (SSRF rules), `connect`, `read` (the answer broke off),
+    /// `request` (anything else); `none` for a success.
+    pub fn error_class(&self) -> &'static str {
+        let error = self.error.as_deref().unwrap_or_default();
+        match self.status {
+            _ if self.succeeded() => "none",
+            Some(status) if !(200..300).contains(&status) => "status",
+            Some(_) => "read",
+            None if error.starts_with("timed out") => "timeout",
+            None if error.contains("target not allowed") => "blocked_target",
+            None if error.starts_with("connection failed") => "connect",
+            None => "request",
+        }
+    }
 }
 
 pub struct Sender {

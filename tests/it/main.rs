@@ -17,6 +17,7 @@ mod identity;
 mod instances;
 mod interactions;
 mod layers;
+mod logs;
 mod plans;
 mod policy;
 mod receiver;

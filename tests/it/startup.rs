@@ -57,7 +57,17 @@ async fn a_bad_setting_stops_start_up_with_one_line() {
             "HOOKD_JWT_PUBLIC_KEY",
         ),
         (vec![("HOOKD_JWKS_URL", "ftp://keys".into())], "HOOKD_JWKS_URL"),
-        (vec![("HOOKD_WORKERS", "0".into())], "HOOKD_WORKERS"),
+        (vec![("HOOKD_RETRY_SCHEDULE", "".into())], "HOOKD_RETRY_SCHEDULE"),
+        (vec![("HOOKD_RETRY_SCHEDULE", "5s,,5m".into())], "HOOKD_RETRY_SCHEDULE"),
+        (
+            vec![("HOOKD_LISTEN", "no-such-host.invalid:8080".into())],
+            "HOOKD_LISTEN",
+        ),
+        (vec![("RUST_LOG", "hookd=loud".into())], "RUST_LOG"),
+        (
+            vec![("HOOKD_CONFIG", dir.path().join("missing.toml").display().to_string())],
+            "HOOKD_CONFIG",
+        ),
         (vec![("HOOKD_LOG_FORMAT", "xml".into())], "HOOKD_LOG_FORMAT"),
         (vec![("HOOKD_INTROSPECTION", "maybe".into())], "HOOKD_INTROSPECTION"),
         (
@@ -93,8 +103,9 @@ async fn a_bad_setting_stops_start_up_with_one_line() {
     }
 }
 
-/// Starts `hookd serve` on a free port; returns the child, its base URL and the printed token.
-async fn start(data_dir: &std::path::Path) -> (Child, String, String) {
+/// Starts `hookd serve` on a free port; returns the child, its base URL and the admin token it
+/// printed, if it printed one.
+async fn start(data_dir: &std::path::Path) -> (Child, String, Option<String>) {
     let mut child = hookd()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
@@ -110,8 +121,10 @@ async fn start(data_dir: &std::path::Path) -> (Child, String, String) {
             if let Some(rest) = line.strip_prefix("hookd ") {
                 base = rest.split(" listening on ").nth(1).map(str::to_owned);
             }
-            if line.starts_with("eyJ") {
-                token = Some(line);
+            if line.starts_with("  Admin token") {
+                if line.contains("first start only):") {
+                    token = lines.next_line().await.expect("read");
+                }
                 break;
             }
         }
@@ -119,7 +132,7 @@ async fn start(data_dir: &std::path::Path) -> (Child, String, String) {
     tokio::time::timeout(Duration::from_secs(60), read)
         .await
         .expect("banner in time");
-    (child, base.expect("base URL"), token.expect("admin token"))
+    (child, base.expect("base URL"), token)
 }
 
 async fn hooks_count(base: &str, token: &str) -> Value {
@@ -132,6 +145,8 @@ async fn first_start_creates_the_secret_and_a_second_start_reuses_it() {
     let data = dir.path().join("data");
 
     let (mut first, base, token) = start(&data).await;
+    let token = token.expect("the first start prints an admin token");
+    assert!(token.starts_with("eyJ"), "{token}");
     assert_eq!(hooks_count(&base, &token).await["data"]["hooks"]["totalCount"], 0);
     let secret = data.join("jwt-secret");
     let mode = std::fs::metadata(&secret).expect("secret file").permissions().mode() & 0o777;
@@ -143,7 +158,8 @@ async fn first_start_creates_the_secret_and_a_second_start_reuses_it() {
     let secret_before = std::fs::read(&secret).expect("read");
     first.kill().await.expect("kill");
 
-    let (_second, base, _) = start(&data).await;
+    let (_second, base, again) = start(&data).await;
+    assert_eq!(again, None, "only the first start prints a token");
     assert_eq!(std::fs::read(&secret).expect("read"), secret_before);
     let response = hooks_count(&base, &token).await;
     assert_eq!(
@@ -181,6 +197,167 @@ async fn first_start_creates_the_secret_and_a_second_start_reuses_it() {
         .expect("hookd token");
     assert!(!bad_scope.status.success());
     assert!(String::from_utf8_lossy(&bad_scope.stderr).contains("unknown scope"));
+    let no_lifetime = hookd()
+        .args(["token", "--scope", "admin", "--ttl", "0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .await
+        .expect("hookd token");
+    assert!(
+        !no_lifetime.status.success(),
+        "a token that is expired at once is refused"
+    );
+    assert!(no_lifetime.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&no_lifetime.stderr).contains("--ttl"));
+}
+
+/// Each subcommand's help lists its own flags, not the server's.
+#[tokio::test]
+async fn subcommands_show_only_their_own_flags() {
+    let help = |args: &'static [&'static str]| async move {
+        let output = hookd().args(args).output().await.expect("hookd --help");
+        assert!(output.status.success(), "{args:?}");
+        String::from_utf8(output.stdout).expect("utf8")
+    };
+    let token = help(&["token", "--help"]).await;
+    for flag in ["--scope", "--ttl", "--jwt-secret", "--data-dir", "--config"] {
+        assert!(token.contains(flag), "token --help lacks {flag}:\n{token}");
+    }
+    for flag in ["--listen", "--retry-schedule", "--max-in-flight", "--database-url"] {
+        assert!(!token.contains(flag), "token --help shows {flag}:\n{token}");
+    }
+    let migrate = help(&["migrate", "--help"]).await;
+    assert!(
+        migrate.contains("--database-url") && !migrate.contains("--listen"),
+        "{migrate}"
+    );
+    let serve = help(&["serve", "--help"]).await;
+    assert!(
+        serve.contains("--listen") && serve.contains("--disable-after"),
+        "{serve}"
+    );
+    assert!(!serve.contains("--workers"), "HOOKD_WORKERS is gone:\n{serve}");
+}
+
+/// A TOML file fills what neither a flag nor a variable gives: a flag wins over its variable,
+/// a variable over the file; the file's keys and values are validated like the rest, each
+/// failure one line naming the setting.
+#[tokio::test]
+async fn a_config_file_sits_below_flags_and_variables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let file = dir.path().join("hookd.toml");
+    let migrate = |env: Vec<(&'static str, String)>, args: Vec<&'static str>| {
+        let file = file.clone();
+        let data = data.clone();
+        async move {
+            let output = hookd()
+                .arg("migrate")
+                .args(args)
+                .env("HOOKD_CONFIG", &file)
+                .env("HOOKD_DATA_DIR", &data)
+                .envs(env)
+                .output()
+                .await
+                .expect("hookd migrate");
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            (output.status.success(), stderr)
+        }
+    };
+    std::fs::write(
+        &file,
+        "retry_schedule = [\"5s\", \"5m\"]\nmax_in_flight = 64\nintrospection = false\n",
+    )
+    .expect("write");
+    let (ok, stderr) = migrate(vec![], vec![]).await;
+    assert!(ok, "strings, lists, numbers and booleans: {stderr}");
+
+    std::fs::write(&file, "retry_schedule = \"soon\"\n").expect("write");
+    let (ok, stderr) = migrate(vec![], vec![]).await;
+    assert!(
+        !ok && stderr.contains("HOOKD_RETRY_SCHEDULE"),
+        "the file's value is checked: {stderr}"
+    );
+    let (ok, stderr) = migrate(vec![("HOOKD_RETRY_SCHEDULE", "5s".into())], vec![]).await;
+    assert!(ok, "the variable wins over the file: {stderr}");
+    let (ok, stderr) = migrate(
+        vec![("HOOKD_RETRY_SCHEDULE", "5s".into())],
+        vec!["--retry-schedule", "later"],
+    )
+    .await;
+    assert!(
+        !ok && stderr.contains("HOOKD_RETRY_SCHEDULE"),
+        "the flag wins over the variable: {stderr}"
+    );
+
+    for (text, expected) in [
+        (
+            "listen = \"127.0.0.1:8080\"\nworkers = 4\n",
+            "unknown setting \"workers\"",
+        ),
+        ("listen = [1, 2]\n", "listen may list strings only"),
+        ("listen = \"127.0.0.1:8080\n", "line 1"),
+    ] {
+        std::fs::write(&file, text).expect("write");
+        let (ok, stderr) = migrate(vec![], vec![]).await;
+        let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("hookd: ")).collect();
+        assert!(!ok, "{text:?} is refused");
+        assert_eq!(lines.len(), 1, "one line: {stderr}");
+        assert!(
+            lines[0].contains("HOOKD_CONFIG") && lines[0].contains(expected),
+            "{text:?}: {stderr}"
+        );
+    }
+}
+
+/// `hookd migrate` with a database it cannot reach names the setting.
+#[tokio::test]
+async fn migrate_names_the_database_setting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = hookd()
+        .arg("migrate")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("HOOKD_DATABASE_URL", "postgres://hookd@127.0.0.1:1/hookd")
+        .output()
+        .await
+        .expect("hookd migrate");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("HOOKD_DATABASE_URL (--database-url)"), "{stderr}");
+}
+
+/// `HOOKD_LISTEN` takes a host name.
+#[tokio::test]
+async fn listen_accepts_a_host_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = hookd()
+        .args(["serve", "--listen", "localhost:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn hookd");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("banner in time")
+        .expect("read")
+        .expect("a line");
+    let base = first.split(" listening on ").nth(1).expect("listening on").to_owned();
+    assert!(
+        base.starts_with("http://127.0.0.1:") || base.starts_with("http://[::1]:"),
+        "{base}"
+    );
+    let health = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert!(health.status().is_success());
 }
 
 #[tokio::test]

@@ -33,7 +33,7 @@
 //! hand out a turn.
 //!
 //! The hook's failure clock (`failing_since`, `failed_attempts`) is kept here too, by
-//! [`note_attempts`], in the recorder's transaction: a hook failing for longer than the
+//! [`settle`], in the recorder's transaction: a hook failing for longer than the
 //! operator allows is disabled with its queued deliveries cancelled.
 
 use std::time::Duration;
@@ -621,38 +621,94 @@ impl HookAttempts {
     }
 }
 
-/// Moves each hook's failure clock by a batch of attempts, in the recorder's transaction: a hook
-/// whose last attempt succeeded is not failing (one statement for all of them); a failing one
-/// counts its failures from the first since its last success. A hook enabled, failing since at
-/// least `policy.after` before `now` and with at least `policy.min_attempts` failures is
-/// disabled (reason FAILING); returned with its cancelled deliveries.
-pub async fn note_attempts(
+/// What [`settle`] did to the hooks of a recorder batch.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Hooks disabled for failing too long (reason FAILING), with their cancelled deliveries.
+    pub disabled: Vec<(hook::Model, Vec<delivery::Model>)>,
+    /// Deliveries of ordered hooks that got their turn.
+    pub turned: u64,
+}
+
+/// The hooks' side of a recorder batch, in its transaction. `finished` are the hooks with a
+/// delivery that finished (an ordered one's next delivery gets its turn, as in [`advance`]);
+/// `attempts` what the batch's attempts did to each hook's failure clock: a hook whose last
+/// attempt succeeded is not failing; a failing one counts its failures from the first since its
+/// last success, and is disabled (reason FAILING) once enabled, failing since at least
+/// `policy.after` before `now` and with at least `policy.min_attempts` failures.
+///
+/// In the common case (no hook ordered, none failing) this is one statement for the whole
+/// batch: it clears the clocks of the hooks that recovered and, in the same pass, locks the
+/// ordered ones (PostgreSQL) and says which they are.
+pub async fn settle(
     db: &impl ConnectionTrait,
+    finished: &[(&str, &str)],
     attempts: &[((&str, &str), HookAttempts)],
     policy: DisablePolicy,
     now: i64,
-) -> Result<Vec<(hook::Model, Vec<delivery::Model>)>, DbErr> {
+) -> Result<Settled, DbErr> {
     let backend = db.get_database_backend();
     let recovered: Vec<(&str, &str)> = attempts
         .iter()
         .filter(|(_, a)| a.failed_after == 0)
         .map(|(hook, _)| *hook)
         .collect();
-    for chunk in recovered.chunks(ADVANCE_CHUNK) {
+    let mut hooks: Vec<(&str, &str)> = finished.iter().chain(&recovered).copied().collect();
+    hooks.sort_unstable();
+    hooks.dedup();
+    let mut settled = Settled::default();
+    let mut ordered: Vec<(String, String)> = Vec::new();
+    for chunk in hooks.chunks(ADVANCE_CHUNK) {
         let mut tenants: Vec<&str> = chunk.iter().map(|(tenant, _)| *tenant).collect();
-        tenants.sort_unstable();
         tenants.dedup();
+        let back: Vec<&str> = chunk
+            .iter()
+            .filter(|hook| recovered.contains(hook))
+            .map(|(_, id)| *id)
+            .collect();
+        // `id IN ()` is not SQL: an id no hook has stands for none.
+        let back_list = if back.is_empty() {
+            "?".to_owned()
+        } else {
+            placeholders(back.len())
+        };
         let sql = format!(
-            "UPDATE hooks SET failing_since = NULL, failed_attempts = 0 \
-             WHERE tenant_id IN ({}) AND id IN ({}) AND failing_since IS NOT NULL",
+            "UPDATE hooks SET \
+               failing_since = CASE WHEN id IN ({back_list}) THEN NULL ELSE failing_since END, \
+               failed_attempts = CASE WHEN id IN ({back_list}) THEN 0 ELSE failed_attempts END \
+             WHERE tenant_id IN ({}) AND id IN ({}) \
+               AND (ordered = ? OR (id IN ({back_list}) AND failing_since IS NOT NULL)) \
+             RETURNING tenant_id, id, ordered",
             placeholders(tenants.len()),
-            placeholders(chunk.len())
+            placeholders(chunk.len()),
         );
-        let mut values: Vec<Value> = tenants.iter().map(|t| (*t).into()).collect();
+        let back_values = || -> Vec<Value> {
+            if back.is_empty() {
+                vec!["".into()]
+            } else {
+                back.iter().map(|id| (*id).into()).collect()
+            }
+        };
+        let mut values: Vec<Value> = back_values();
+        values.extend(back_values());
+        values.extend(tenants.iter().map(|t| (*t).into()));
         values.extend(chunk.iter().map(|(_, id)| (*id).into()));
-        execute(db, &sql, values).await?;
+        values.push(true.into());
+        values.extend(back_values());
+        for row in db.query_all_raw(statement(backend, &sql, values)).await? {
+            if row.try_get::<bool>("", "ordered")? {
+                ordered.push((row.try_get("", "tenant_id")?, row.try_get("", "id")?));
+            }
+        }
     }
-    let mut disabled = Vec::new();
+    for (tenant, hook_id) in &ordered {
+        if finished.contains(&(tenant.as_str(), hook_id.as_str())) {
+            settled.turned += db
+                .execute_raw(turn_statement(backend, tenant, hook_id, now))
+                .await?
+                .rows_affected();
+        }
+    }
     let after_ms = policy.after.as_millis() as i64;
     for ((tenant, hook_id), attempt) in attempts.iter().filter(|(_, a)| a.failed_after > 0) {
         let first = attempt.first_failed_at.unwrap_or(now);
@@ -681,8 +737,10 @@ pub async fn note_attempts(
         };
         let failing_long = hook.failing_since.is_some_and(|since| since <= now - after_ms);
         if hook.enabled && failing_long && hook.failed_attempts as u32 >= policy.min_attempts {
-            disabled.extend(disable_hook(db, tenant, hook_id, DisabledReason::Failing, now).await?);
+            settled
+                .disabled
+                .extend(disable_hook(db, tenant, hook_id, DisabledReason::Failing, now).await?);
         }
     }
-    Ok(disabled)
+    Ok(settled)
 }
