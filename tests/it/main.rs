@@ -7,6 +7,7 @@ mod backlog;
 mod browser;
 mod crash;
 mod delivery;
+mod docs;
 mod events;
 mod golden;
 mod group_commit;
