@@ -30,6 +30,9 @@ pub struct RawSettings {
     /// Address to serve on, host:port [default: 127.0.0.1:8080]
     #[arg(long, env = "HOOKD_LISTEN")]
     pub listen: Option<String>,
+    /// A separate address for /metrics alone, host:port (then the main address does not serve it)
+    #[arg(long, env = "HOOKD_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// sqlite://… (embedded) or postgres://… [default: sqlite://<data dir>/hookd.db?mode=rwc]
     #[arg(long, env = "HOOKD_DATABASE_URL")]
     pub database_url: Option<String>,
@@ -116,9 +119,10 @@ pub struct RawSettings {
 
 impl RawSettings {
     /// Every setting but `config`, by its key in a config file.
-    fn entries(&mut self) -> [(&'static str, &mut Option<String>); 28] {
+    fn entries(&mut self) -> [(&'static str, &mut Option<String>); 29] {
         [
             ("listen", &mut self.listen),
+            ("metrics_listen", &mut self.metrics_listen),
             ("database_url", &mut self.database_url),
             ("data_dir", &mut self.data_dir),
             ("jwt_secret", &mut self.jwt_secret),
@@ -201,6 +205,8 @@ impl RawSettings {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Where `/metrics` is served alone, if apart from `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     pub database_url: String,
     pub data_dir: PathBuf,
     /// `HOOKD_SECRET_KEY`, checked; `None`: the data dir's key file.
@@ -271,6 +277,10 @@ impl Config {
         let listen = match raw.listen.as_deref() {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
             Some(s) => parse_listen(s)?,
+        };
+        let metrics_listen = match non_empty(raw.metrics_listen) {
+            None => None,
+            Some(s) => Some(parse_listen(&s).map_err(|e| bad("HOOKD_METRICS_LISTEN", e.message))?),
         };
         let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".to_owned()));
         if data_dir.as_os_str().is_empty() {
@@ -417,6 +427,7 @@ impl Config {
 
         Ok(Config {
             listen,
+            metrics_listen,
             database_url,
             data_dir,
             secret_key,
@@ -524,4 +535,24 @@ fn parse_cidrs(variable: &'static str, s: Option<&str>) -> Result<Vec<IpNet>, Co
 
 pub(crate) fn config_error(variable: &'static str, message: impl Into<String>) -> ConfigError {
     bad(variable, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Args;
+
+    use super::RawSettings;
+
+    /// Every setting can be given in the config file, under its flag's name.
+    #[test]
+    fn every_setting_has_a_file_key() {
+        let flags: Vec<String> = RawSettings::augment_args(clap::Command::new("settings"))
+            .get_arguments()
+            .map(|arg| arg.get_id().to_string())
+            .filter(|id| id != "config")
+            .collect();
+        let mut raw = RawSettings::default();
+        let keys: Vec<String> = raw.entries().iter().map(|(key, _)| (*key).to_owned()).collect();
+        assert_eq!(keys, flags);
+    }
 }

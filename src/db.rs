@@ -24,6 +24,18 @@ pub struct Db {
     pub write: DatabaseConnection,
 }
 
+/// One connection pool's use.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolUse {
+    pub name: &'static str,
+    /// Connections open.
+    pub size: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
+}
+
 /// Tries a write transaction gets when PostgreSQL aborts it to break a deadlock.
 const CONFLICT_TRIES: u32 = 3;
 
@@ -108,6 +120,27 @@ impl Db {
                 read: pool.clone(),
                 write: pool,
             })
+        }
+    }
+
+    /// Each connection pool's use, for `/metrics`: on SQLite the writer's and the readers'; on
+    /// PostgreSQL the one pool both handles share.
+    pub fn pools(&self) -> Vec<PoolUse> {
+        fn of<DB: sea_orm::sqlx::Database>(name: &'static str, pool: &sea_orm::sqlx::Pool<DB>) -> PoolUse {
+            PoolUse {
+                name,
+                size: pool.size(),
+                idle: pool.num_idle().min(pool.size() as usize) as u32,
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self.backend() {
+            DbBackend::Postgres => vec![of("shared", self.write.get_postgres_connection_pool())],
+            DbBackend::Sqlite => vec![
+                of("write", self.write.get_sqlite_connection_pool()),
+                of("read", self.read.get_sqlite_connection_pool()),
+            ],
+            _ => Vec::new(),
         }
     }
 

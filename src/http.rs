@@ -68,14 +68,51 @@ pub async fn serve(app: AppState, listener: TcpListener, shutdown: CancellationT
 }
 
 fn router(state: HttpState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(dashboard::page))
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql", get(graphql::graphiql))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+        .route("/readyz", get(health::readyz));
+    // With a listener of its own (`HOOKD_METRICS_LISTEN`), `/metrics` is served only there.
+    if state.app.config.metrics_listen.is_none() {
+        router = router.route("/metrics", get(health::metrics));
+    }
+    router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(measured))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Records each request's duration by route (as routed, so the label set is the router's) and
+/// status in `hookd_http_request_duration_seconds`.
+async fn measured(
+    route: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let route = route.map_or_else(|| "unmatched".to_owned(), |r| r.as_str().to_owned());
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("hookd_http_request_duration_seconds", "route" => route, "status" => status)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Serves `/metrics` alone on `listener` (`HOOKD_METRICS_LISTEN`) until `shutdown`.
+pub async fn serve_metrics(app: AppState, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    let router = Router::new().route(
+        "/metrics",
+        get(|axum::extract::State(app): axum::extract::State<AppState>| async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                health::scrape(&app).await,
+            )
+        }),
+    );
+    axum::serve(listener, router.with_state(app))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }

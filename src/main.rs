@@ -221,6 +221,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  GraphQL:  {base}/graphql");
     println!("  GraphiQL: {base}/graphiql");
     println!("  Dashboard: {base}/");
+    let shutdown = CancellationToken::new();
+    let mut metrics = None;
+    if let Some(address) = app.state().config.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+            anyhow::anyhow!("invalid HOOKD_METRICS_LISTEN (--metrics-listen): cannot listen on {address}: {e}")
+        })?;
+        println!("  Metrics: http://{}/metrics", listener.local_addr()?);
+        metrics = Some(tokio::spawn(hookd::http::serve_metrics(
+            app.state().clone(),
+            listener,
+            shutdown.clone(),
+        )));
+    } else {
+        println!("  Metrics: {base}/metrics");
+    }
     // The admin token goes to the terminal once, on the very first start (when the secret is
     // created), and never into the logs; later starts say how to mint one.
     let auth: &Auth = &app.state().auth;
@@ -237,9 +252,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("  Admin token: run `hookd token --scope admin` (one is shown on the first start only)");
     }
     tracing::info!(address = %base, "ready");
-    let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     app.serve(listener, shutdown).await?;
+    if let Some(metrics) = metrics {
+        metrics.await??;
+    }
     tracing::info!("stopped");
     Ok(())
 }

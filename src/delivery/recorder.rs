@@ -164,8 +164,13 @@ fn count(record: &Record) {
         Record::Release { .. } => return,
     };
     metrics::counter!("hookd_deliveries_total", "result" => result).increment(1);
+    let hook = crate::metrics::hook_label(&record.delivery().hook_id);
+    metrics::counter!("hookd_hook_deliveries_total", "hook_id" => hook, "result" => result).increment(1);
     if let Record::Attempt { result, .. } = record {
         metrics::histogram!("hookd_delivery_attempt_duration_seconds").record(f64::from(result.duration_ms) / 1000.0);
+        if !result.succeeded() {
+            metrics::counter!("hookd_delivery_attempts_failed_total", "class" => result.error_class()).increment(1);
+        }
     }
 }
 

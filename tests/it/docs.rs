@@ -337,7 +337,7 @@ fn marked_region(file: &str) -> String {
         let wanted = format!("docs:{word} verify");
         lines
             .iter()
-            .position(|line| line.trim().trim_start_matches(|c: char| c == '/' || c == '#').trim() == wanted)
+            .position(|line| line.trim().trim_start_matches(['/', '#']).trim() == wanted)
             .unwrap_or_else(|| panic!("{file} has no `{wanted}` comment"))
     };
     let (begin, end) = (marker("begin"), marker("end"));

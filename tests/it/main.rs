@@ -19,6 +19,7 @@ mod instances;
 mod interactions;
 mod layers;
 mod logs;
+mod metrics;
 mod plans;
 mod policy;
 mod receiver;

@@ -128,8 +128,12 @@ const CROSS_TENANT_READS: &[(&str, &str)] = &[
         "lifecycle::prune: the tenants with history older than the retention",
     ),
     (
-        "SELECT COUNT(*) AS n FROM deliveries WHERE status IN",
-        "deliveries::pending_count: the backlog gauge of /metrics",
+        "SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries",
+        "deliveries::backlog: the backlog gauges of /metrics",
+    ),
+    (
+        "SELECT hook_id, SUM(CASE WHEN status",
+        "deliveries::busiest_hooks: the hooks with the most queued deliveries, for /metrics",
     ),
     (
         r#"SELECT DISTINCT "hooks"."tenant_id" FROM "hooks""#,

@@ -333,14 +333,53 @@ async fn ensure_hook_enabled(db: &impl ConnectionTrait, tenant: &str, hook_id: &
     }
 }
 
-/// Deliveries waiting or in flight, all tenants (the `hookd_deliveries_pending` gauge).
-pub async fn pending_count(db: &impl ConnectionTrait) -> AppResult<u64> {
+/// The backlog across tenants, for `/metrics`: how many deliveries wait (PENDING) and are in
+/// flight (SENDING), and when the oldest of them was created (epoch ms).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub pending: u64,
+    pub sending: u64,
+    pub oldest_created_at: Option<i64>,
+}
+
+/// The backlog across tenants, in one read.
+pub async fn backlog(db: &impl ConnectionTrait) -> AppResult<Backlog> {
     let backend = db.get_database_backend();
-    let sql = "SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('PENDING', 'SENDING')";
-    let row = db.query_one_raw(Statement::from_string(backend, sql)).await?;
-    let n: i64 = match row {
-        Some(row) => row.try_get("", "n")?,
-        None => 0,
-    };
-    Ok(n.max(0) as u64)
+    let sql = "SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries \
+               WHERE status IN ('PENDING', 'SENDING') GROUP BY status";
+    let mut backlog = Backlog::default();
+    for row in db.query_all_raw(Statement::from_string(backend, sql)).await? {
+        let n = row.try_get::<i64>("", "n")?.max(0) as u64;
+        let oldest: Option<i64> = row.try_get("", "oldest")?;
+        match row.try_get::<String>("", "status")?.as_str() {
+            "SENDING" => backlog.sending = n,
+            _ => backlog.pending = n,
+        }
+        backlog.oldest_created_at = match (backlog.oldest_created_at, oldest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(backlog)
+}
+
+/// The `limit` hooks with the most queued deliveries, across tenants, for `/metrics`:
+/// `(hook id, pending, sending)`, most queued first.
+pub async fn busiest_hooks(db: &impl ConnectionTrait, limit: u64) -> AppResult<Vec<(String, u64, u64)>> {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT hook_id, \
+           SUM(CASE WHEN status = 'PENDING' THEN 1 ELSE 0 END) AS pending, \
+           SUM(CASE WHEN status = 'SENDING' THEN 1 ELSE 0 END) AS sending \
+         FROM deliveries WHERE status IN ('PENDING', 'SENDING') \
+         GROUP BY hook_id ORDER BY COUNT(*) DESC, hook_id LIMIT {limit}"
+    );
+    db.query_all_raw(Statement::from_string(backend, sql))
+        .await?
+        .iter()
+        .map(|row| {
+            let count = |column| row.try_get::<i64>("", column).map(|n| n.max(0) as u64);
+            Ok((row.try_get("", "hook_id")?, count("pending")?, count("sending")?))
+        })
+        .collect()
 }

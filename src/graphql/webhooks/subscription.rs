@@ -50,7 +50,7 @@ impl Subscription {
             let item = match item {
                 Ok(update) if wanted(&update) => Some(Ok(DeliveryUpdate((*update).clone()))),
                 Ok(_) => None,
-                Err(missed) => Some(Err(lagged(missed))),
+                Err(missed) => Some(Err(lagged("deliveryUpdates", missed))),
             };
             std::future::ready(item)
         });
@@ -75,7 +75,7 @@ impl Subscription {
                     Some(Ok(Event(event, None)))
                 }
                 Ok(_) => None,
-                Err(missed) => Some(Err(lagged(missed))),
+                Err(missed) => Some(Err(lagged("eventEmitted", missed))),
             };
             std::future::ready(item)
         });
@@ -96,7 +96,9 @@ fn from_bus<T: Send + Sync + 'static>(
     })
 }
 
-fn lagged(missed: u64) -> async_graphql::Error {
+/// The error a subscriber that fell behind gets, counted in `hookd_bus_lagged_total`.
+fn lagged(subscription: &'static str, missed: u64) -> async_graphql::Error {
+    metrics::counter!("hookd_bus_lagged_total", "subscription" => subscription).increment(missed);
     async_graphql::Error::new(format!(
         "this subscriber fell behind and missed {missed} updates; none is lost from the store: query deliveries to catch up"
     ))
