@@ -347,6 +347,7 @@ async fn seed(db: &hookd::db::Db, hook_id: &str, n: usize, status: entity::deliv
             event_type: Set("User.Created".into()),
             payload: Set(r#"{"event":"User.Created","data":{"id":"u"}}"#.into()),
             idempotency_key: Set(None),
+            traceparent: Set(None),
             created_at: Set(now),
         });
         entity::event::Entity::insert_many(events)

@@ -94,6 +94,12 @@ pub struct RawSettings {
     /// Comma-separated CIDRs of proxies whose X-Forwarded-For is trusted
     #[arg(long, env = "HOOKD_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
+    /// Export traces over OTLP/HTTP to this collector, e.g. http://127.0.0.1:4318 (off when unset)
+    #[arg(long, env = "HOOKD_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// OTLP encoding: http/protobuf or http/json [default: http/protobuf]
+    #[arg(long, env = "HOOKD_OTLP_PROTOCOL")]
+    pub otlp_protocol: Option<String>,
     /// Log format: text or json [default: text]
     #[arg(long, env = "HOOKD_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -119,7 +125,7 @@ pub struct RawSettings {
 
 impl RawSettings {
     /// Every setting but `config`, by its key in a config file.
-    fn entries(&mut self) -> [(&'static str, &mut Option<String>); 29] {
+    fn entries(&mut self) -> [(&'static str, &mut Option<String>); 31] {
         [
             ("listen", &mut self.listen),
             ("metrics_listen", &mut self.metrics_listen),
@@ -143,6 +149,8 @@ impl RawSettings {
             ("introspection", &mut self.introspection),
             ("lockout_window", &mut self.lockout_window),
             ("trusted_proxies", &mut self.trusted_proxies),
+            ("otlp_endpoint", &mut self.otlp_endpoint),
+            ("otlp_protocol", &mut self.otlp_protocol),
             ("log_format", &mut self.log_format),
             ("max_response_bytes", &mut self.max_response_bytes),
             ("max_connections", &mut self.max_connections),
@@ -227,6 +235,8 @@ pub struct Config {
     pub lockout_window: Duration,
     pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
+    /// Where traces go, if anywhere.
+    pub otlp: Option<Otlp>,
     pub max_response_bytes: usize,
     pub max_connections: usize,
     pub max_subscriptions_per_connection: usize,
@@ -234,6 +244,27 @@ pub struct Config {
     /// A hook failing for this long (and `disable_min_attempts` attempts) is disabled.
     pub disable_after: Duration,
     pub disable_min_attempts: u32,
+}
+
+/// An OTLP/HTTP collector and the encoding it takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Otlp {
+    /// The collector's base URL, without `/v1/traces`.
+    pub endpoint: String,
+    pub protocol: OtlpProtocol,
+}
+
+impl Otlp {
+    /// Where spans are posted.
+    pub fn traces_url(&self) -> String {
+        format!("{}/v1/traces", self.endpoint.trim_end_matches('/'))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    Protobuf,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -425,6 +456,32 @@ impl Config {
             1_000_000,
         )? as u32;
 
+        let protocol = match raw.otlp_protocol.as_deref().map(str::trim) {
+            None | Some("http/protobuf") => OtlpProtocol::Protobuf,
+            Some("http/json") => OtlpProtocol::Json,
+            Some(other) => {
+                return Err(bad(
+                    "HOOKD_OTLP_PROTOCOL",
+                    format!("{other:?} is not http/protobuf or http/json"),
+                ));
+            }
+        };
+        let otlp = match non_empty(raw.otlp_endpoint) {
+            None => None,
+            Some(endpoint) => {
+                let url = url::Url::parse(&endpoint)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                if url.is_none() {
+                    return Err(bad(
+                        "HOOKD_OTLP_ENDPOINT",
+                        format!("{endpoint:?} is not an http(s) URL like http://127.0.0.1:4318"),
+                    ));
+                }
+                Some(Otlp { endpoint, protocol })
+            }
+        };
+
         Ok(Config {
             listen,
             metrics_listen,
@@ -447,6 +504,7 @@ impl Config {
             lockout_window,
             trusted_proxies,
             log_format,
+            otlp,
             max_response_bytes,
             max_connections,
             max_subscriptions_per_connection,

@@ -20,6 +20,7 @@ pub mod relay;
 pub mod seal;
 pub mod ssrf;
 pub mod state;
+pub mod telemetry;
 
 use std::sync::Arc;
 

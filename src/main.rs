@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 use hookd::auth::{Auth, DEFAULT_TENANT, Scope};
-use hookd::config::{Config, LogFormat, RawSettings};
+use hookd::config::{Config, RawSettings};
 use hookd::seal::{self, MasterKeys};
 
 /// Webhook service for identity events: GraphQL API, durable signed delivery, live delivery state.
@@ -165,9 +164,10 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(e),
     };
-    if let Err(e) = init_tracing(config.log_format) {
-        return fail(e);
-    }
+    let telemetry = match hookd::telemetry::init(config.log_format, config.otlp.as_ref()) {
+        Ok(telemetry) => telemetry,
+        Err(e) => return fail(e),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
@@ -180,6 +180,8 @@ fn main() -> ExitCode {
             Run::RotateMasterKey(new_key) => rotate_master_key(config, new_key).await,
         }
     });
+    drop(runtime);
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format!("{e:#}")),
@@ -189,25 +191,6 @@ fn main() -> ExitCode {
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("hookd: {message}");
     ExitCode::FAILURE
-}
-
-/// Logs go to stderr, at `RUST_LOG`'s levels (default `info`); a `RUST_LOG` that does not
-/// parse is refused rather than ignored.
-fn init_tracing(format: LogFormat) -> Result<(), String> {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(directives) if !directives.trim().is_empty() => {
-            EnvFilter::try_new(&directives).map_err(|e| format!("invalid RUST_LOG {directives:?}: {e}"))?
-        }
-        _ => EnvFilter::new("info"),
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -223,19 +206,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  Dashboard: {base}/");
     let shutdown = CancellationToken::new();
     let mut metrics = None;
-    if let Some(address) = app.state().config.metrics_listen {
-        let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
-            anyhow::anyhow!("invalid HOOKD_METRICS_LISTEN (--metrics-listen): cannot listen on {address}: {e}")
-        })?;
-        println!("  Metrics: http://{}/metrics", listener.local_addr()?);
-        metrics = Some(tokio::spawn(hookd::http::serve_metrics(
-            app.state().clone(),
-            listener,
-            shutdown.clone(),
-        )));
-    } else {
-        println!("  Metrics: {base}/metrics");
-    }
+    let metrics_url = match app.state().config.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+                anyhow::anyhow!("invalid HOOKD_METRICS_LISTEN (--metrics-listen): cannot listen on {address}: {e}")
+            })?;
+            let url = format!("http://{}/metrics", listener.local_addr()?);
+            metrics = Some(tokio::spawn(hookd::http::serve_metrics(
+                app.state().clone(),
+                listener,
+                shutdown.clone(),
+            )));
+            url
+        }
+        None => format!("{base}/metrics"),
+    };
+    println!("  Metrics: {metrics_url}");
     // The admin token goes to the terminal once, on the very first start (when the secret is
     // created), and never into the logs; later starts say how to mint one.
     let auth: &Auth = &app.state().auth;
@@ -251,7 +237,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     } else if auth.can_mint() {
         println!("  Admin token: run `hookd token --scope admin` (one is shown on the first start only)");
     }
-    tracing::info!(address = %base, "ready");
+    tracing::info!(address = %base, metrics = %metrics_url, "ready");
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     app.serve(listener, shutdown).await?;
     if let Some(metrics) = metrics {

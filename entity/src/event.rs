@@ -15,6 +15,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub payload: String,
     pub idempotency_key: Option<String>,
+    /// The W3C trace context the event was emitted in (`telemetry.rs`); its attempts continue
+    /// that trace. `None` when traces are off.
+    pub traceparent: Option<String>,
     pub created_at: i64,
 }
 

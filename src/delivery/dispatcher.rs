@@ -30,11 +30,13 @@ use crate::delivery::failure_log::FailureLog;
 use crate::delivery::handoff::Handed;
 use crate::delivery::recorder::Record;
 use crate::delivery::retry::{self, Attempted, JITTER};
-use crate::delivery::sender::Sender;
+use crate::delivery::sender::{Outgoing, Sender};
 use crate::delivery::target::{Target, delivery_body};
 use crate::domain::now_ms;
 use crate::domain::webhooks::{lifecycle, pacing};
 use crate::seal::MasterKeys;
+use crate::telemetry;
+use tracing::Instrument;
 
 /// Most deliveries claimed in one statement.
 const BATCH: usize = 256;
@@ -233,6 +235,11 @@ impl Dispatcher {
 
     /// Claims up to `limit` due deliveries and starts sending them.
     async fn claim(self: &Arc<Self>, limit: usize, work: &Work<'_>) -> Claimed {
+        let span = tracing::info_span!("dispatcher.claim", limit, claimed = tracing::field::Empty);
+        self.claim_in(limit, work, &span).instrument(span.clone()).await
+    }
+
+    async fn claim_in(self: &Arc<Self>, limit: usize, work: &Work<'_>, span: &tracing::Span) -> Claimed {
         let now = now_ms();
         let lease_until = now + self.lease.as_millis() as i64;
         let busy = work.hook_limits.busy();
@@ -253,6 +260,7 @@ impl Dispatcher {
                 return Claimed::Failed;
             }
         };
+        span.record("claimed", claimed.len());
         if claimed.is_empty() {
             return Claimed::Drained { skipped };
         }
@@ -484,10 +492,37 @@ impl Dispatcher {
     }
 
     async fn attempt(&self, delivery: delivery::Model, hook: &Target, event: &event::Model) -> Record {
+        // A child of the operation that emitted the event: one trace from mutation to receiver.
+        let span = tracing::info_span!(
+            "delivery.attempt",
+            otel.kind = "client",
+            hook.id = %delivery.hook_id,
+            delivery.id = %delivery.id,
+            event.r#type = %delivery.event_type,
+            attempt = delivery.attempt_count + 1,
+            http.response.status_code = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+            error.class = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        if let Some(parent) = &event.traceparent {
+            telemetry::set_parent(&span, parent);
+        }
+        let traceparent = telemetry::traceparent_of(&span);
         let trigger = delivery.next_trigger;
         let body = delivery_body(&event.payload, &event.id, &hook.hook_id);
-        let result = self.sender.send(&hook.outgoing(&hook.url, &delivery.id, &body)).await;
+        let outgoing = Outgoing {
+            traceparent: traceparent.as_deref(),
+            ..hook.outgoing(&hook.url, &delivery.id, &body)
+        };
+        let result = self.sender.send(&outgoing).instrument(span.clone()).await;
+        span.record("duration_ms", result.duration_ms);
+        if let Some(status) = result.status {
+            span.record("http.response.status_code", status);
+        }
         if !result.succeeded() {
+            span.record("error.class", result.error_class());
+            span.record("otel.status_code", "ERROR");
             self.failures.failed(&delivery, &result);
         }
         let attempted = Attempted {
@@ -504,6 +539,7 @@ impl Dispatcher {
             trigger,
             result,
             next,
+            traceparent,
         }
     }
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use sea_orm::{EntityTrait, Set, TransactionTrait};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use entity::delivery::{self, DeliveryStatus, Trigger};
 use entity::delivery_attempt;
@@ -49,6 +50,8 @@ pub enum Record {
         trigger: Trigger,
         result: AttemptResult,
         next: Next,
+        /// The attempt's span, when traces are on: the batch's span links to it.
+        traceparent: Option<String>,
     },
     /// The hook or event is gone or the hook is disabled: nothing was sent.
     Cancel { delivery: delivery::Model },
@@ -175,8 +178,24 @@ fn count(record: &Record) {
 }
 
 /// Stores a batch in one transaction, then publishes what it changed: the delivery updates and
-/// the operational events the batch caused.
+/// the operational events the batch caused. Its span links to the attempts it records (the
+/// first [`MAX_LINKS`]), each in its event's trace.
 async fn write_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher: &Publisher) -> Result<(), AppError> {
+    let span = tracing::info_span!("recorder.write", records = batch.len());
+    let attempts = batch.iter().filter_map(|record| match record {
+        Record::Attempt { traceparent, .. } => traceparent.as_deref(),
+        _ => None,
+    });
+    for traceparent in attempts.take(MAX_LINKS) {
+        crate::telemetry::add_link(&span, traceparent);
+    }
+    store_batch(db, batch, policy, publisher).instrument(span).await
+}
+
+/// Most attempts one recorder span links to.
+const MAX_LINKS: usize = 128;
+
+async fn store_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher: &Publisher) -> Result<(), AppError> {
     let txn = db.write.begin().await?;
     let now = now_ms();
     let attempts: Vec<delivery_attempt::ActiveModel> = batch
@@ -187,6 +206,7 @@ async fn write_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher
                 trigger,
                 result,
                 next,
+                ..
             } => Some(delivery_attempt::ActiveModel {
                 id: Set(new_id()),
                 tenant_id: Set(delivery.tenant_id.clone()),

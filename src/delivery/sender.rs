@@ -29,6 +29,8 @@ pub struct Outgoing<'a> {
     pub logto_key: Option<&'a str>,
     /// The keys of `webhook-signature` (`whsec_…` and `whsk_…`), one entry each.
     pub standard_keys: &'a [String],
+    /// The attempt's W3C trace context, when traces are on: sent as `traceparent`.
+    pub traceparent: Option<&'a str>,
 }
 
 /// What happened.
@@ -109,7 +111,8 @@ impl Sender {
         let logto = out
             .logto_key
             .map(|key| ("logto-signature-sha-256", logto_signature(key, body)));
-        let signatures = logto.into_iter().chain([
+        let trace = out.traceparent.map(|t| ("traceparent", t.to_owned()));
+        let signatures = logto.into_iter().chain(trace).chain([
             ("webhook-id", out.message_id.to_owned()),
             ("webhook-timestamp", timestamp.to_string()),
             (

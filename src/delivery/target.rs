@@ -58,6 +58,7 @@ impl Target {
             custom_headers: &self.headers,
             logto_key: self.logto_key.as_deref(),
             standard_keys: &self.standard_keys,
+            traceparent: None,
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::domain::caller::RequestMeta;
 use crate::graphql::RequestBudget;
 use crate::graphql::loaders::Loaders;
 use crate::http::HttpState;
+use tracing::Instrument;
 
 /// Operations in one batched POST.
 const MAX_BATCH: usize = 10;
@@ -64,13 +65,49 @@ pub async fn post(
         Ok(claims) => claims,
         Err(response) => return response,
     };
+    let mut operations = Vec::new();
     for request in batch.iter_mut() {
-        count_request(operation_type(&state, request));
+        let (operation, name) = operation(&state, request);
+        count_request(operation);
+        operations.push((operation, name));
     }
     let loaders = Loaders::new(&state.app, &claims.tenant);
     let meta = request_meta(&headers, peer, &state.app.config.trusted_proxies);
     let budget = RequestBudget::new(state.app.config.max_response_bytes);
-    execute(&state, batch.data(claims).data(loaders).data(meta).data(budget)).await
+    let span = operation_span(&headers, &operations);
+    execute(&state, batch.data(claims).data(loaders).data(meta).data(budget))
+        .instrument(span)
+        .await
+}
+
+/// The span of one HTTP request's GraphQL operations (a batch is one span), named after the
+/// operation, and a child of the caller's W3C `traceparent` when it sent one.
+fn operation_span(headers: &HeaderMap, operations: &[(Option<OperationType>, Option<String>)]) -> tracing::Span {
+    let kind = |operation: &Option<OperationType>| match operation {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "invalid",
+    };
+    let (name, kind, operation_name) = match operations {
+        [(operation, name)] => (
+            format!("graphql {}", name.as_deref().unwrap_or(kind(operation))),
+            kind(operation),
+            name.clone().unwrap_or_default(),
+        ),
+        _ => ("graphql batch".to_owned(), "batch", String::new()),
+    };
+    let span = tracing::info_span!(
+        "graphql",
+        otel.name = %name,
+        otel.kind = "server",
+        graphql.operation.type = kind,
+        graphql.operation.name = %operation_name,
+    );
+    if let Some(parent) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+        crate::telemetry::set_parent(&span, parent);
+    }
+    span
 }
 
 /// A WebSocket upgrade (subscriptions) or a query in the query string.
@@ -101,7 +138,7 @@ pub async fn get(State(state): State<HttpState>, request: axum::extract::Request
         }
     };
     // GET must not change anything (it may be cached, prefetched or replayed by a browser).
-    let operation = operation_type(&state, &mut request);
+    let (operation, operation_name) = operation(&state, &mut request);
     if operation.is_some_and(|t| t != OperationType::Query) {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -124,10 +161,12 @@ pub async fn get(State(state): State<HttpState>, request: axum::extract::Request
         .map(|peer| request_meta(&headers, peer, &state.app.config.trusted_proxies))
         .unwrap_or_default();
     let budget = RequestBudget::new(state.app.config.max_response_bytes);
+    let span = operation_span(&headers, &[(operation, operation_name)]);
     execute(
         &state,
         BatchRequest::Single(request.data(claims).data(loaders).data(meta).data(budget)),
     )
+    .instrument(span)
     .await
 }
 
@@ -239,16 +278,21 @@ fn request_meta(headers: &HeaderMap, peer: SocketAddr, trusted: &[IpNet]) -> Req
     }
 }
 
-/// The operation a request would run, when its document parses. The parsed document stays in
-/// the request, so the schema does not parse it a second time.
-fn operation_type(state: &HttpState, request: &mut async_graphql::Request) -> Option<OperationType> {
+/// The type and name of the operation a request would run, when its document parses. The
+/// parsed document stays in the request, so the schema does not parse it a second time.
+fn operation(state: &HttpState, request: &mut async_graphql::Request) -> (Option<OperationType>, Option<String>) {
     let operation_name = request.operation_name.clone();
-    let document = state.documents.prepare(request)?;
-    match (&document.operations, operation_name.as_deref()) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
-        (DocumentOperations::Multiple(_), None) => None,
+    let Some(document) = state.documents.prepare(request) else {
+        return (None, None);
+    };
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), name) => (Some(op.node.ty), name),
+        (DocumentOperations::Multiple(ops), Some(name)) => (ops.get(name.as_str()).map(|op| op.node.ty), Some(name)),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map_or((None, None), |(name, op)| (Some(op.node.ty), Some(name.to_string()))),
+        (DocumentOperations::Multiple(_), None) => (None, None),
     }
 }
 

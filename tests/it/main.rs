@@ -29,3 +29,4 @@ mod ssrf;
 mod startup;
 mod subscriptions;
 mod tenant_keys;
+mod traces;

@@ -85,6 +85,7 @@ pub fn management(
         event_type: event.to_owned(),
         envelope,
         idempotency_key: None,
+        traceparent: None,
     }
 }
 
@@ -129,6 +130,7 @@ pub fn interaction_data(
         event_type: event.to_owned(),
         envelope,
         idempotency_key: None,
+        traceparent: None,
     }
 }
 
@@ -161,6 +163,7 @@ pub fn interaction_event(
         event_type: event.to_owned(),
         envelope,
         idempotency_key: None,
+        traceparent: None,
     }
 }
 

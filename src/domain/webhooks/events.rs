@@ -183,6 +183,8 @@ pub async fn prepare(
         event_type,
         envelope,
         idempotency_key,
+        // Taken here, in the request's span: a group commit stores the event in a task of its own.
+        traceparent: crate::telemetry::current_traceparent(),
     })
 }
 

@@ -107,6 +107,7 @@ fn new(tenant: &str, event_type: &str, data: Value) -> Operational {
         event_type: event_type.to_owned(),
         envelope,
         idempotency_key: None,
+        traceparent: None,
     };
     (tenant.to_owned(), new)
 }

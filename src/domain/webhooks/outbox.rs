@@ -18,6 +18,7 @@ use std::sync::Arc;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use entity::delivery::{DeliveryStatus, Trigger};
 use entity::{delivery, event, hook};
@@ -35,6 +36,9 @@ pub struct NewEvent {
     /// adds `eventId` and, per delivery, `hookId` after these keys.
     pub envelope: Map<String, Value>,
     pub idempotency_key: Option<String>,
+    /// The trace context to store with the event; `None`: the current span's (the emitting
+    /// operation's, when the emit runs in it).
+    pub traceparent: Option<String>,
 }
 
 /// What one emit stored: to publish once the caller's transaction has committed.
@@ -76,6 +80,22 @@ pub async fn emit<C: ConnectionTrait>(txn: &C, tenant: &str, new: NewEvent) -> A
 pub async fn emit_many<C: ConnectionTrait>(
     txn: &C,
     news: &[(String, NewEvent)],
+    born: impl FnMut(&hook::Model) -> Born,
+) -> AppResult<Vec<Emitted>> {
+    let span = tracing::info_span!("outbox.emit", events = news.len());
+    // Each event of a group commit continues its own request's trace; the group's span links
+    // to them.
+    for (_, new) in news {
+        if let Some(traceparent) = &new.traceparent {
+            crate::telemetry::add_link(&span, traceparent);
+        }
+    }
+    store(txn, news, born).instrument(span).await
+}
+
+async fn store<C: ConnectionTrait>(
+    txn: &C,
+    news: &[(String, NewEvent)],
     mut born: impl FnMut(&hook::Model) -> Born,
 ) -> AppResult<Vec<Emitted>> {
     let now = now_ms();
@@ -87,6 +107,7 @@ pub async fn emit_many<C: ConnectionTrait>(
             event_type: new.event_type.clone(),
             payload: serde_json::to_string(&new.envelope).map_err(anyhow::Error::from)?,
             idempotency_key: new.idempotency_key.clone(),
+            traceparent: new.traceparent.clone().or_else(crate::telemetry::current_traceparent),
             created_at: now,
         });
     }
