@@ -73,29 +73,19 @@ struct TokenArgs {
 /// The settings each subcommand uses, by id; its `--help` shows only these (it still reads the
 /// others, so one configuration serves every subcommand).
 const USED: [(&str, &[&str]); 3] = [
-    (
-        "migrate",
-        &[
-            "config",
-            "database_url",
-            "data_dir",
-            "secret_key",
-            "sqlite_synchronous",
-            "log_format",
-        ],
-    ),
-    (
-        "rotate-master-key",
-        &[
-            "config",
-            "database_url",
-            "data_dir",
-            "secret_key",
-            "sqlite_synchronous",
-            "log_format",
-        ],
-    ),
+    ("migrate", STORE),
+    ("rotate-master-key", STORE),
     ("token", &["config", "data_dir", "jwt_secret"]),
+];
+
+/// What the subcommands that open the database use.
+const STORE: &[&str] = &[
+    "config",
+    "database_url",
+    "data_dir",
+    "secret_key",
+    "sqlite_synchronous",
+    "log_format",
 ];
 
 /// The command line, with each subcommand's help limited to the settings it uses.

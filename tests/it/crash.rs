@@ -5,12 +5,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::db_test;
 use crate::receiver::Receiver;
-use crate::support::{Backend, TEST_SECRET, fresh_database, post_graphql};
+use crate::support::{Backend, TEST_SECRET, fresh_database, hookd_binary, post_graphql, read_banner};
 
 db_test!(kill_9_loses_nothing, sigterm_finishes_attempts_in_flight);
 
@@ -27,13 +26,7 @@ async fn start(database_url: &str, data_dir: &std::path::Path) -> Instance {
 
 /// Starts the real `hookd` binary on `database_url` with the crash tests' settings, then `env`.
 pub async fn start_with(database_url: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> Instance {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hookd"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("HOOKD_") {
-            command.env_remove(key);
-        }
-    }
-    let mut child = command
+    let mut child = hookd_binary()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("HOOKD_DATABASE_URL", database_url)
         .env("HOOKD_DATA_DIR", data_dir)
@@ -47,22 +40,9 @@ pub async fn start_with(database_url: &str, data_dir: &std::path::Path, env: &[(
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn hookd");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read") {
-            if let Some(base) = line.split(" listening on ").nth(1) {
-                return base.to_owned();
-            }
-        }
-        panic!("hookd exited before listening");
-    })
-    .await
-    .expect("hookd starts in time");
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let base = read_banner(&mut child).await.base;
     Instance { child, base }
 }
 

@@ -6,11 +6,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 use crate::receiver::{Receiver, Reply};
-use crate::support::post_graphql;
+use crate::support::{hookd_binary, post_graphql, read_banner};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -23,13 +21,7 @@ async fn failed_attempts_are_logged_once_per_hook_and_no_line_holds_a_secret() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log_path = dir.path().join("hookd.log");
     let log = std::fs::File::create(&log_path).expect("log file");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hookd"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("HOOKD_") {
-            command.env_remove(key);
-        }
-    }
-    let mut child = command
+    let mut child = hookd_binary()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("HOOKD_DATA_DIR", dir.path().join("data"))
         .env("HOOKD_ALLOWED_TARGETS", "127.0.0.0/8")
@@ -38,24 +30,11 @@ async fn failed_attempts_are_logged_once_per_hook_and_no_line_holds_a_secret() {
         .env("RUST_LOG", "trace")
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn hookd");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let (mut base, mut token) = (String::new(), String::new());
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read") {
-            if let Some(rest) = line.split(" listening on ").nth(1) {
-                base = rest.to_owned();
-            }
-            if line.contains("first start only):") {
-                token = lines.next_line().await.expect("read").expect("token");
-                break;
-            }
-        }
-    })
-    .await
-    .expect("banner in time");
+    let banner = read_banner(&mut child).await;
+    let base = banner.base;
+    let token = banner.token.expect("a first start prints the admin token");
 
     let dead = Receiver::spawn().await;
     dead.set_otherwise(Reply::Status(500));

@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use prometheus_parse::{Sample, Scrape, Value};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 use crate::db_test;
 use crate::receiver::{Receiver, Reply};
-use crate::support::{Backend, TEST_SECRET, TestApp};
+use crate::support::{Backend, Banner, TestApp, hookd_binary, read_banner};
 
 db_test!(metrics_have_help_and_the_series_on_call_needs);
 
@@ -146,37 +144,15 @@ async fn metrics_have_help_and_the_series_on_call_needs(backend: Backend) {
 #[tokio::test]
 async fn metrics_can_have_a_listener_of_their_own() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hookd"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("HOOKD_") {
-            command.env_remove(key);
-        }
-    }
-    let mut child = command
+    let mut child = hookd_binary()
         .args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
         .env("HOOKD_DATA_DIR", dir.path())
-        .env("HOOKD_JWT_SECRET", TEST_SECRET)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn hookd");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let (mut base, mut metrics) = (String::new(), String::new());
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read") {
-            if let Some(rest) = line.split(" listening on ").nth(1) {
-                base = rest.to_owned();
-            }
-            if let Some(url) = line.trim().strip_prefix("Metrics: ") {
-                metrics = url.to_owned();
-                break;
-            }
-        }
-    })
-    .await
-    .expect("banner in time");
+    let Banner { base, metrics, .. } = read_banner(&mut child).await;
     assert_ne!(metrics, format!("{base}/metrics"), "a separate address: {metrics}");
     let text = reqwest::get(&metrics)
         .await

@@ -8,15 +8,10 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// The binary; settings come only from what each test passes.
 fn hookd() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hookd"));
-    // Settings come only from what each test passes.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("HOOKD_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("RUST_LOG", "warn").kill_on_drop(true);
+    let mut command = crate::support::hookd_binary();
+    command.env("RUST_LOG", "warn");
     command
 }
 
@@ -113,26 +108,8 @@ async fn start(data_dir: &std::path::Path) -> (Child, String, Option<String>) {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn hookd");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut base = None;
-    let mut token = None;
-    let read = async {
-        while let Some(line) = lines.next_line().await.expect("read") {
-            if let Some(rest) = line.strip_prefix("hookd ") {
-                base = rest.split(" listening on ").nth(1).map(str::to_owned);
-            }
-            if line.starts_with("  Admin token") {
-                if line.contains("first start only):") {
-                    token = lines.next_line().await.expect("read");
-                }
-                break;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), read)
-        .await
-        .expect("banner in time");
-    (child, base.expect("base URL"), token)
+    let banner = crate::support::read_banner(&mut child).await;
+    (child, banner.base, banner.token)
 }
 
 async fn hooks_count(base: &str, token: &str) -> Value {

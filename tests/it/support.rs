@@ -427,3 +427,58 @@ pub fn first_error(response: &Value) -> (Option<&str>, Option<&str>) {
 pub fn error_code(response: &Value) -> Option<&str> {
     first_error(response).0
 }
+
+/// The real `hookd` binary, with none of the test process's own `HOOKD_*` settings, killed when
+/// dropped.
+pub fn hookd_binary() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookd"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HOOKD_") {
+            command.env_remove(key);
+        }
+    }
+    command.kill_on_drop(true);
+    command
+}
+
+/// What a starting `hookd serve` printed.
+pub struct Banner {
+    pub base: String,
+    pub metrics: String,
+    /// The admin token, printed by a first start only.
+    pub token: Option<String>,
+}
+
+/// Reads the banner of `child` (started with stdout piped and an HS256 secret, so the banner
+/// ends with its admin token line), then keeps draining stdout so the child never blocks.
+pub async fn read_banner(child: &mut tokio::process::Child) -> Banner {
+    use tokio::io::AsyncBufReadExt;
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut banner = Banner {
+        base: String::new(),
+        metrics: String::new(),
+        token: None,
+    };
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("read") {
+            if let Some(base) = line.split(" listening on ").nth(1) {
+                banner.base = base.to_owned();
+            }
+            if let Some(url) = line.trim().strip_prefix("Metrics: ") {
+                banner.metrics = url.to_owned();
+            }
+            if line.starts_with("  Admin token") {
+                if line.ends_with("first start only):") {
+                    banner.token = lines.next_line().await.expect("read");
+                }
+                return;
+            }
+        }
+        panic!("hookd exited before it was ready");
+    })
+    .await
+    .expect("hookd starts in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    banner
+}

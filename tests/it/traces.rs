@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use axum::routing::post;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use crate::receiver::Receiver;
-use crate::support::{TEST_SECRET, post_graphql};
+use crate::support::{TEST_SECRET, hookd_binary, post_graphql, read_banner};
 
 /// A caller's trace: its trace id and the caller's span.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -58,13 +57,7 @@ fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
 async fn an_events_path_is_one_trace_from_the_caller_to_the_receiver() {
     let (endpoint, spans) = collector().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hookd"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("HOOKD_") {
-            command.env_remove(key);
-        }
-    }
-    let mut child = command
+    let mut child = hookd_binary()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("HOOKD_DATA_DIR", dir.path())
         .env("HOOKD_JWT_SECRET", TEST_SECRET)
@@ -74,21 +67,9 @@ async fn an_events_path_is_one_trace_from_the_caller_to_the_receiver() {
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn hookd");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read") {
-            if let Some(base) = line.split(" listening on ").nth(1) {
-                return base.to_owned();
-            }
-        }
-        panic!("hookd exited before listening");
-    })
-    .await
-    .expect("banner in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let base = read_banner(&mut child).await.base;
 
     let token = crate::crash::admin_token();
     let receiver = Receiver::spawn().await;
