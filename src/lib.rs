@@ -53,9 +53,19 @@ pub struct App {
     relay: Option<(Outgoing, mpsc::Receiver<Signal>)>,
 }
 
-/// Connects to the configured database and applies pending migrations; a failure names the
-/// setting.
+/// Creates the data dir (mode 0700) if missing, connects to the configured database and applies
+/// pending migrations; a failure names the setting.
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let mut data_dir = std::fs::DirBuilder::new();
+    data_dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut data_dir, 0o700);
+    data_dir.create(&config.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "HOOKD_DATA_DIR (--data-dir): cannot create {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
     let db = Db::connect(&config.database_url, config.sqlite_synchronous)
         .await
         .map_err(|e| anyhow::anyhow!("HOOKD_DATABASE_URL (--database-url): {e:#}"))?;
@@ -67,8 +77,10 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
 
 /// Connects to the database, applies migrations and loads the keys.
 pub async fn start(config: Config) -> anyhow::Result<App> {
-    let auth = Auth::from_config(&config)?;
+    // The database first: a start that fails on it creates no JWT secret, so the first start
+    // that succeeds is the one that creates it and prints the admin token.
     let db = open_database(&config).await?;
+    let auth = Auth::from_config(&config)?;
     let keys = Arc::new(MasterKeys::load(config.secret_key.as_deref(), &config.data_dir)?);
     let resealed = seal::seal_stored(&db, &keys)
         .await

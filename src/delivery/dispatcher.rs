@@ -54,6 +54,8 @@ struct Work<'a> {
     tracker: &'a TaskTracker,
     /// Ends the waits of deliveries booked for later.
     shutdown: &'a CancellationToken,
+    /// Room for deliveries waiting for their booked time (as many as may be in flight).
+    waiting: &'a Arc<Semaphore>,
 }
 
 /// The dispatcher's handles and settings, built once by `delivery::run`.
@@ -88,30 +90,47 @@ pub struct Dispatcher {
 
 /// The deliveries each hook has claimed and not finished. The claim gives a hook no more than
 /// the room it has left, and skips a hook with none, so one hook's backlog never holds the slots
-/// other hooks (other tenants) need. Entries go when a hook has nothing claimed, so the map is
-/// bounded by the deliveries in flight.
+/// other hooks (other tenants) need. A rate-limited hook's room is what its rate books within
+/// the booking horizon, so a claim takes no more of its backlog than it can send soon (and
+/// never churns the rest back and forth). Entries go when a hook has nothing claimed; caps are
+/// kept for at most `MAX_CAPS` hooks. Both maps are bounded.
 struct HookLimits {
     per_hook: usize,
-    claimed: Mutex<HashMap<String, usize>>,
+    inner: Mutex<Limits>,
 }
+
+#[derive(Default)]
+struct Limits {
+    claimed: HashMap<String, usize>,
+    /// Rate-limited hooks' room, below `per_hook`.
+    caps: HashMap<String, usize>,
+}
+
+/// Rate-limited hooks whose room a dispatcher remembers.
+const MAX_CAPS: usize = 10_000;
 
 impl HookLimits {
     fn new(per_hook: usize) -> HookLimits {
         HookLimits {
             per_hook,
-            claimed: Mutex::default(),
+            inner: Mutex::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
-        self.claimed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Limits> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn limit(&self, limits: &Limits, hook_id: &str) -> usize {
+        limits.caps.get(hook_id).copied().unwrap_or(self.per_hook)
     }
 
     /// Counts a claimed delivery of `hook_id`, unless the hook is at its limit (then false).
     fn admit(&self, hook_id: &str) -> bool {
-        let mut claimed = self.lock();
-        let count = claimed.entry(hook_id.to_owned()).or_insert(0);
-        if *count >= self.per_hook {
+        let mut limits = self.lock();
+        let limit = self.limit(&limits, hook_id);
+        let count = limits.claimed.entry(hook_id.to_owned()).or_insert(0);
+        if *count >= limit {
             return false;
         }
         *count += 1;
@@ -120,25 +139,53 @@ impl HookLimits {
 
     /// A claimed delivery of `hook_id` is done; true when the hook just went below its limit.
     fn finished(&self, hook_id: &str) -> bool {
-        let mut claimed = self.lock();
-        let Some(count) = claimed.get_mut(hook_id) else {
+        let mut limits = self.lock();
+        let limit = self.limit(&limits, hook_id);
+        let Some(count) = limits.claimed.get_mut(hook_id) else {
             return false;
         };
         *count = count.saturating_sub(1);
-        let room_again = *count + 1 == self.per_hook;
+        let room_again = *count + 1 == limit;
         if *count == 0 {
-            claimed.remove(hook_id);
+            limits.claimed.remove(hook_id);
         }
         room_again
     }
 
-    /// Hooks with deliveries in flight and the room each has left, fullest first, at most
-    /// `lifecycle::MAX_BUSY_HOOKS`.
+    /// `hook_id` sends at most `rate` a second: its room is what that books within the horizon.
+    fn cap(&self, hook_id: &str, rate: u32) {
+        let horizon = pacing::HORIZON.as_secs_f64();
+        let cap = ((f64::from(rate) * horizon).ceil() as usize).clamp(1, self.per_hook);
+        let mut limits = self.lock();
+        if limits.caps.get(hook_id) == Some(&cap) {
+            return;
+        }
+        if limits.caps.len() >= MAX_CAPS {
+            limits.caps.clear();
+        }
+        limits.caps.insert(hook_id.to_owned(), cap);
+    }
+
+    /// `hook_id` has no rate limit (any more).
+    fn uncap(&self, hook_id: &str) {
+        let mut limits = self.lock();
+        if !limits.caps.is_empty() {
+            limits.caps.remove(hook_id);
+        }
+    }
+
+    /// Hooks with deliveries in flight or a rate cap, and the room each has left, fullest
+    /// first, at most `lifecycle::MAX_BUSY_HOOKS`.
     fn busy(&self) -> Vec<(String, u64)> {
-        let mut busy: Vec<(String, u64)> = self
-            .lock()
-            .iter()
-            .map(|(id, count)| (id.clone(), self.per_hook.saturating_sub(*count) as u64))
+        let limits = self.lock();
+        let mut busy: Vec<(String, u64)> = limits
+            .claimed
+            .keys()
+            .chain(limits.caps.keys().filter(|id| !limits.claimed.contains_key(*id)))
+            .map(|id| {
+                let count = limits.claimed.get(id).copied().unwrap_or(0);
+                (id.clone(), self.limit(&limits, id).saturating_sub(count) as u64)
+            })
             .collect();
         busy.sort_by_key(|(_, room)| *room);
         busy.truncate(lifecycle::MAX_BUSY_HOOKS);
@@ -166,6 +213,7 @@ impl Dispatcher {
     pub async fn run(self, mut handed: mpsc::Receiver<Handed>, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let in_flight = Arc::new(Semaphore::new(this.max_in_flight));
+        let waiting = Arc::new(Semaphore::new(this.max_in_flight));
         let hook_limits = Arc::new(HookLimits::new(this.max_in_flight_per_hook));
         let tracker = TaskTracker::new();
         let work = Work {
@@ -173,6 +221,7 @@ impl Dispatcher {
             hook_limits: &hook_limits,
             tracker: &tracker,
             shutdown: &shutdown,
+            waiting: &waiting,
         };
         let mut claim_now = true;
         let mut claim_at = Instant::now();
@@ -283,6 +332,7 @@ impl Dispatcher {
             let hook = hooks.get(&delivery.hook_id).cloned();
             match hook {
                 Some(hook) if hook.enabled && hook.rate_limit.is_some() => {
+                    work.hook_limits.cap(&hook.hook_id, hook.rate_limit.unwrap_or(u32::MAX));
                     paced
                         .entry(delivery.hook_id.clone())
                         .or_insert((hook, Vec::new()))
@@ -290,6 +340,9 @@ impl Dispatcher {
                         .push(delivery);
                 }
                 hook => {
+                    if let Some(hook) = &hook {
+                        work.hook_limits.uncap(&hook.hook_id);
+                    }
                     let event = events.get(&delivery.event_id).cloned();
                     self.start(delivery, hook, event, None, work).await;
                 }
@@ -338,16 +391,25 @@ impl Dispatcher {
         let booked = match booked {
             Ok(booked) => booked,
             Err(e) => {
-                tracing::error!(error = %e, hook_id = %hook.hook_id, "booking send times failed; the deliveries wait for their leases");
+                tracing::error!(error = %e, hook_id = %hook.hook_id, "booking send times failed; the deliveries are claimed again shortly");
+                let later = now_ms() + ON_ERROR.as_millis() as i64;
+                for delivery in deliveries {
+                    self.release_until(delivery, later).await;
+                }
                 return;
             }
         };
+        // A send that could start only this much after its booked time (all slots were busy)
+        // is booked again rather than sent close behind the next one: half an interval, and no
+        // less than a timer's and a busy machine's usual lateness.
+        let late = (500 / i64::from(rate.max(1))).max(50);
         // `book` answers one time for each delivery: a send time, or when to claim it again.
         let mut deliveries = deliveries;
         let unbooked = deliveries.split_off(booked.at.len().min(deliveries.len()));
         for (delivery, at) in deliveries.into_iter().zip(booked.at) {
             let event = events.get(&delivery.event_id).cloned();
-            self.start(delivery, Some(hook.clone()), event, Some(at), work).await;
+            self.start(delivery, Some(hook.clone()), event, Some((at, late)), work)
+                .await;
         }
         for (delivery, due_at) in unbooked.into_iter().zip(booked.later) {
             self.release_until(delivery, due_at).await;
@@ -356,13 +418,15 @@ impl Dispatcher {
 
     /// Sends a leased delivery in its own task, within the global and per-hook limits; past
     /// them it is handed straight back, due now, without holding a slot. A delivery booked for
-    /// later (`at`, epoch ms) waits for its time without a slot, then for a free one.
+    /// `at` (epoch ms) waits for its time without a slot (as many wait as may be in flight),
+    /// then for a free one; one that gets it more than `late` ms after its time goes back to
+    /// be booked again.
     async fn start(
         self: &Arc<Self>,
         delivery: delivery::Model,
         hook: Option<Arc<Target>>,
         event: Option<Arc<event::Model>>,
-        at: Option<i64>,
+        booked: Option<(i64, i64)>,
         work: &Work<'_>,
     ) {
         if !work.hook_limits.admit(&delivery.hook_id) {
@@ -380,7 +444,7 @@ impl Dispatcher {
                 this.wake.wake_here();
             }
         };
-        let Some(at) = at else {
+        let Some((at, late)) = booked else {
             let Ok(slot) = work.in_flight.clone().try_acquire_owned() else {
                 finished(self.clone());
                 self.release(delivery).await;
@@ -390,6 +454,12 @@ impl Dispatcher {
                 this.clone().deliver(delivery, hook, event, slot).await;
                 finished(this);
             });
+            return;
+        };
+        let Ok(waiting) = work.waiting.clone().try_acquire_owned() else {
+            // As many wait as may be in flight: the rest wait in the table, due at their time.
+            finished(self.clone());
+            self.release_until(delivery, at).await;
             return;
         };
         let in_flight = work.in_flight.clone();
@@ -403,9 +473,13 @@ impl Dispatcher {
                 } => slot.ok(),
                 () = shutdown.cancelled() => None,
             };
-            let lease_left = delivery.due_at.unwrap_or_default() - now_ms();
+            drop(waiting);
+            let now = now_ms();
+            let lease_left = delivery.due_at.unwrap_or_default() - now;
             match slot {
-                Some(slot) if lease_left >= (this.delivery_timeout + LEASE_MARGIN).as_millis() as i64 => {
+                Some(slot)
+                    if now <= at + late && lease_left >= (this.delivery_timeout + LEASE_MARGIN).as_millis() as i64 =>
+                {
                     this.clone().deliver(delivery, hook, event, slot).await;
                 }
                 _ => this.release(delivery).await,

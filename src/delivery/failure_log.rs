@@ -11,7 +11,8 @@ use crate::delivery::sender::AttemptResult;
 
 /// Shortest time between two lines about one hook.
 pub const EVERY: Duration = Duration::from_secs(10);
-/// Hooks remembered at most; past it, those quiet for longer than [`EVERY`] are forgotten.
+/// Hooks remembered at most; past it, those quiet for longer than [`EVERY`] are forgotten
+/// (all of them, if that is not enough).
 const MAX_HOOKS: usize = 10_000;
 
 /// When each hook last had a line, and how many of its failures were left out since.
@@ -29,6 +30,11 @@ impl FailureLog {
             let mut hooks = self.hooks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if hooks.len() >= MAX_HOOKS {
                 hooks.retain(|_, (at, _)| now.duration_since(*at) < EVERY);
+                if hooks.len() >= MAX_HOOKS {
+                    // More hooks failing at once than are remembered: start over, so every hook
+                    // is throttled again from its next line.
+                    hooks.clear();
+                }
             }
             match hooks.get_mut(&delivery.hook_id) {
                 Some((at, left_out)) if now.duration_since(*at) < EVERY => {
@@ -40,9 +46,7 @@ impl FailureLog {
                     std::mem::take(left_out)
                 }
                 None => {
-                    if hooks.len() < MAX_HOOKS {
-                        hooks.insert(delivery.hook_id.clone(), (now, 0));
-                    }
+                    hooks.insert(delivery.hook_id.clone(), (now, 0));
                     0
                 }
             }

@@ -198,6 +198,11 @@ const MAX_LINKS: usize = 128;
 async fn store_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher: &Publisher) -> Result<(), AppError> {
     let txn = db.write.begin().await?;
     let now = now_ms();
+    let hooks: Vec<(&str, &str)> = batch
+        .iter()
+        .map(|r| (r.delivery().tenant_id.as_str(), r.delivery().hook_id.as_str()))
+        .collect();
+    lifecycle::lock_hooks(&txn, &hooks).await?;
     let attempts: Vec<delivery_attempt::ActiveModel> = batch
         .iter()
         .filter_map(|record| match record {
@@ -231,6 +236,9 @@ async fn store_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher
     let mut news: Vec<Operational> = Vec::new();
     // Hooks with a delivery that finished: an ordered one's next delivery gets its turn.
     let mut finished: Vec<(&str, &str)> = Vec::new();
+    // Attempts whose outcome was stored, for the hooks' failure clocks: (delivery, result,
+    // succeeded).
+    let mut landed: Vec<(&delivery::Model, &AttemptResult, bool)> = Vec::new();
     // The common case, a successful scheduled attempt, is stored for the whole batch in one
     // statement; the rest one by one.
     let succeeded: Vec<&Record> = batch.iter().filter(|r| r.is_scheduled_success()).collect();
@@ -250,6 +258,7 @@ async fn store_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher
                 .updates
                 .push(attempted(delivery, DeliveryStatus::Succeeded, None, result));
             finished.push((&delivery.tenant_id, &delivery.hook_id));
+            landed.push((delivery, result, true));
             // Earlier attempts of this round failed.
             if delivery.round_attempts > 0 {
                 news.extend(operational::delivery_recovered(delivery, delivery.attempt_count + 1));
@@ -273,9 +282,11 @@ async fn store_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher
                     attempt_count: delivery.attempt_count + 1,
                     round_attempts: delivery.round_attempts + i32::from(*trigger == Trigger::Scheduled),
                 };
-                if lifecycle::record_attempt(&txn, &delivery.tenant_id, &delivery.id, record.lease(), outcome, now)
-                    .await?
-                {
+                let ours =
+                    lifecycle::record_attempt(&txn, &delivery.tenant_id, &delivery.id, record.lease(), outcome, now)
+                        .await?;
+                if ours {
+                    landed.push((delivery, result, status == DeliveryStatus::Succeeded));
                     stored.updates.push(attempted(delivery, status, due_at, result));
                     stored.wake |= due_at.is_some();
                     if status != DeliveryStatus::Pending {
@@ -289,7 +300,9 @@ async fn store_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher
                         news.extend(operational::delivery_exhausted(delivery, outcome.attempt_count, last));
                     }
                 }
-                if *next == Next::FailedAndDisableHook {
+                // A 410 that answered an attempt of a delivery cancelled meanwhile (the hook was
+                // disabled, perhaps enabled again since) does not disable the hook again.
+                if ours && *next == Next::FailedAndDisableHook {
                     let disabled = lifecycle::disable_hook(
                         &txn,
                         &delivery.tenant_id,
@@ -329,7 +342,7 @@ async fn store_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher
     }
     finished.sort_unstable();
     finished.dedup();
-    let settled = lifecycle::settle(&txn, &finished, &hook_attempts(batch), policy, now).await?;
+    let settled = lifecycle::settle(&txn, &finished, &hook_attempts(&landed), policy, now).await?;
     stored.wake |= settled.turned > 0;
     for (hook, cancelled) in settled.disabled {
         tracing::warn!(hook_id = %hook.id, failing_since = ?hook.failing_since, failed_attempts = hook.failed_attempts, "every attempt failed for too long: hook disabled");
@@ -346,18 +359,14 @@ async fn store_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher
     Ok(())
 }
 
-/// Each hook's attempts in `batch`, in the order they were made.
-fn hook_attempts(batch: &[Record]) -> Vec<((&str, &str), HookAttempts)> {
+/// Each hook's attempts among `landed` (those whose outcome was stored: an attempt of a
+/// delivery cancelled or claimed again meanwhile no longer speaks for its hook), in the order
+/// they were made.
+fn hook_attempts<'a>(
+    landed: &[(&'a delivery::Model, &AttemptResult, bool)],
+) -> Vec<((&'a str, &'a str), HookAttempts)> {
     let mut by_hook: HashMap<(&str, &str), HookAttempts> = HashMap::new();
-    let mut made: Vec<(&delivery::Model, &AttemptResult, bool)> = batch
-        .iter()
-        .filter_map(|record| match record {
-            Record::Attempt {
-                delivery, result, next, ..
-            } => Some((delivery, result, *next == Next::Succeeded)),
-            _ => None,
-        })
-        .collect();
+    let mut made = landed.to_vec();
     made.sort_by_key(|(_, result, _)| result.started_at);
     for (delivery, result, succeeded) in made {
         by_hook

@@ -35,7 +35,8 @@ pub async fn scrape(app: &crate::state::AppState) -> String {
     use crate::domain::webhooks::deliveries;
     let mut scrape = Scrape::default();
     let db = &app.db;
-    match deliveries::backlog(&db.read).await {
+    let now = crate::domain::now_ms();
+    match deliveries::backlog(&db.read, now).await {
         Ok(backlog) => {
             scrape.gauge(
                 "hookd_deliveries_pending",
@@ -52,11 +53,11 @@ pub async fn scrape(app: &crate::state::AppState) -> String {
                 ],
             );
             let age = backlog
-                .oldest_created_at
-                .map_or(0.0, |at| ((crate::domain::now_ms() - at).max(0) as f64) / 1000.0);
+                .oldest_due_at
+                .map_or(0.0, |due| ((now - due).max(0) as f64) / 1000.0);
             scrape.gauge(
                 "hookd_oldest_pending_delivery_age_seconds",
-                "Age of the oldest delivery waiting or in flight (0 when none is): how far behind delivery is.",
+                "How long the most overdue waiting delivery has been due (0 when none is): how far behind delivery runs.",
                 age,
             );
         }

@@ -29,6 +29,7 @@ db_test!(
     operational_events_for_gone_exhausted_and_recovered,
     the_failing_clock_survives_a_restart,
     emit_event_refuses_operational_types,
+    switching_ordering_off_releases_the_waiting,
 );
 
 const ACME: &str = r"$[?match(@.primaryEmail, '.*@acme\\.com')]";
@@ -1141,4 +1142,55 @@ pub(crate) async fn emit_event_refuses_operational_types(backend: Backend) {
     }
     assert_eq!(app.count_rows("events").await, 0, "refused emits store nothing");
     assert_eq!(app.count_rows("deliveries").await, 0);
+}
+
+/// Switching ordering off lets the deliveries waiting their turn go at once, and switching it
+/// back on lines them up again: an ordered hook whose first delivery waits an hour for its
+/// retry holds 5 events behind it; `ordered: false` sends those 5 promptly (nothing waits for
+/// the poll interval or the retry), and the retry still waits.
+pub(crate) async fn switching_ordering_off_releases_the_waiting(backend: Backend) {
+    let app = TestApp::delivering(backend, |raw| {
+        raw.retry_schedule = Some("1h".into());
+        raw.poll_interval = Some("1h".into());
+    })
+    .await;
+    let receiver = Receiver::spawn().await;
+    receiver.script_for(|body| body["data"]["n"] == 0, [Reply::Status(500)]);
+    let hook = create(
+        &app,
+        json!({ "name": "ordered", "events": ["User.Created"], "url": receiver.url, "ordered": true }),
+    )
+    .await;
+    for n in 0..6 {
+        app.emit("User.Created", json!({ "n": n })).await;
+    }
+    receiver.wait_for(1, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        numbers(&receiver.received()),
+        [0],
+        "the 5 behind wait for n = 0's retry"
+    );
+    assert_eq!(count_deliveries(&app, &hook["id"], "PENDING").await, 6);
+
+    let off = update(&app, &hook["id"], json!({ "ordered": false })).await;
+    assert_eq!(off["errors"], Value::Null, "{off}");
+    let received = receiver.wait_for(6, Duration::from_secs(30)).await;
+    let mut behind = numbers(&received)[1..].to_vec();
+    behind.sort_unstable();
+    assert_eq!(behind, [1, 2, 3, 4, 5], "the waiting ones went at once");
+    wait_for_succeeded(&app, &hook["id"], 5).await;
+    assert_eq!(
+        count_deliveries(&app, &hook["id"], "PENDING").await,
+        1,
+        "n = 0 still waits for its retry"
+    );
+
+    // Back on: what is emitted now waits behind n = 0's retry again.
+    let on = update(&app, &hook["id"], json!({ "ordered": true })).await;
+    assert_eq!(on["errors"], Value::Null, "{on}");
+    app.emit("User.Created", json!({ "n": 6 })).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.count(), 6, "n = 6 waits its turn behind n = 0");
+    assert_eq!(count_deliveries(&app, &hook["id"], "PENDING").await, 2);
 }

@@ -277,6 +277,8 @@ pub async fn redeliver(db: &Db, caller: &Caller, id: &str) -> AppResult<Committe
     let tenant = caller.tenant.as_str();
     let txn = db.write.begin().await?;
     let current = get(&txn, tenant, id).await?.ok_or(AppError::NotFound("delivery"))?;
+    // The hook's row first, then its deliveries: the order the recorder takes them in.
+    lifecycle::lock_hooks(&txn, &[(tenant, current.hook_id.as_str())]).await?;
     ensure_hook_enabled(&txn, tenant, &current.hook_id).await?;
     let updated = lifecycle::redeliver(&txn, tenant, id)
         .await?
@@ -317,6 +319,8 @@ pub async fn replay(
     let statuses = &statuses;
     db::retrying(|| async move {
         let txn = db.write.begin().await?;
+        // The hook's row first, then its deliveries: the order the recorder takes them in.
+        lifecycle::lock_hooks(&txn, &[(tenant, hook_id)]).await?;
         ensure_hook_enabled(&txn, tenant, hook_id).await?;
         let rows = lifecycle::replay(&txn, tenant, hook_id, since, until, statuses).await?;
         txn.commit().await?;
@@ -334,32 +338,37 @@ async fn ensure_hook_enabled(db: &impl ConnectionTrait, tenant: &str, hook_id: &
 }
 
 /// The backlog across tenants, for `/metrics`: how many deliveries wait (PENDING) and are in
-/// flight (SENDING), and when the oldest of them was created (epoch ms).
+/// flight (SENDING), and since when the most overdue waiting one has been due (epoch ms): a
+/// delivery waiting for a retry, or its turn on an ordered hook, is not due yet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Backlog {
     pub pending: u64,
     pub sending: u64,
-    pub oldest_created_at: Option<i64>,
+    pub oldest_due_at: Option<i64>,
 }
 
-/// The backlog across tenants, in one read.
-pub async fn backlog(db: &impl ConnectionTrait) -> AppResult<Backlog> {
+/// The backlog across tenants, in two reads.
+pub async fn backlog(db: &impl ConnectionTrait, now: i64) -> AppResult<Backlog> {
     let backend = db.get_database_backend();
-    let sql = "SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM deliveries \
-               WHERE status IN ('PENDING', 'SENDING') GROUP BY status";
+    let sql = "SELECT status, COUNT(*) AS n FROM deliveries WHERE status IN ('PENDING', 'SENDING') GROUP BY status";
     let mut backlog = Backlog::default();
     for row in db.query_all_raw(Statement::from_string(backend, sql)).await? {
         let n = row.try_get::<i64>("", "n")?.max(0) as u64;
-        let oldest: Option<i64> = row.try_get("", "oldest")?;
         match row.try_get::<String>("", "status")?.as_str() {
             "SENDING" => backlog.sending = n,
             _ => backlog.pending = n,
         }
-        backlog.oldest_created_at = match (backlog.oldest_created_at, oldest) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
     }
+    let sql = "SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('PENDING', 'SENDING') \
+               AND status = 'PENDING' AND due_at <= ?";
+    let sql = crate::db::numbered(backend, sql);
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [now.into()]))
+        .await?;
+    backlog.oldest_due_at = match row {
+        Some(row) => row.try_get("", "due")?,
+        None => None,
+    };
     Ok(backlog)
 }
 

@@ -6,7 +6,7 @@ use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, Set, Statement, TransactionTrait,
+    QueryFilter, QuerySelect, Set, Statement, TransactionTrait,
 };
 use serde::Serialize;
 use url::{Host, Url};
@@ -214,7 +214,9 @@ pub async fn update(
     let (name, events, url, headers, filter) = (&name, &events, &url, &headers, &filter);
     db::retrying(|| async move {
         let txn = db.write.begin().await?;
-        let current = get_required(&txn, tenant, id).await?;
+        // Locked, so that two updates (or an update and the recorder disabling the hook) see
+        // each other's switches.
+        let current = locked(&txn, tenant, id).await?;
         let mut model: hook::ActiveModel = current.clone().into();
         if let Some(name) = name {
             model.name = Set(name.clone());
@@ -245,13 +247,13 @@ pub async fn update(
         if let Some(rate_limit) = rate_limit {
             model.rate_limit = Set(rate_limit);
         }
-        let mut cancelled = Vec::new();
+        let mut changed = Vec::new();
         let switched = input.enabled.filter(|enabled| *enabled != current.enabled);
         match switched {
             Some(false) => {
                 model.enabled = Set(false);
                 model.disabled_reason = Set(Some(DisabledReason::User));
-                cancelled = lifecycle::cancel_for_hook(&txn, tenant, id).await?;
+                changed = lifecycle::cancel_for_hook(&txn, tenant, id).await?;
             }
             Some(true) => {
                 model.enabled = Set(true);
@@ -264,7 +266,7 @@ pub async fn update(
         model.updated_at = Set(now_ms());
         let model = model.update(&txn).await?;
         if input.ordered.is_some_and(|ordered| ordered != current.ordered) {
-            lifecycle::set_ordered(&txn, tenant, id, model.ordered).await?;
+            changed.extend(lifecycle::set_ordered(&txn, tenant, id, model.ordered).await?);
         }
         let news = match switched {
             Some(false) => vec![operational::hook_disabled(&model, DisabledReason::User)],
@@ -273,7 +275,7 @@ pub async fn update(
         };
         let emitted = operational::emit(&txn, &news).await?;
         txn.commit().await?;
-        Ok(Committed::new(model, emitted).and_changed(cancelled))
+        Ok(Committed::new(model, emitted).and_changed(changed))
     })
     .await
 }
@@ -283,7 +285,8 @@ pub async fn delete(db: &Db, caller: &Caller, id: &str) -> AppResult<Committed<S
     let tenant = caller.tenant.as_str();
     db::retrying(|| async move {
         let txn = db.write.begin().await?;
-        let current = get_required(&txn, tenant, id).await?;
+        // The hook's row first, then its deliveries: the order the recorder takes them in.
+        let current = locked(&txn, tenant, id).await?;
         let cancelled = lifecycle::cancel_for_hook(&txn, tenant, &current.id).await?;
         hook::Entity::delete_many()
             .filter(hook::Column::TenantId.eq(tenant))
@@ -340,6 +343,15 @@ pub async fn rotate_signing_key(
     let model = model.update(&txn).await?;
     txn.commit().await?;
     Ok(model)
+}
+
+/// The hook, its row locked until the transaction ends (PostgreSQL; SQLite has one writer).
+async fn locked(txn: &DatabaseTransaction, tenant: &str, id: &str) -> AppResult<hook::Model> {
+    let mut query = scoped::<hook::Entity>(tenant).filter(hook::Column::Id.eq(id));
+    if txn.get_database_backend() == DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(txn).await?.ok_or(AppError::NotFound("hook"))
 }
 
 /// Serializes hook creation per tenant on PostgreSQL so that concurrent creates cannot both

@@ -511,11 +511,12 @@ pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbErr> {
 const ADVANCE_CHUNK: usize = 256;
 
 /// Gives the oldest waiting delivery of each ordered hook in `hooks` its turn (a due time of
-/// `now`) when none of the hook's queued deliveries has one. Hooks that are not ordered are
-/// left alone. On PostgreSQL the ordered hooks' rows are locked first (in one order), so that
-/// this and an emit or another process's advance on the same hook run one after the other and
-/// never hand out two turns, nor miss a delivery committed meanwhile. Returns how many
-/// deliveries got their turn.
+/// `now`) when none of the hook's queued deliveries has one. A hook that is not ordered (any
+/// more) gets every waiting delivery it has due now: a delivery stored waiting by an emit that
+/// read the hook just before ordering was switched off is not left behind. On PostgreSQL the
+/// hooks' rows are locked first (in one order), so that this and an emit, a hook update or
+/// another process's advance on the same hook run one after the other and never hand out two
+/// turns, nor miss a delivery committed meanwhile. Returns how many deliveries became due.
 pub async fn advance(db: &impl ConnectionTrait, hooks: &[(&str, &str)], now: i64) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
     let lock = match backend {
@@ -528,25 +529,36 @@ pub async fn advance(db: &impl ConnectionTrait, hooks: &[(&str, &str)], now: i64
         tenants.sort_unstable();
         tenants.dedup();
         let sql = format!(
-            "SELECT tenant_id, id FROM hooks WHERE tenant_id IN ({}) AND id IN ({}) AND ordered = ? \
+            "SELECT tenant_id, id, ordered FROM hooks WHERE tenant_id IN ({}) AND id IN ({}) \
              ORDER BY tenant_id, id {lock}",
             placeholders(tenants.len()),
             placeholders(chunk.len())
         );
         let mut values: Vec<Value> = tenants.iter().map(|t| (*t).into()).collect();
         values.extend(chunk.iter().map(|(_, id)| (*id).into()));
-        values.push(true.into());
-        let ordered = db.query_all_raw(statement(backend, &sql, values)).await?;
-        for row in ordered {
+        for row in db.query_all_raw(statement(backend, &sql, values)).await? {
             let tenant: String = row.try_get("", "tenant_id")?;
             let hook_id: String = row.try_get("", "id")?;
-            turned += db
-                .execute_raw(turn_statement(backend, &tenant, &hook_id, now))
-                .await?
-                .rows_affected();
+            let statement = if row.try_get::<bool>("", "ordered")? {
+                turn_statement(backend, &tenant, &hook_id, now)
+            } else {
+                due_now_statement(backend, &tenant, &hook_id, now)
+            };
+            turned += db.execute_raw(statement).await?.rows_affected();
         }
     }
     Ok(turned)
+}
+
+/// Every waiting delivery of a hook that is not ordered becomes due at `now`.
+fn due_now_statement(backend: DbBackend, tenant: &str, hook_id: &str, now: i64) -> Statement {
+    let sql = "UPDATE deliveries SET due_at = ?, updated_at = ? \
+               WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND due_at IS NULL";
+    statement(
+        backend,
+        sql,
+        vec![now.into(), now.into(), tenant.into(), hook_id.into()],
+    )
 }
 
 /// The turn of one ordered hook, for [`advance`] and for the test that checks its plan: its
@@ -569,22 +581,36 @@ pub fn turn_statement(backend: DbBackend, tenant: &str, hook_id: &str, now: i64)
     statement(backend, sql, values)
 }
 
-/// A hook's ordering was switched on or off. On: its waiting deliveries line up behind the one
-/// in flight, if any, in id order (a retry's due time is dropped; it comes at its turn). Off:
-/// every waiting delivery is due now.
-pub async fn set_ordered(db: &impl ConnectionTrait, tenant: &str, hook_id: &str, ordered: bool) -> Result<(), DbErr> {
+/// A hook's ordering was switched on or off (the caller holds the hook's row). On: its oldest
+/// queued delivery keeps its due time (or its lease), and the other waiting ones line up behind
+/// it in id order (a retry's due time is dropped; it comes at its turn). Off: every waiting
+/// delivery is due now. Returns the deliveries in turn or made due, to publish.
+pub async fn set_ordered(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    hook_id: &str,
+    ordered: bool,
+) -> Result<Vec<delivery::Model>, DbErr> {
     let now = now_ms();
-    if ordered {
-        let sql = "UPDATE deliveries SET due_at = NULL, updated_at = ? \
-                   WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND status = 'PENDING'";
-        execute(db, sql, vec![now.into(), tenant.into(), hook_id.into()]).await?;
-        advance(db, &[(tenant, hook_id)], now).await?;
+    let sql = if ordered {
+        "UPDATE deliveries SET due_at = NULL, updated_at = ? \
+         WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND status = 'PENDING' \
+         AND id > (SELECT MIN(id) FROM deliveries WHERE tenant_id = ? AND hook_id = ? \
+                   AND status IN ('PENDING', 'SENDING'))"
     } else {
-        let sql = "UPDATE deliveries SET due_at = ?, updated_at = ? \
-                   WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND due_at IS NULL";
-        execute(db, sql, vec![now.into(), now.into(), tenant.into(), hook_id.into()]).await?;
+        "UPDATE deliveries SET due_at = ?, updated_at = ? \
+         WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND due_at IS NULL RETURNING *"
+    };
+    if ordered {
+        let values = vec![now.into(), tenant.into(), hook_id.into(), tenant.into(), hook_id.into()];
+        execute(db, sql, values).await?;
+        advance(db, &[(tenant, hook_id)], now).await?;
+        let head = "SELECT * FROM deliveries WHERE tenant_id = ? AND hook_id = ? \
+                    AND status IN ('PENDING', 'SENDING') AND due_at IS NOT NULL";
+        rows(db, head, vec![tenant.into(), hook_id.into()]).await
+    } else {
+        rows(db, sql, vec![now.into(), now.into(), tenant.into(), hook_id.into()]).await
     }
-    Ok(())
 }
 
 /// When a hook that keeps failing is disabled: after `after` of failed attempts only, and at
@@ -619,6 +645,32 @@ impl HookAttempts {
             self.first_failed_at.get_or_insert(started_at);
         }
     }
+}
+
+/// Locks the rows of `hooks` (PostgreSQL; SQLite has one writer), in one order: the recorder
+/// takes every hook lock its transaction needs first, so that it and an emit, which takes the
+/// hook locks it needs in the same order, cannot deadlock.
+pub async fn lock_hooks(db: &impl ConnectionTrait, hooks: &[(&str, &str)]) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    if backend != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut hooks = hooks.to_vec();
+    hooks.sort_unstable();
+    hooks.dedup();
+    for chunk in hooks.chunks(ADVANCE_CHUNK) {
+        let mut tenants: Vec<&str> = chunk.iter().map(|(tenant, _)| *tenant).collect();
+        tenants.dedup();
+        let sql = format!(
+            "SELECT id FROM hooks WHERE tenant_id IN ({}) AND id IN ({}) ORDER BY tenant_id, id FOR UPDATE",
+            placeholders(tenants.len()),
+            placeholders(chunk.len())
+        );
+        let mut values: Vec<Value> = tenants.iter().map(|t| (*t).into()).collect();
+        values.extend(chunk.iter().map(|(_, id)| (*id).into()));
+        db.query_all_raw(statement(backend, &sql, values)).await?;
+    }
+    Ok(())
 }
 
 /// What [`settle`] did to the hooks of a recorder batch.

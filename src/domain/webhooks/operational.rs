@@ -73,8 +73,18 @@ pub async fn emit(txn: &impl ConnectionTrait, news: &[Operational]) -> AppResult
     outbox::emit_many(txn, news, |_| Born::Pending).await
 }
 
+/// The hook an event is about. Its URL goes without query string or fragment: those often hold
+/// a receiver's own secret (`?token=…`), and the event goes to other receivers.
 fn described(hook: &hook::Model) -> Map<String, Value> {
-    object(json!({ "id": hook.id, "name": hook.name, "url": hook.url }))
+    let url = match url::Url::parse(&hook.url) {
+        Ok(mut url) => {
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => String::new(),
+    };
+    object(json!({ "id": hook.id, "name": hook.name, "url": url }))
 }
 
 fn about(delivery: &delivery::Model, attempts: i32) -> Option<Map<String, Value>> {

@@ -142,7 +142,8 @@ impl Hook {
         self.0.failed_attempts
     }
 
-    /// Why the hook is disabled; null while it is enabled.
+    /// Why the hook is disabled; null while it is enabled, and for a hook disabled before hookd
+    /// recorded reasons.
     async fn disabled_reason(&self) -> Option<HookDisabledReason> {
         self.0.disabled_reason.map(Into::into)
     }
@@ -322,8 +323,9 @@ pub struct UpdateHookInput {
     pub filter: MaybeUndefined<String>,
     /// New signature scheme. The first scheme with ED25519 creates the hook's Ed25519 key.
     pub signing_scheme: Option<SigningScheme>,
-    /// Switch ordered delivery on or off. On: deliveries waiting for a retry line up behind the
-    /// one in flight, oldest first. Off: every waiting delivery is due at once.
+    /// Switch ordered delivery on or off. On: the waiting deliveries line up, oldest first,
+    /// behind the oldest queued one (which keeps its due time). Off: every waiting delivery is
+    /// due at once.
     pub ordered: Option<bool>,
     /// New rate limit (1–10000 per second); null removes it.
     pub rate_limit: MaybeUndefined<i32>,
