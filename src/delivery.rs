@@ -15,10 +15,10 @@ pub mod test_hook;
 
 use std::sync::Arc;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{Bus, Outgoing, Signal};
+use crate::bus::Bus;
 use crate::config::Config;
 use crate::db::Db;
 use crate::delivery::dispatcher::Dispatcher;
@@ -27,44 +27,10 @@ use crate::delivery::sender::Sender;
 use crate::domain::webhooks::lifecycle::DisablePolicy;
 use crate::publish::Publisher;
 use crate::seal::MasterKeys;
+use crate::wake::Wake;
 
 /// Room for outcomes waiting to be recorded; senders wait when it is full.
 const RECORD_QUEUE: usize = 4096;
-
-/// Wakes the dispatcher: called after a commit that created or requeued deliveries. On
-/// PostgreSQL it wakes the other instances' dispatchers too, through the relay.
-#[derive(Clone, Debug, Default)]
-pub struct Wake {
-    here: Arc<Notify>,
-    relay: Option<Outgoing>,
-}
-
-impl Wake {
-    /// A wake that also reaches the other instances.
-    pub fn relaying(relay: Outgoing) -> Wake {
-        Wake {
-            here: Arc::default(),
-            relay: Some(relay),
-        }
-    }
-
-    /// Wakes this instance's dispatcher and the others'.
-    pub fn wake(&self) {
-        if let Some(relay) = &self.relay {
-            relay.send(Signal::Wake);
-        }
-        self.wake_here();
-    }
-
-    /// Wakes this instance's dispatcher only: room freed here, or a wake relayed from another.
-    pub fn wake_here(&self) {
-        self.here.notify_one();
-    }
-
-    pub async fn notified(&self) {
-        self.here.notified().await;
-    }
-}
 
 /// What the dispatcher works with: the handles it shares with the request side.
 pub struct Handles {

@@ -21,6 +21,7 @@ pub mod seal;
 pub mod ssrf;
 pub mod state;
 pub mod telemetry;
+pub mod wake;
 
 use std::sync::Arc;
 
@@ -33,7 +34,6 @@ use crate::auth::Auth;
 use crate::bus::{Bus, Outgoing, Signal};
 use crate::config::Config;
 use crate::db::Db;
-use crate::delivery::Wake;
 use crate::delivery::handoff::{Handed, Handoff};
 use crate::delivery::sender::Sender;
 use crate::domain::webhooks::hooks::HookRules;
@@ -43,6 +43,7 @@ use crate::publish::Publisher;
 use crate::seal::MasterKeys;
 use crate::ssrf::TargetPolicy;
 use crate::state::AppState;
+use crate::wake::Wake;
 
 /// A started (connected, migrated) but not yet serving hookd.
 pub struct App {

@@ -5,8 +5,8 @@
 use entity::delivery::DeliveryStatus;
 
 use crate::bus::{Bus, DeliveryUpdate};
-use crate::delivery::Wake;
 use crate::domain::webhooks::outbox::{Committed, Emitted};
+use crate::wake::Wake;
 
 /// The one after-commit step of every write: the request side's, and the group commit's.
 #[derive(Clone)]

@@ -6,13 +6,13 @@ use crate::auth::Auth;
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::db::Db;
-use crate::delivery::Wake;
 use crate::delivery::sender::Sender;
 use crate::delivery::test_hook::TenantLimits;
 use crate::domain::webhooks::hooks::HookRules;
 use crate::domain::webhooks::outbox::Committed;
 use crate::group_commit::GroupCommit;
 use crate::publish::Publisher;
+use crate::wake::Wake;
 
 #[derive(Clone)]
 pub struct AppState {

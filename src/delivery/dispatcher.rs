@@ -25,7 +25,6 @@ use entity::{delivery, event, hook};
 
 use crate::bus::{Bus, DeliveryUpdate};
 use crate::db::Db;
-use crate::delivery::Wake;
 use crate::delivery::failure_log::FailureLog;
 use crate::delivery::handoff::Handed;
 use crate::delivery::recorder::Record;
@@ -36,6 +35,7 @@ use crate::domain::now_ms;
 use crate::domain::webhooks::{lifecycle, pacing};
 use crate::seal::MasterKeys;
 use crate::telemetry;
+use crate::wake::Wake;
 use tracing::Instrument;
 
 /// Most deliveries claimed in one statement.

@@ -20,9 +20,9 @@ use entity::{delivery, event};
 
 use crate::bus::{Bus, DeliveryUpdate};
 use crate::db::Db;
-use crate::delivery::Wake;
 use crate::domain::now_ms;
 use crate::relay::{CHANNEL, Header, Updates, own_prefix};
+use crate::wake::Wake;
 
 /// How far before a detected drop the catch-up starts: messages committed just before it may
 /// not have reached this connection.
