@@ -198,11 +198,15 @@ const MAX_LINKS: usize = 128;
 async fn store_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher: &Publisher) -> Result<(), AppError> {
     let txn = db.write.begin().await?;
     let now = now_ms();
-    let hooks: Vec<(&str, &str)> = batch
+    // The hooks whose rows this transaction will change (failure clocks, disabling), locked
+    // first and in one order, as every other writer locks a hook before its deliveries. A batch
+    // of successes on hooks that are not failing changes no hook row and locks none.
+    let failing: Vec<(&str, &str)> = batch
         .iter()
+        .filter(|r| matches!(r, Record::Attempt { result, .. } if !result.succeeded()))
         .map(|r| (r.delivery().tenant_id.as_str(), r.delivery().hook_id.as_str()))
         .collect();
-    lifecycle::lock_hooks(&txn, &hooks).await?;
+    lifecycle::lock_hooks(&txn, &failing).await?;
     let attempts: Vec<delivery_attempt::ActiveModel> = batch
         .iter()
         .filter_map(|record| match record {

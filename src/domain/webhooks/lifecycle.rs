@@ -647,9 +647,8 @@ impl HookAttempts {
     }
 }
 
-/// Locks the rows of `hooks` (PostgreSQL; SQLite has one writer), in one order: the recorder
-/// takes every hook lock its transaction needs first, so that it and an emit, which takes the
-/// hook locks it needs in the same order, cannot deadlock.
+/// Locks the rows of `hooks` (PostgreSQL; SQLite has one writer), in one order, before the
+/// caller touches their deliveries: the order every writer takes a hook and its deliveries in.
 pub async fn lock_hooks(db: &impl ConnectionTrait, hooks: &[(&str, &str)]) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     if backend != DbBackend::Postgres {
