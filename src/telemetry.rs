@@ -2,8 +2,8 @@
 //!
 //! Logs go to stderr, as text or JSON lines, at `RUST_LOG`'s levels. Traces go over OTLP/HTTP
 //! to `HOOKD_OTLP_ENDPOINT` when it is set (off by default): hookd's own spans (target
-//! `hookd`) become OpenTelemetry spans through `tracing-opentelemetry`, batched and exported in
-//! the background. One event's path is one trace: the GraphQL operation (a child of the
+//! `hookd`, level DEBUG, so that with traces off and logs at INFO they cost nothing) become
+//! OpenTelemetry spans through `tracing-opentelemetry`, batched and exported in the background. One event's path is one trace: the GraphQL operation (a child of the
 //! caller's W3C `traceparent`, if it sent one) stores the event with the trace context of the
 //! moment (`events.traceparent`), and each delivery attempt of that event, in whatever process
 //! and however much later, is a child of it and sends its own `traceparent` to the receiver.
@@ -67,7 +67,7 @@ pub fn init(format: LogFormat, otlp: Option<&Otlp>) -> Result<Telemetry, String>
                 .build();
             let layer = tracing_opentelemetry::layer()
                 .with_tracer(provider.tracer("hookd"))
-                .with_filter(filter::Targets::new().with_target("hookd", tracing::Level::INFO));
+                .with_filter(filter::Targets::new().with_target("hookd", tracing::Level::DEBUG));
             (Some(provider), Some(layer))
         }
     };

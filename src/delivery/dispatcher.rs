@@ -284,7 +284,7 @@ impl Dispatcher {
 
     /// Claims up to `limit` due deliveries and starts sending them.
     async fn claim(self: &Arc<Self>, limit: usize, work: &Work<'_>) -> Claimed {
-        let span = tracing::info_span!("dispatcher.claim", limit, claimed = tracing::field::Empty);
+        let span = tracing::debug_span!("dispatcher.claim", limit, claimed = tracing::field::Empty);
         self.claim_in(limit, work, &span).instrument(span.clone()).await
     }
 
@@ -567,7 +567,7 @@ impl Dispatcher {
 
     async fn attempt(&self, delivery: delivery::Model, hook: &Target, event: &event::Model) -> Record {
         // A child of the operation that emitted the event: one trace from mutation to receiver.
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
             "delivery.attempt",
             otel.kind = "client",
             hook.id = %delivery.hook_id,

@@ -181,7 +181,7 @@ fn count(record: &Record) {
 /// the operational events the batch caused. Its span links to the attempts it records (the
 /// first [`MAX_LINKS`]), each in its event's trace.
 async fn write_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher: &Publisher) -> Result<(), AppError> {
-    let span = tracing::info_span!("recorder.write", records = batch.len());
+    let span = tracing::debug_span!("recorder.write", records = batch.len());
     let attempts = batch.iter().filter_map(|record| match record {
         Record::Attempt { traceparent, .. } => traceparent.as_deref(),
         _ => None,

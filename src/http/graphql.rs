@@ -97,7 +97,7 @@ fn operation_span(headers: &HeaderMap, operations: &[(Option<OperationType>, Opt
         ),
         _ => ("graphql batch".to_owned(), "batch", String::new()),
     };
-    let span = tracing::info_span!(
+    let span = tracing::debug_span!(
         "graphql",
         otel.name = %name,
         otel.kind = "server",

@@ -82,7 +82,7 @@ pub async fn emit_many<C: ConnectionTrait>(
     news: &[(String, NewEvent)],
     born: impl FnMut(&hook::Model) -> Born,
 ) -> AppResult<Vec<Emitted>> {
-    let span = tracing::info_span!("outbox.emit", events = news.len());
+    let span = tracing::debug_span!("outbox.emit", events = news.len());
     // Each event of a group commit continues its own request's trace; the group's span links
     // to them.
     for (_, new) in news {
