@@ -248,3 +248,8 @@ pub fn numbered(backend: DbBackend, sql: &str) -> String {
     }
     out
 }
+
+/// A statement from SQL written with `?` placeholders, numbered for `backend`.
+pub fn statement(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> sea_orm::Statement {
+    sea_orm::Statement::from_sql_and_values(backend, numbered(backend, sql), values)
+}

@@ -361,9 +361,8 @@ pub async fn backlog(db: &impl ConnectionTrait, now: i64) -> AppResult<Backlog> 
     }
     let sql = "SELECT MIN(due_at) AS due FROM deliveries WHERE status IN ('PENDING', 'SENDING') \
                AND status = 'PENDING' AND due_at <= ?";
-    let sql = crate::db::numbered(backend, sql);
     let row = db
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [now.into()]))
+        .query_one_raw(crate::db::statement(backend, sql, vec![now.into()]))
         .await?;
     backlog.oldest_due_at = match row {
         Some(row) => row.try_get("", "due")?,

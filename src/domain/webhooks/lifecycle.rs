@@ -43,7 +43,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, Statement, Value};
 use entity::delivery::{self, DeliveryStatus, Trigger};
 use entity::hook::{self, DisabledReason};
 
-use crate::db::{Db, numbered, placeholders};
+use crate::db::{Db, placeholders, statement};
 use crate::domain::now_ms;
 
 /// Most hooks with deliveries in flight named in one claim (a bound on the statement's
@@ -54,10 +54,6 @@ pub const MAX_BUSY_HOOKS: usize = 512;
 const CANDIDATES_PER_SLOT: u64 = 4;
 /// Rows removed per pruning statement.
 const PRUNE_CHUNK: i64 = 5000;
-
-fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    Statement::from_sql_and_values(backend, numbered(backend, sql), values)
-}
 
 async fn rows(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<Vec<delivery::Model>, DbErr> {
     let backend = db.get_database_backend();
@@ -507,8 +503,23 @@ pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbErr> {
     Ok(removed)
 }
 
-/// Most hooks named in one [`advance`] statement.
+/// Most hooks named in one statement.
 const ADVANCE_CHUNK: usize = 256;
+
+/// `tenant_id IN (…) AND id IN (…)` naming `hooks` (at most [`ADVANCE_CHUNK`]), with its values.
+fn naming_hooks(hooks: &[(&str, &str)]) -> (String, Vec<Value>) {
+    let mut tenants: Vec<&str> = hooks.iter().map(|(tenant, _)| *tenant).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let sql = format!(
+        "tenant_id IN ({}) AND id IN ({})",
+        placeholders(tenants.len()),
+        placeholders(hooks.len())
+    );
+    let mut values: Vec<Value> = tenants.iter().map(|t| (*t).into()).collect();
+    values.extend(hooks.iter().map(|(_, id)| (*id).into()));
+    (sql, values)
+}
 
 /// Gives the oldest waiting delivery of each ordered hook in `hooks` its turn (a due time of
 /// `now`) when none of the hook's queued deliveries has one. A hook that is not ordered (any
@@ -525,17 +536,8 @@ pub async fn advance(db: &impl ConnectionTrait, hooks: &[(&str, &str)], now: i64
     };
     let mut turned = 0;
     for chunk in hooks.chunks(ADVANCE_CHUNK) {
-        let mut tenants: Vec<&str> = chunk.iter().map(|(tenant, _)| *tenant).collect();
-        tenants.sort_unstable();
-        tenants.dedup();
-        let sql = format!(
-            "SELECT tenant_id, id, ordered FROM hooks WHERE tenant_id IN ({}) AND id IN ({}) \
-             ORDER BY tenant_id, id {lock}",
-            placeholders(tenants.len()),
-            placeholders(chunk.len())
-        );
-        let mut values: Vec<Value> = tenants.iter().map(|t| (*t).into()).collect();
-        values.extend(chunk.iter().map(|(_, id)| (*id).into()));
+        let (named, values) = naming_hooks(chunk);
+        let sql = format!("SELECT tenant_id, id, ordered FROM hooks WHERE {named} ORDER BY tenant_id, id {lock}");
         for row in db.query_all_raw(statement(backend, &sql, values)).await? {
             let tenant: String = row.try_get("", "tenant_id")?;
             let hook_id: String = row.try_get("", "id")?;
@@ -550,13 +552,15 @@ pub async fn advance(db: &impl ConnectionTrait, hooks: &[(&str, &str)], now: i64
     Ok(turned)
 }
 
-/// Every waiting delivery of a hook that is not ordered becomes due at `now`.
+/// Every waiting delivery of a hook that is not ordered becomes due (values: now, now, tenant,
+/// hook).
+const DUE_NOW: &str = "UPDATE deliveries SET due_at = ?, updated_at = ? \
+     WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND due_at IS NULL";
+
 fn due_now_statement(backend: DbBackend, tenant: &str, hook_id: &str, now: i64) -> Statement {
-    let sql = "UPDATE deliveries SET due_at = ?, updated_at = ? \
-               WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND due_at IS NULL";
     statement(
         backend,
-        sql,
+        DUE_NOW,
         vec![now.into(), now.into(), tenant.into(), hook_id.into()],
     )
 }
@@ -592,25 +596,20 @@ pub async fn set_ordered(
     ordered: bool,
 ) -> Result<Vec<delivery::Model>, DbErr> {
     let now = now_ms();
-    let sql = if ordered {
-        "UPDATE deliveries SET due_at = NULL, updated_at = ? \
-         WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND status = 'PENDING' \
-         AND id > (SELECT MIN(id) FROM deliveries WHERE tenant_id = ? AND hook_id = ? \
-                   AND status IN ('PENDING', 'SENDING'))"
-    } else {
-        "UPDATE deliveries SET due_at = ?, updated_at = ? \
-         WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND due_at IS NULL RETURNING *"
-    };
-    if ordered {
-        let values = vec![now.into(), tenant.into(), hook_id.into(), tenant.into(), hook_id.into()];
-        execute(db, sql, values).await?;
-        advance(db, &[(tenant, hook_id)], now).await?;
-        let head = "SELECT * FROM deliveries WHERE tenant_id = ? AND hook_id = ? \
-                    AND status IN ('PENDING', 'SENDING') AND due_at IS NOT NULL";
-        rows(db, head, vec![tenant.into(), hook_id.into()]).await
-    } else {
-        rows(db, sql, vec![now.into(), now.into(), tenant.into(), hook_id.into()]).await
+    if !ordered {
+        let sql = format!("{DUE_NOW} RETURNING *");
+        return rows(db, &sql, vec![now.into(), now.into(), tenant.into(), hook_id.into()]).await;
     }
+    let park = "UPDATE deliveries SET due_at = NULL, updated_at = ? \
+                WHERE tenant_id = ? AND hook_id = ? AND status IN ('PENDING', 'SENDING') AND status = 'PENDING' \
+                AND id > (SELECT MIN(id) FROM deliveries WHERE tenant_id = ? AND hook_id = ? \
+                          AND status IN ('PENDING', 'SENDING'))";
+    let values = vec![now.into(), tenant.into(), hook_id.into(), tenant.into(), hook_id.into()];
+    execute(db, park, values).await?;
+    advance(db, &[(tenant, hook_id)], now).await?;
+    let in_turn = "SELECT * FROM deliveries WHERE tenant_id = ? AND hook_id = ? \
+                   AND status IN ('PENDING', 'SENDING') AND due_at IS NOT NULL";
+    rows(db, in_turn, vec![tenant.into(), hook_id.into()]).await
 }
 
 /// When a hook that keeps failing is disabled: after `after` of failed attempts only, and at
@@ -658,15 +657,8 @@ pub async fn lock_hooks(db: &impl ConnectionTrait, hooks: &[(&str, &str)]) -> Re
     hooks.sort_unstable();
     hooks.dedup();
     for chunk in hooks.chunks(ADVANCE_CHUNK) {
-        let mut tenants: Vec<&str> = chunk.iter().map(|(tenant, _)| *tenant).collect();
-        tenants.dedup();
-        let sql = format!(
-            "SELECT id FROM hooks WHERE tenant_id IN ({}) AND id IN ({}) ORDER BY tenant_id, id FOR UPDATE",
-            placeholders(tenants.len()),
-            placeholders(chunk.len())
-        );
-        let mut values: Vec<Value> = tenants.iter().map(|t| (*t).into()).collect();
-        values.extend(chunk.iter().map(|(_, id)| (*id).into()));
+        let (named, values) = naming_hooks(chunk);
+        let sql = format!("SELECT id FROM hooks WHERE {named} ORDER BY tenant_id, id FOR UPDATE");
         db.query_all_raw(statement(backend, &sql, values)).await?;
     }
     Ok(())
@@ -710,42 +702,31 @@ pub async fn settle(
     let mut settled = Settled::default();
     let mut ordered: Vec<(String, String)> = Vec::new();
     for chunk in hooks.chunks(ADVANCE_CHUNK) {
-        let mut tenants: Vec<&str> = chunk.iter().map(|(tenant, _)| *tenant).collect();
-        tenants.dedup();
         let back: Vec<&str> = chunk
             .iter()
             .filter(|hook| recovered.contains(hook))
             .map(|(_, id)| *id)
             .collect();
         // `id IN ()` is not SQL: an id no hook has stands for none.
-        let back_list = if back.is_empty() {
-            "?".to_owned()
+        let back_values: Vec<Value> = if back.is_empty() {
+            vec!["".into()]
         } else {
-            placeholders(back.len())
+            back.iter().map(|id| (*id).into()).collect()
         };
+        let back_list = placeholders(back_values.len());
+        let (named, named_values) = naming_hooks(chunk);
         let sql = format!(
             "UPDATE hooks SET \
                failing_since = CASE WHEN id IN ({back_list}) THEN NULL ELSE failing_since END, \
                failed_attempts = CASE WHEN id IN ({back_list}) THEN 0 ELSE failed_attempts END \
-             WHERE tenant_id IN ({}) AND id IN ({}) \
-               AND (ordered = ? OR (id IN ({back_list}) AND failing_since IS NOT NULL)) \
-             RETURNING tenant_id, id, ordered",
-            placeholders(tenants.len()),
-            placeholders(chunk.len()),
+             WHERE {named} AND (ordered = ? OR (id IN ({back_list}) AND failing_since IS NOT NULL)) \
+             RETURNING tenant_id, id, ordered"
         );
-        let back_values = || -> Vec<Value> {
-            if back.is_empty() {
-                vec!["".into()]
-            } else {
-                back.iter().map(|id| (*id).into()).collect()
-            }
-        };
-        let mut values: Vec<Value> = back_values();
-        values.extend(back_values());
-        values.extend(tenants.iter().map(|t| (*t).into()));
-        values.extend(chunk.iter().map(|(_, id)| (*id).into()));
+        let mut values = back_values.clone();
+        values.extend(back_values.clone());
+        values.extend(named_values);
         values.push(true.into());
-        values.extend(back_values());
+        values.extend(back_values);
         for row in db.query_all_raw(statement(backend, &sql, values)).await? {
             if row.try_get::<bool>("", "ordered")? {
                 ordered.push((row.try_get("", "tenant_id")?, row.try_get("", "id")?));

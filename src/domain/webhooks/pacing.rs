@@ -10,9 +10,9 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, TransactionTrait};
 
-use crate::db::{Db, numbered};
+use crate::db::{Db, statement};
 
 /// How far ahead a dispatcher may book sends.
 pub const HORIZON: Duration = Duration::from_secs(1);
@@ -92,10 +92,6 @@ fn interval_us(rate: u32) -> i64 {
 
 fn ms_at_or_after(us: i64) -> i64 {
     (us + 999).div_euclid(1000)
-}
-
-fn statement(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
-    Statement::from_sql_and_values(backend, numbered(backend, sql), values)
 }
 
 #[cfg(test)]
