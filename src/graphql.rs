@@ -16,6 +16,7 @@ mod input;
 pub mod loaders;
 mod root;
 mod values;
+mod viewer;
 mod webhooks;
 
 use std::sync::Arc;

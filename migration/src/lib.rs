@@ -16,6 +16,7 @@ mod m20261203_000010_claim_index_by_tenant;
 mod m20261203_000011_hook_filter_and_ed25519;
 mod m20261206_000012_hook_delivery_policy;
 mod m20261206_000013_event_trace_context;
+mod m20261206_000014_attempt_headers;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_hook_filter_and_ed25519::Migration),
             Box::new(m20261206_000012_hook_delivery_policy::Migration),
             Box::new(m20261206_000013_event_trace_context::Migration),
+            Box::new(m20261206_000014_attempt_headers::Migration),
         ]
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use url::{Host, Url};
 
 use crate::delivery::retry::parse_retry_after;
@@ -15,6 +15,12 @@ use crate::ssrf::{GuardedResolver, TargetPolicy};
 pub const MAX_READ_BYTES: usize = 64 * 1024;
 /// Response bytes stored with the attempt.
 pub const MAX_STORED_BYTES: usize = 20 * 1024;
+/// Response headers stored with the attempt: at most this many, …
+const MAX_STORED_HEADERS: usize = 64;
+/// … each value cut to this many bytes, …
+const MAX_HEADER_VALUE_BYTES: usize = 1024;
+/// … and this many bytes of names and values in all.
+const MAX_STORED_HEADER_BYTES: usize = 8 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const USER_AGENT_VALUE: &str = concat!("hookd/", env!("CARGO_PKG_VERSION"));
 
@@ -42,6 +48,10 @@ pub struct AttemptResult {
     pub body: Option<String>,
     pub error: Option<String>,
     pub retry_after: Option<Duration>,
+    /// Every header of the request as it went out, signatures included.
+    pub request_headers: Vec<(String, String)>,
+    /// The response's headers (bounded); empty when no response came.
+    pub response_headers: Vec<(String, String)>,
 }
 
 impl AttemptResult {
@@ -99,6 +109,8 @@ impl Sender {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        // The HTTP client would add this one itself; set here, it is recorded like the rest.
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         // Custom headers may replace content-type and user-agent (as in Logto); validation
         // keeps them away from the signature headers, which are inserted last regardless.
         for (name, value) in out.custom_headers {
@@ -132,7 +144,9 @@ impl Sender {
     pub async fn send(&self, out: &Outgoing<'_>) -> AttemptResult {
         let started_at = now_ms();
         let clock = Instant::now();
-        let mut result = match tokio::time::timeout(self.timeout, self.exchange(out, started_at / 1000)).await {
+        let headers = self.headers(out, started_at / 1000);
+        let request_headers = recorded_request(out, &headers);
+        let mut result = match tokio::time::timeout(self.timeout, self.exchange(out, headers)).await {
             Ok(Ok(result)) => result,
             Ok(Err(error)) => AttemptResult {
                 error: Some(error),
@@ -144,11 +158,12 @@ impl Sender {
             },
         };
         result.started_at = started_at;
+        result.request_headers = request_headers;
         result.duration_ms = clock.elapsed().as_millis().min(i32::MAX as u128) as i32;
         result
     }
 
-    async fn exchange(&self, out: &Outgoing<'_>, timestamp: i64) -> Result<AttemptResult, String> {
+    async fn exchange(&self, out: &Outgoing<'_>, headers: HeaderMap) -> Result<AttemptResult, String> {
         let url = Url::parse(out.url).map_err(|e| format!("invalid URL: {e}"))?;
         // IP literals never reach the resolver, so they are checked here.
         let literal = match url.host() {
@@ -164,7 +179,7 @@ impl Sender {
         let mut response = self
             .client
             .post(url)
-            .headers(self.headers(out, timestamp))
+            .headers(headers)
             .body(out.body.to_owned())
             .send()
             .await
@@ -175,6 +190,7 @@ impl Sender {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        let response_headers = recorded_response(response.headers());
         let mut read = Vec::new();
         let mut error = None;
         loop {
@@ -200,12 +216,50 @@ impl Sender {
             body: Some(storable(&read)),
             error: error.or_else(|| (!(200..300).contains(&status)).then(|| format!("receiver answered {status}"))),
             retry_after,
+            response_headers,
             ..AttemptResult::default()
         })
     }
 }
 
-/// A response body as text that both databases store: invalid UTF-8 and NUL (which PostgreSQL
+/// The request's headers as they go out: ours, plus the two the HTTP client adds from the URL
+/// and the body.
+fn recorded_request(out: &Outgoing<'_>, headers: &HeaderMap) -> Vec<(String, String)> {
+    let host = Url::parse(out.url).ok().and_then(|url| {
+        let host = url.host_str()?.to_owned();
+        Some(match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
+    });
+    let mut recorded: Vec<(String, String)> = host.map(|h| ("host".to_owned(), h)).into_iter().collect();
+    recorded.extend(
+        headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), storable(value.as_bytes()))),
+    );
+    recorded.push(("content-length".to_owned(), out.body.len().to_string()));
+    recorded
+}
+
+/// A response's headers, bounded: [`MAX_STORED_HEADERS`] of them, values cut to
+/// [`MAX_HEADER_VALUE_BYTES`], [`MAX_STORED_HEADER_BYTES`] in all.
+fn recorded_response(headers: &HeaderMap) -> Vec<(String, String)> {
+    let mut total = 0;
+    let mut recorded = Vec::new();
+    for (name, value) in headers.iter().take(MAX_STORED_HEADERS) {
+        let bytes = value.as_bytes();
+        let value = storable(&bytes[..bytes.len().min(MAX_HEADER_VALUE_BYTES)]);
+        total += name.as_str().len() + value.len();
+        if total > MAX_STORED_HEADER_BYTES {
+            break;
+        }
+        recorded.push((name.to_string(), value));
+    }
+    recorded
+}
+
+/// Bytes (a response body, a header value) as text that both databases store: invalid UTF-8 and NUL (which PostgreSQL
 /// text cannot hold) become U+FFFD.
 fn storable(body: &[u8]) -> String {
     String::from_utf8_lossy(body).replace('\0', "\u{FFFD}")

@@ -188,6 +188,8 @@ async fn every_root_field_checks_its_scope(backend: Backend) {
         ("deliveries", "{ deliveries { totalCount } }".into(), "deliveries:read", "deliveries:read"),
         ("Hook.deliveries", format!("{{ hook(id: \"{id}\") {{ deliveries {{ totalCount }} }} }}"), "deliveries:read", "hooks:read deliveries:read"),
         ("Hook.executionStats", format!("{{ hook(id: \"{id}\") {{ executionStats {{ requestCount }} }} }}"), "deliveries:read", "hooks:read deliveries:read"),
+        ("Hook.executionHistory", format!("{{ hook(id: \"{id}\") {{ executionHistory {{ requestCount }} }} }}"), "deliveries:read", "hooks:read deliveries:read"),
+        ("Delivery.requestBody", format!("{{ delivery(id: \"{delivery_id}\") {{ requestBody attempts {{ requestHeaders {{ name }} responseHeaders {{ value }} }} }} }}"), "deliveries:read", "deliveries:read"),
         ("emitEvent", "mutation { emitEvent(input: { type: \"Role.Created\", data: {} }) { id } }".into(), "events:write", "events:write"),
         ("defineEventType", "mutation { defineEventType(input: { name: \"Invoice.Paid\" }) { name } }".into(), "events:write", "events:write"),
         ("redeliver", format!("mutation {{ redeliver(deliveryId: \"{delivery_id}\") {{ id }} }}"), "deliveries:write", "deliveries:write"),
@@ -308,6 +310,15 @@ async fn jwks_keys_and_refetch_limit(backend: Backend) {
     let other = app.gql(&token("k1", "globex"), PROBE, json!({})).await;
     assert_eq!(other["data"]["hooks"]["totalCount"], 0);
     let own = app.gql(&acme, PROBE, json!({})).await;
+    // `viewer` says which tenant the configured claim named, and what the token may do.
+    let viewer = app.gql(&acme, "{ viewer { tenant scopes } }", json!({})).await;
+    assert_eq!(viewer["data"]["viewer"]["tenant"], "acme", "{viewer}");
+    assert!(
+        viewer["data"]["viewer"]["scopes"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{viewer}"
+    );
     assert_eq!(own["data"]["hooks"]["totalCount"], 1);
 
     // Unknown kids are rejected, and within 60 s they do not trigger another fetch.
@@ -328,4 +339,25 @@ fn pem_body(pem: &[u8]) -> Vec<u8> {
     let text = String::from_utf8(pem.to_vec()).expect("utf8");
     let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD.decode(body).expect("base64")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewer_says_what_the_token_may_do() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let query = "{ viewer { tenant scopes subject expiresAt } }";
+    let narrow = app.gql(&app.token("hooks:read", "acme"), query, json!({})).await;
+    assert_eq!(narrow["data"]["viewer"]["tenant"], "acme", "{narrow}");
+    assert_eq!(narrow["data"]["viewer"]["scopes"], json!(["hooks:read"]));
+    let admin = app.gql(&app.admin(), query, json!({})).await;
+    let scopes = admin["data"]["viewer"]["scopes"].as_array().expect("scopes");
+    assert!(
+        scopes.contains(&json!("deliveries:read")) && scopes.contains(&json!("admin")),
+        "{admin}"
+    );
+    let expires = admin["data"]["viewer"]["expiresAt"].as_str().expect("expiresAt");
+    let expires = chrono::DateTime::parse_from_rfc3339(expires).expect("RFC 3339");
+    assert!(expires > chrono::Utc::now(), "{admin}");
+    // Without a token there is no viewer.
+    let anonymous = app.gql_raw(None, query, json!({})).await;
+    assert_eq!(error_code(&anonymous), Some("UNAUTHENTICATED"));
 }

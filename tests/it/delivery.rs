@@ -23,6 +23,7 @@ db_test!(
     failed_emit_stores_nothing,
     a_response_body_with_nul_is_stored,
     an_outcome_that_cannot_be_stored_holds_up_no_other,
+    a_delivery_shows_what_was_sent_and_what_came_back,
 );
 
 /// Standard Webhooks verification as a receiver would write it: parse every `v1,` entry.
@@ -481,4 +482,86 @@ async fn an_outcome_that_cannot_be_stored_holds_up_no_other(backend: Backend) {
     let delivery = app.wait_for_status(&refused, "SUCCEEDED").await;
     assert_eq!(delivery["attemptCount"], 1, "{delivery}");
     assert_eq!(receiver.count(), 21, "every event was sent once");
+}
+
+/// The pairs of a GraphQL `[Header]` list.
+fn header_pairs(headers: &Value) -> Vec<(String, String)> {
+    headers
+        .as_array()
+        .expect("headers")
+        .iter()
+        .map(|h| {
+            (
+                h["name"].as_str().expect("name").to_owned(),
+                h["value"].as_str().expect("value").to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub(crate) async fn a_delivery_shows_what_was_sent_and_what_came_back(backend: Backend) {
+    let app = TestApp::delivering(backend, |raw| raw.retry_schedule = Some("10ms".into())).await;
+    let receiver = Receiver::spawn().await;
+    receiver.script([
+        Reply::WithHeaders(
+            503,
+            vec![("x-reason", "busy".to_owned()), ("retry-after", "0".to_owned())],
+        ),
+        Reply::Status(200),
+    ]);
+    let created = app
+        .gql(
+            &app.admin(),
+            "mutation($input: CreateHookInput!) { createHook(input: $input) { id signingKey } }",
+            json!({ "input": { "name": "detail", "events": ["User.Created"], "url": receiver.url,
+                "headers": [{ "name": "X-Team", "value": "identity" }] } }),
+        )
+        .await;
+    let key = created["data"]["createHook"]["signingKey"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    let event_id = app.emit("User.Created", json!({ "id": "u1" })).await;
+    let delivery = app.wait_for_status(&event_id, "SUCCEEDED").await;
+    let received = receiver.wait_for(2, Duration::from_secs(30)).await;
+
+    let detail = app
+        .gql(
+            &app.admin(),
+            "query($id: ID!) { delivery(id: $id) { requestBody attempts { number responseStatus responseBody
+               requestHeaders { name value } responseHeaders { name value } } } }",
+            json!({ "id": delivery["id"] }),
+        )
+        .await;
+    let detail = &detail["data"]["delivery"];
+    // The body, byte for byte.
+    assert_eq!(
+        detail["requestBody"].as_str().map(str::as_bytes),
+        Some(&received[0].body[..])
+    );
+    let attempts = detail["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 2, "{detail}");
+    for (attempt, request) in attempts.iter().zip(&received) {
+        // Every header the receiver got is recorded with its value, and nothing else is.
+        let mut recorded = header_pairs(&attempt["requestHeaders"]);
+        let mut arrived: Vec<(String, String)> = request
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().expect("ascii").to_owned()))
+            .collect();
+        recorded.sort();
+        arrived.sort();
+        assert_eq!(recorded, arrived, "attempt {}", attempt["number"]);
+        // Signatures are shown; the key is not.
+        assert!(recorded.iter().any(|(name, _)| name == "webhook-signature"));
+        assert!(!attempt.to_string().contains(&key), "the signing key leaked: {attempt}");
+    }
+    let first = header_pairs(&attempts[0]["responseHeaders"]);
+    assert!(first.contains(&("x-reason".to_owned(), "busy".to_owned())), "{first:?}");
+    assert_eq!(attempts[0]["responseStatus"], 503);
+    assert!(
+        header_pairs(&attempts[1]["responseHeaders"])
+            .iter()
+            .any(|(name, _)| name == "content-length")
+    );
 }

@@ -270,6 +270,61 @@ pub(crate) async fn event_and_delivery_queries(backend: Backend) {
         good_stats["data"]["hook"]["executionStats"],
         json!({ "requestCount": 2, "successRate": 1.0 })
     );
+    // The same in hourly buckets: two hours, aligned to the hour, oldest first.
+    let history = app
+        .gql(
+            &token,
+            "query($id: ID!) { hook(id: $id) { executionHistory(window: 7200) {
+               start requestCount successCount successRate p50LatencyMs p95LatencyMs } } }",
+            json!({ "id": bad["id"] }),
+        )
+        .await;
+    let buckets = history["data"]["hook"]["executionHistory"].as_array().expect("buckets");
+    assert_eq!(buckets.len(), 2, "{history}");
+    let starts: Vec<chrono::DateTime<chrono::FixedOffset>> = buckets
+        .iter()
+        .map(|b| chrono::DateTime::parse_from_rfc3339(b["start"].as_str().expect("start")).expect("time"))
+        .collect();
+    assert_eq!((starts[1] - starts[0]).num_seconds(), 3600);
+    assert_eq!(starts[1].timestamp() % 3600, 0, "aligned to the hour");
+    assert!(starts[1] <= chrono::Utc::now(), "the last bucket holds now");
+    let total: u64 = buckets.iter().map(|b| b["requestCount"].as_u64().expect("count")).sum();
+    assert_eq!(total, 3, "{history}");
+    let busy = buckets
+        .iter()
+        .find(|b| b["requestCount"] != 0)
+        .expect("a bucket with attempts");
+    assert_eq!(busy["successCount"], 0);
+    assert_eq!(busy["successRate"], 0.0);
+    assert!(
+        busy["p50LatencyMs"].is_number() && busy["p95LatencyMs"].is_number(),
+        "{busy}"
+    );
+    let empty = buckets.iter().find(|b| b["requestCount"] == 0);
+    if let Some(empty) = empty {
+        assert!(
+            empty["successRate"].is_null() && empty["p50LatencyMs"].is_null(),
+            "{empty}"
+        );
+    }
+    for (arguments, field) in [
+        ("bucket: 30", "bucket"),
+        ("window: 2592000, bucket: 60", "bucket"),
+        ("window: 0", "window"),
+    ] {
+        let refused = app
+            .gql(
+                &token,
+                &format!("query($id: ID!) {{ hook(id: $id) {{ executionHistory({arguments}) {{ requestCount }} }} }}"),
+                json!({ "id": bad["id"] }),
+            )
+            .await;
+        assert_eq!(
+            first_error(&refused),
+            (Some("BAD_USER_INPUT"), Some(field)),
+            "{arguments}: {refused}"
+        );
+    }
     // The same through the hooks list: every hook's own deliveries and stats, loaded together.
     let listed = app
         .gql(

@@ -201,6 +201,85 @@ pub async fn stats_of_hooks(
     Ok(stats)
 }
 
+/// One bucket of [`history_of_hook`]: the attempts that started in `[start, start + bucket)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatsBucket {
+    pub start: i64,
+    pub stats: HookStats,
+}
+
+/// Most buckets one history may have (31 days of hours).
+pub const MAX_BUCKETS: i64 = 744;
+
+/// One hook's attempt statistics over the last `window_secs` in buckets of `bucket_secs`,
+/// oldest first, every bucket present (empty ones count zero). Buckets are aligned to
+/// multiples of `bucket_secs` since the epoch (whole hours for 3600), the last one holding now.
+/// One query: counts and percentiles by rank within each bucket.
+pub async fn history_of_hook(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    hook_id: &str,
+    window_secs: i64,
+    bucket_secs: i64,
+) -> AppResult<Vec<StatsBucket>> {
+    let bucket_ms = bucket_secs * 1000;
+    let count = (window_secs + bucket_secs - 1) / bucket_secs;
+    let end = (now_ms() / bucket_ms + 1) * bucket_ms;
+    let start = end - count * bucket_ms;
+    let mut buckets: Vec<StatsBucket> = (0..count)
+        .map(|i| StatsBucket {
+            start: start + i * bucket_ms,
+            stats: HookStats {
+                request_count: 0,
+                success_count: 0,
+                p50_latency_ms: None,
+                p95_latency_ms: None,
+            },
+        })
+        .collect();
+    let backend = db.get_database_backend();
+    let sql = crate::db::numbered(
+        backend,
+        "SELECT b, duration_ms, rn, n, successes FROM (\
+           SELECT b, duration_ms, \
+                  ROW_NUMBER() OVER (PARTITION BY b ORDER BY duration_ms) AS rn, \
+                  COUNT(*) OVER (PARTITION BY b) AS n, \
+                  SUM(ok) OVER (PARTITION BY b) AS successes \
+           FROM (SELECT (started_at - ?) / ? AS b, duration_ms, CASE WHEN succeeded THEN 1 ELSE 0 END AS ok \
+                 FROM delivery_attempts WHERE tenant_id = ? AND hook_id = ? AND started_at >= ?) attempts) ranked \
+         WHERE rn = (n + 1) / 2 OR rn = (95 * n + 99) / 100",
+    );
+    let values: Vec<sea_orm::Value> = vec![
+        start.into(),
+        bucket_ms.into(),
+        tenant.into(),
+        hook_id.into(),
+        start.into(),
+    ];
+    for row in db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+    {
+        let b: i64 = row.try_get("", "b")?;
+        let Some(bucket) = usize::try_from(b).ok().and_then(|b| buckets.get_mut(b)) else {
+            continue; // started after `end`: a clock step; the next read has it
+        };
+        let duration: i32 = row.try_get("", "duration_ms")?;
+        let rank: i64 = row.try_get("", "rn")?;
+        let n: i64 = row.try_get("", "n")?;
+        let successes: i64 = row.try_get("", "successes")?;
+        bucket.stats.request_count = n.max(0) as u64;
+        bucket.stats.success_count = successes.max(0) as u64;
+        if rank == (n + 1) / 2 {
+            bucket.stats.p50_latency_ms = Some(duration);
+        }
+        if rank == (95 * n + 99) / 100 {
+            bucket.stats.p95_latency_ms = Some(duration);
+        }
+    }
+    Ok(buckets)
+}
+
 /// The first page of each hook's deliveries (newest first), all hooks in one query plus one
 /// count, for `Hook.deliveries` on a list of hooks.
 pub async fn pages_of_hooks(

@@ -8,12 +8,14 @@ use chrono::{DateTime, Utc};
 use entity::{delivery, delivery_attempt};
 
 use crate::auth::Scope;
+use crate::delivery::target::delivery_body;
 use crate::domain::webhooks::deliveries::{self as domain, HookStats as DomainStats};
+use crate::error::AppError;
 use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::values::datetime;
 use crate::graphql::webhooks::event::Event;
-use crate::graphql::webhooks::hook::Hook;
+use crate::graphql::webhooks::hook::{Header, Hook};
 
 /// Where a delivery stands.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -122,6 +124,20 @@ impl Delivery {
         datetime(self.0.updated_at)
     }
 
+    /// The body of every attempt's request, byte for byte: the event's payload with its
+    /// `eventId` and this hook's `hookId` added. Null once the event is gone. Counts towards the
+    /// response size limit; weighs more than other fields in the complexity limit.
+    #[graphql(complexity = "crate::graphql::budget::PAYLOAD_COMPLEXITY")]
+    async fn request_body(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let loaders = ctx.data::<Loaders>()?;
+        let Some(event) = loaders.events.load_one(self.0.event_id.clone()).await? else {
+            return Ok(None);
+        };
+        let body = delivery_body(&event.payload, &event.id, &self.0.hook_id);
+        crate::graphql::budget::charge_bytes(ctx, body.len())?;
+        Ok(Some(body))
+    }
+
     /// Every attempt, oldest first.
     async fn attempts(&self, ctx: &Context<'_>) -> Result<Vec<DeliveryAttempt>> {
         let loaders = ctx.data::<Loaders>()?;
@@ -175,6 +191,27 @@ impl DeliveryAttempt {
     async fn error(&self) -> Option<&str> {
         self.0.error.as_deref()
     }
+
+    /// Every header of the request as it went out, in order: `host`, the content headers, the
+    /// hook's own headers, the signatures (never a key), `content-length`. Empty for attempts
+    /// stored by hookd before it recorded headers.
+    async fn request_headers(&self, ctx: &Context<'_>) -> Result<Vec<Header>> {
+        headers(ctx, self.0.request_headers.as_deref())
+    }
+
+    /// The response's headers as stored: at most 64, values cut to 1 KiB, 8 KiB in all. Empty
+    /// when no response came. Counts towards the response size limit.
+    async fn response_headers(&self, ctx: &Context<'_>) -> Result<Vec<Header>> {
+        headers(ctx, self.0.response_headers.as_deref())
+    }
+}
+
+/// Stored headers (a JSON array of `[name, value]` pairs), charged to the response budget.
+fn headers(ctx: &Context<'_>, stored: Option<&str>) -> Result<Vec<Header>> {
+    let stored = stored.unwrap_or("[]");
+    crate::graphql::budget::charge_bytes(ctx, stored.len())?;
+    let pairs: Vec<(String, String)> = serde_json::from_str(stored).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(pairs.into_iter().map(|(name, value)| Header { name, value }).collect())
 }
 
 /// A hook's attempts over a time window.

@@ -10,6 +10,7 @@ use crate::auth::Scope;
 use crate::delivery::sign::ed25519_public_key;
 use crate::domain::now_ms;
 use crate::domain::page::PageRequest;
+use crate::domain::webhooks::deliveries;
 use crate::domain::webhooks::hooks::{CreateHook, UpdateHook};
 use crate::error::AppError;
 use crate::graphql::connection::{Connection, DeliveryEdge};
@@ -25,6 +26,7 @@ impl Hook {
     pub const NESTED_SCOPES: NestedScopes = &[
         (&["deliveries"], Scope::DeliveriesRead),
         (&["executionStats"], Scope::DeliveriesRead),
+        (&["executionHistory"], Scope::DeliveriesRead),
     ];
 }
 
@@ -168,6 +170,44 @@ impl Hook {
         Ok(stats.into())
     }
 
+    /// The same statistics as `executionStats`, over the last `window` seconds in buckets of
+    /// `bucket` seconds, oldest first; every bucket is present, empty ones with zero requests.
+    /// Buckets are aligned to multiples of `bucket` since the Unix epoch (whole hours by
+    /// default), and the last one holds the present. At most 744 buckets. Needs
+    /// `deliveries:read`.
+    #[graphql(guard = "RequireScope(Scope::DeliveriesRead)", complexity = "HISTORY_COMPLEXITY")]
+    async fn execution_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Window in seconds, 1–2592000 (default one day).", default = 86400)] window: i32,
+        #[graphql(desc = "Bucket size in seconds, 60–86400 (default one hour).", default = 3600)] bucket: i32,
+    ) -> Result<Vec<HookStatsBucket>> {
+        if !(1..=30 * 86_400).contains(&window) {
+            return Err(AppError::bad_input("window", "window must be between 1 and 2592000 seconds").into());
+        }
+        if !(60..=86_400).contains(&bucket) {
+            return Err(AppError::bad_input("bucket", "bucket must be between 60 and 86400 seconds").into());
+        }
+        let (window, bucket) = (i64::from(window), i64::from(bucket));
+        if (window + bucket - 1) / bucket > deliveries::MAX_BUCKETS {
+            return Err(AppError::bad_input(
+                "bucket",
+                format!("window / bucket must be at most {} buckets", deliveries::MAX_BUCKETS),
+            )
+            .into());
+        }
+        let state = crate::graphql::context::state(ctx)?;
+        let history =
+            deliveries::history_of_hook(&state.db.read, &self.0.tenant_id, &self.0.id, window, bucket).await?;
+        Ok(history
+            .into_iter()
+            .map(|b| HookStatsBucket {
+                start: datetime(b.start),
+                stats: b.stats.into(),
+            })
+            .collect())
+    }
+
     /// This hook's deliveries, newest first. Needs `deliveries:read`.
     #[graphql(
         guard = "RequireScope(Scope::DeliveriesRead)",
@@ -220,12 +260,26 @@ impl Hook {
     }
 }
 
-/// An HTTP header sent with each delivery.
+/// What `Hook.executionHistory` weighs in the complexity limit: one query per hook.
+const HISTORY_COMPLEXITY: usize = 20;
+
+/// One time bucket of `Hook.executionHistory`.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct HookStatsBucket {
+    /// When the bucket begins; it ends where the next one begins.
+    pub start: DateTime<Utc>,
+    /// The attempts that started in the bucket.
+    #[graphql(flatten)]
+    pub stats: HookStats,
+}
+
+/// An HTTP header: one a hook sends with each delivery, or one of an attempt's request or
+/// response.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct Header {
-    /// Header name (an RFC 7230 token).
+    /// Header name (an RFC 7230 token), lower case in attempts.
     pub name: String,
-    /// Header value (printable ASCII, at most 1024 characters).
+    /// Header value (a hook's own: printable ASCII, at most 1024 characters).
     pub value: String,
 }
 
