@@ -2,6 +2,7 @@
 //! requests (with the caller's verified claims attached) and back.
 
 mod dashboard;
+mod graphiql;
 mod graphql;
 mod health;
 mod ws;
@@ -71,7 +72,9 @@ fn router(state: HttpState) -> Router {
     let mut router = Router::new()
         .route("/", get(dashboard::page))
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .route("/graphiql", get(graphql::graphiql))
+        .route("/graphiql", get(graphiql::page))
+        .route("/graphiql/start.js", get(graphiql::start))
+        .route("/graphiql/assets/{name}", get(graphiql::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     // With a listener of its own (`HOOKD_METRICS_LISTEN`), `/metrics` is served only there.

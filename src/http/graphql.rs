@@ -1,14 +1,12 @@
-//! `POST /graphql`, `GET /graphql` (queries only) and the GraphiQL page.
+//! `POST /graphql` and `GET /graphql` (queries only).
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use std::net::{IpAddr, SocketAddr};
@@ -188,27 +186,6 @@ fn parse_query_string(input: &str) -> Result<async_graphql::Request, String> {
         }
     }
     Ok(request)
-}
-
-#[derive(Deserialize)]
-pub struct GraphiqlParams {
-    token: Option<String>,
-}
-
-/// GraphiQL, pointed at our endpoint. `?token=` pre-fills the Authorization header.
-pub async fn graphiql(Query(params): Query<GraphiqlParams>) -> Html<String> {
-    let authorization = params
-        .token
-        .filter(|t| t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)))
-        .map(|t| format!("Bearer {t}"));
-    let mut source = GraphiQLSource::build()
-        .endpoint("/graphql")
-        .subscription_endpoint("/graphql")
-        .title("hookd GraphiQL");
-    if let Some(authorization) = &authorization {
-        source = source.header("Authorization", authorization);
-    }
-    Html(source.finish())
 }
 
 async fn authenticate(state: &HttpState, headers: &HeaderMap) -> Result<Claims, Response> {

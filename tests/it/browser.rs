@@ -118,3 +118,13 @@ async fn the_dashboard_shows_deliveries_live() {
         .await;
     assert!(manual.to_string().contains("MANUAL"), "{manual}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_runs_a_query_with_the_internet_blocked() {
+    if !available(true) {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let stdout = node("graphiql.mjs", &[&app.base_url, &app.admin()]).await;
+    assert!(stdout.contains("\"ok\":true"), "{stdout}");
+}
