@@ -71,6 +71,8 @@ pub async fn serve(app: AppState, listener: TcpListener, shutdown: CancellationT
 fn router(state: HttpState) -> Router {
     let mut router = Router::new()
         .route("/", get(dashboard::page))
+        .route("/dashboard/app.js", get(dashboard::script))
+        .route("/dashboard/style.css", get(dashboard::style))
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql", get(graphiql::page))
         .route("/graphiql/start.js", get(graphiql::start))

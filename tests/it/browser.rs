@@ -83,40 +83,105 @@ async fn the_reference_graphql_ws_client_receives_updates() {
     );
 }
 
+/// The dashboard as an operator uses it, against receivers answering 200, 500 and slowly: the
+/// live feed, a delivery's request and response, filters and paging, creating, editing,
+/// rotating, testing and deleting a hook, replaying, the chart, partial permissions, the
+/// keyboard, signing out, and screenshots in the dark scheme and at 390 px under `target/`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_shows_deliveries_live() {
+async fn the_dashboard_serves_an_operator() {
     if !available(true) {
         return;
     }
-    let app = TestApp::delivering(Backend::Sqlite, |raw| raw.retry_schedule = Some("10ms".into())).await;
+    // The tenant comes from a claim the operator named: the dashboard must say "acme".
+    let app = TestApp::delivering(Backend::Sqlite, |raw| raw.tenant_claim = Some("org_id".into())).await;
+    let admin = app.token("admin", "acme");
     let ok = Receiver::spawn().await;
     let failing = Receiver::spawn().await;
-    failing.script([Reply::Status(500), Reply::Status(500), Reply::Status(500)]);
-    let ok_hook = app.hook_to(&ok.url, &["User.Created"]).await;
-    let failing_hook = app.hook_to(&failing.url, &["User.Created"]).await;
-    let screenshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dashboard.png");
-    let stdout = node(
-        "dashboard.mjs",
-        &[
-            &app.base_url,
-            &app.admin(),
-            ok_hook["id"].as_str().expect("id"),
-            failing_hook["id"].as_str().expect("id"),
-            &screenshot.display().to_string(),
-        ],
-    )
-    .await;
+    failing.set_otherwise(Reply::Body(500, b"broken: database down"));
+    let slow = Receiver::spawn().await;
+    slow.set_delay(Duration::from_millis(1500));
+    let ok_hook = app
+        .create_hook_for(&admin, "orders", &ok.url, &["User.Created", "User.Deleted"])
+        .await;
+    let failing_hook = app
+        .create_hook_for(&admin, "billing", &failing.url, &["User.Created"])
+        .await;
+    let slow_hook = app.create_hook_for(&admin, "crm", &slow.url, &["Role.Created"]).await;
+    let emit = |event: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let response = app
+                .gql(
+                    admin,
+                    "mutation($type: String!) { emitEvent(input: { type: $type, data: { id: \"seed\" } }) { id } }",
+                    json!({ "type": event }),
+                )
+                .await;
+            assert_eq!(response["errors"], serde_json::Value::Null, "{response}");
+        }
+    };
+    // 30 events to two hooks: 60 deliveries, more than two pages of 25.
+    for _ in 0..30 {
+        emit("User.Created").await;
+    }
+    for _ in 0..2 {
+        emit("Role.Created").await;
+    }
+    ok.wait_for(30, Duration::from_secs(60)).await;
+    slow.wait_for(2, Duration::from_secs(60)).await;
+
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dashboard");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let setup = json!({
+        "base": app.base_url,
+        "admin": admin,
+        "hooksOnly": app.token("hooks:read", "acme"),
+        "deliveriesOnly": app.token("deliveries:read", "acme"),
+        "hooks": { "ok": ok_hook["id"], "failing": failing_hook["id"], "slow": slow_hook["id"] },
+        "receiver": ok.url,
+        "screenshots": shots.display().to_string(),
+    });
+    let stdout = node("dashboard.mjs", &[&setup.to_string()]).await;
     eprintln!("{stdout}");
-    assert!(screenshot.exists(), "screenshot saved at {}", screenshot.display());
-    // What the browser did went through the API: a manual redelivery exists.
-    let manual = app
+    for shot in [
+        "dark.png",
+        "dark-delivery.png",
+        "narrow.png",
+        "narrow-delivery.png",
+        "light-hook.png",
+    ] {
+        assert!(
+            shots.join(shot).exists(),
+            "screenshot {shot} saved under {}",
+            shots.display()
+        );
+    }
+    // What the browser did went through the API and changed the store.
+    let hooks = app
+        .gql(&admin, "{ hooks { edges { node { name } } } }", json!({}))
+        .await;
+    let names: Vec<&str> = hooks["data"]["hooks"]["edges"]
+        .as_array()
+        .expect("hooks")
+        .iter()
+        .filter_map(|e| e["node"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["orders", "billing", "crm"],
+        "the hook made in the browser was deleted"
+    );
+    let replayed = app
         .gql(
-            &app.admin(),
-            "{ deliveries(status: FAILED) { edges { node { attempts { trigger } } } } }",
-            json!({}),
+            &admin,
+            "query($id: ID!) { deliveries(hookId: $id, first: 100) { edges { node { attempts { trigger } } } } }",
+            json!({ "id": failing_hook["id"] }),
         )
         .await;
-    assert!(manual.to_string().contains("MANUAL"), "{manual}");
+    assert!(
+        replayed.to_string().contains("MANUAL"),
+        "redeliver made a manual attempt: {replayed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
