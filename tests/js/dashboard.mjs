@@ -63,8 +63,13 @@ try {
   await feed.getByTestId('feed-line').filter({ hasText: 'crm' }).filter({ has: page.locator('.status.SENDING') }).first().waitFor();
   await feed.getByTestId('feed-line').filter({ hasText: 'crm' }).filter({ has: page.locator('.status.SUCCEEDED') }).first().waitFor();
 
-  step('a failed delivery opens from the feed with its response body and headers');
+  step("a new delivery updates its hook's 24 h count in place");
+  const okRequests = page.locator(`[data-hook="${hooks.ok}"] [data-testid="requests"]`);
+  const countBefore = Number(await okRequests.innerText());
   await api('mutation { emitEvent(input: { type: "User.Created", data: { id: "fails" } }) { id } }');
+  await okRequests.filter({ hasText: String(countBefore + 1) }).waitFor();
+
+  step('a failed delivery opens from the feed with its response body and headers');
   const failedLine = feed.getByTestId('feed-line').filter({ hasText: 'billing' }).filter({ has: page.locator('.status.FAILED') }).first();
   await failedLine.click();
   const detail = page.getByTestId('delivery-detail');
@@ -105,9 +110,20 @@ try {
   await page.getByTestId('filter-status').selectOption('FAILED');
   await page.getByRole('button', { name: 'Filter' }).click();
   await page.waitForURL(/status=FAILED/);
-  await page.getByTestId('delivery-count').filter({ hasText: /^Showing \d+ of \d+$/ }).waitFor();
-  const statuses = await page.getByTestId('deliveries').getByTestId('status').allInnerTexts();
-  expect(statuses.length > 0 && statuses.every((s) => s === 'FAILED'), `only FAILED: ${statuses}`);
+  // The filtered list replaces the whole one: only FAILED rows, 25 of them (there are 31).
+  await page.waitForFunction(() => {
+    const shown = [...document.querySelectorAll('[data-testid=deliveries] [data-testid=status]')].map((s) => s.textContent);
+    return shown.length === 25 && shown.every((s) => s === 'FAILED');
+  });
+  await page.getByTestId('delivery-count').filter({ hasText: /^Showing 25 of 3\d$/ }).waitFor();
+  await page.locator('#filter-status').selectOption('');
+  await page.locator('#filter-event').selectOption('Role.Created');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.getByTestId('delivery-count').filter({ hasText: /^Showing 3 of 3$/ }).waitFor();
+  await page.locator('#filter-since').fill('2099-01-01T00:00');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.waitForURL(/since=2099/);
+  await page.getByTestId('no-deliveries').waitFor();
   await page.goto(`${base}/#/deliveries?hook=${hooks.slow}`);
   await page.getByTestId('delivery-count').filter({ hasText: /^Showing 3 of 3$/ }).waitFor();
   await page.reload();
@@ -165,17 +181,20 @@ try {
 
   step('test an event of the hook that is not its first');
   await page.goto(`${base}/#/hooks/${hooks.ok}`);
+  await page.getByTestId('hook-detail').filter({ hasText: 'orders' }).waitFor();
   await page.getByTestId('test-event').selectOption('User.Deleted');
   await page.getByTestId('send-test').click();
   await page.getByTestId('test-result').filter({ hasText: 'User.Deleted: OK' }).waitFor();
 
   step('replay the failed deliveries of the last day');
   await page.goto(`${base}/#/hooks/${hooks.failing}`);
+  await page.getByTestId('hook-detail').filter({ hasText: 'billing' }).waitFor();
   await page.getByTestId('replay').click();
   await page.getByTestId('replay-result').filter({ hasText: /^[1-9]\d* deliver(y|ies) requeued\.$/ }).waitFor();
 
   step('delete the hook made here, after confirming');
   await page.goto(`${base}/#/hooks/${created}`);
+  await page.getByTestId('hook-detail').filter({ hasText: 'browser-renamed' }).waitFor();
   await page.getByTestId('delete-hook').click();
   await page.waitForURL(/#\/$/);
   await page.locator(`[data-hook="${hooks.ok}"]`).waitFor();

@@ -310,17 +310,14 @@ function scheduleRefresh(update) {
   }, 400);
 }
 
-/** On the overview, updates the statistics of the rows shown without rebuilding the page. */
+/** On the overview, updates the rows of the first page of hooks without rebuilding the page. */
 async function refreshHookRows() {
-  const ids = $$("#hooks tr[data-hook]").map((row) => row.dataset.hook).slice(0, 100);
-  if (!ids.length || !can("hooks:read")) return;
-  const fields = HOOK_ROW(can("deliveries:read"));
-  const query = `query { ${ids.map((id, i) => `h${i}: hook(id: ${JSON.stringify(id)}) { ${fields} }`).join(" ")} }`;
-  const data = await gql(query);
-  ids.forEach((id, i) => {
-    const row = $(`#hooks tr[data-hook="${CSS.escape(id)}"]`);
-    if (row && data[`h${i}`]) row.outerHTML = piece(hookRow(data[`h${i}`]));
-  });
+  if (!can("hooks:read") || !$("#hooks tr[data-hook]")) return;
+  const data = await gql(`{ hooks(first: 100) { edges { node { ${HOOK_ROW(can("deliveries:read"))} } } } }`);
+  for (const { node } of data.hooks.edges) {
+    const row = $(`#hooks tr[data-hook="${CSS.escape(node.id)}"]`);
+    if (row) row.outerHTML = piece(hookRow(node));
+  }
 }
 
 // --- #/hooks/ID -----------------------------------------------------------------------------------
