@@ -23,11 +23,10 @@ pub struct Model {
     pub response_body: Option<String>,
     pub error: Option<String>,
     pub succeeded: bool,
-    /// The request's headers as a JSON array of `[name, value]` pairs; null before migration 14.
+    /// The request's headers as `name: value` lines, in the order sent; null before migration 14.
     #[sea_orm(column_type = "Text", nullable)]
     pub request_headers: Option<String>,
-    /// The response's headers, bounded like the body, in the same form; null when no response
-    /// came.
+    /// The response's headers (bounded) in the same form; null when no response came.
     #[sea_orm(column_type = "Text", nullable)]
     pub response_headers: Option<String>,
 }

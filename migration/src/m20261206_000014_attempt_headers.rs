@@ -2,7 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 
-/// `request_headers` and `response_headers`: JSON arrays of `[name, value]` pairs, so that a
+/// `request_headers` and `response_headers`: `name: value` lines, as on the wire, so that a
 /// delivery's detail shows exactly what was sent and what came back. Null for attempts stored
 /// before this migration.
 #[derive(DeriveMigrationName)]

@@ -195,11 +195,6 @@ async fn write_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher
 /// Most attempts one recorder span links to.
 const MAX_LINKS: usize = 128;
 
-/// Headers as stored with an attempt: a JSON array of `[name, value]` pairs, in order.
-fn header_json(headers: &[(String, String)]) -> String {
-    serde_json::to_string(headers).unwrap_or_default()
-}
-
 async fn store_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher: &Publisher) -> Result<(), AppError> {
     let txn = db.write.begin().await?;
     let now = now_ms();
@@ -234,8 +229,8 @@ async fn store_batch(db: &Db, batch: &[Record], policy: DisablePolicy, publisher
                 response_body: Set(result.body.clone()),
                 error: Set(result.error.clone()),
                 succeeded: Set(*next == Next::Succeeded),
-                request_headers: Set(Some(header_json(&result.request_headers))),
-                response_headers: Set(result.status.map(|_| header_json(&result.response_headers))),
+                request_headers: Set(Some(result.request_headers.clone())),
+                response_headers: Set(result.status.map(|_| result.response_headers.clone())),
             }),
             _ => None,
         })

@@ -48,10 +48,11 @@ pub struct AttemptResult {
     pub body: Option<String>,
     pub error: Option<String>,
     pub retry_after: Option<Duration>,
-    /// Every header of the request as it went out, signatures included.
-    pub request_headers: Vec<(String, String)>,
-    /// The response's headers (bounded); empty when no response came.
-    pub response_headers: Vec<(String, String)>,
+    /// Every header of the request as it went out, signatures included, as `name: value`
+    /// lines (see [`header_lines`]).
+    pub request_headers: String,
+    /// The response's headers (bounded) in the same form; empty when no response came.
+    pub response_headers: String,
 }
 
 impl AttemptResult {
@@ -145,8 +146,9 @@ impl Sender {
         let started_at = now_ms();
         let clock = Instant::now();
         let headers = self.headers(out, started_at / 1000);
-        let request_headers = recorded_request(out, &headers);
-        let mut result = match tokio::time::timeout(self.timeout, self.exchange(out, headers)).await {
+        let url = Url::parse(out.url);
+        let request_headers = recorded_request(url.as_ref().ok(), out.body.len(), &headers);
+        let mut result = match tokio::time::timeout(self.timeout, self.exchange(url, headers, out.body)).await {
             Ok(Ok(result)) => result,
             Ok(Err(error)) => AttemptResult {
                 error: Some(error),
@@ -163,8 +165,13 @@ impl Sender {
         result
     }
 
-    async fn exchange(&self, out: &Outgoing<'_>, headers: HeaderMap) -> Result<AttemptResult, String> {
-        let url = Url::parse(out.url).map_err(|e| format!("invalid URL: {e}"))?;
+    async fn exchange(
+        &self,
+        url: Result<Url, url::ParseError>,
+        headers: HeaderMap,
+        body: &str,
+    ) -> Result<AttemptResult, String> {
+        let url = url.map_err(|e| format!("invalid URL: {e}"))?;
         // IP literals never reach the resolver, so they are checked here.
         let literal = match url.host() {
             Some(Host::Ipv4(ip)) => Some(ip.into()),
@@ -180,7 +187,7 @@ impl Sender {
             .client
             .post(url)
             .headers(headers)
-            .body(out.body.to_owned())
+            .body(body.to_owned())
             .send()
             .await
             .map_err(describe)?;
@@ -222,41 +229,52 @@ impl Sender {
     }
 }
 
-/// The request's headers as they go out: ours, plus the two the HTTP client adds from the URL
-/// and the body.
-fn recorded_request(out: &Outgoing<'_>, headers: &HeaderMap) -> Vec<(String, String)> {
-    let host = Url::parse(out.url).ok().and_then(|url| {
-        let host = url.host_str()?.to_owned();
-        Some(match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
-        })
-    });
-    let mut recorded: Vec<(String, String)> = host.map(|h| ("host".to_owned(), h)).into_iter().collect();
-    recorded.extend(
-        headers
-            .iter()
-            .map(|(name, value)| (name.to_string(), storable(value.as_bytes()))),
-    );
-    recorded.push(("content-length".to_owned(), out.body.len().to_string()));
-    recorded
+/// The request's headers as they go out: `host` (which the HTTP client adds from the URL), ours,
+/// and `content-length` (which it adds from the body).
+fn recorded_request(url: Option<&Url>, body_len: usize, headers: &HeaderMap) -> String {
+    let mut lines = String::with_capacity(512);
+    if let Some(host) = url.and_then(Url::host_str) {
+        match url.and_then(Url::port) {
+            Some(port) => push_line(&mut lines, "host", format_args!("{host}:{port}")),
+            None => push_line(&mut lines, "host", format_args!("{host}")),
+        }
+    }
+    for (name, value) in headers {
+        push_line(
+            &mut lines,
+            name.as_str(),
+            format_args!("{}", String::from_utf8_lossy(value.as_bytes())),
+        );
+    }
+    push_line(&mut lines, "content-length", format_args!("{body_len}"));
+    lines
 }
 
 /// A response's headers, bounded: [`MAX_STORED_HEADERS`] of them, values cut to
 /// [`MAX_HEADER_VALUE_BYTES`], [`MAX_STORED_HEADER_BYTES`] in all.
-fn recorded_response(headers: &HeaderMap) -> Vec<(String, String)> {
-    let mut total = 0;
-    let mut recorded = Vec::new();
+fn recorded_response(headers: &HeaderMap) -> String {
+    let mut lines = String::new();
     for (name, value) in headers.iter().take(MAX_STORED_HEADERS) {
         let bytes = value.as_bytes();
         let value = storable(&bytes[..bytes.len().min(MAX_HEADER_VALUE_BYTES)]);
-        total += name.as_str().len() + value.len();
-        if total > MAX_STORED_HEADER_BYTES {
+        if lines.len() + name.as_str().len() + value.len() + 3 > MAX_STORED_HEADER_BYTES {
             break;
         }
-        recorded.push((name.to_string(), value));
+        push_line(&mut lines, name.as_str(), format_args!("{value}"));
     }
-    recorded
+    lines
+}
+
+/// Appends `name: value\n`. Header names hold no `:` and values no line break (HTTP forbids
+/// both), so the lines split back unambiguously: [`header_lines`].
+fn push_line(lines: &mut String, name: &str, value: std::fmt::Arguments<'_>) {
+    use std::fmt::Write;
+    let _ = writeln!(lines, "{name}: {value}");
+}
+
+/// Stored header lines as `(name, value)` pairs, in order.
+pub fn header_lines(stored: &str) -> impl Iterator<Item = (&str, &str)> {
+    stored.lines().filter_map(|line| line.split_once(": "))
 }
 
 /// Bytes (a response body, a header value) as text that both databases store: invalid UTF-8 and NUL (which PostgreSQL
@@ -287,4 +305,41 @@ fn describe(error: reqwest::Error) -> String {
         source = source.and_then(std::error::Error::source);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_headers_are_bounded_and_split_back() {
+        let mut headers = HeaderMap::new();
+        for i in 0..100 {
+            let name = HeaderName::try_from(format!("x-h{i}")).expect("name");
+            headers.insert(name, HeaderValue::from_str(&"v".repeat(2000)).expect("value"));
+        }
+        let stored = recorded_response(&headers);
+        assert!(stored.len() <= MAX_STORED_HEADER_BYTES, "{}", stored.len());
+        let pairs: Vec<(&str, &str)> = header_lines(&stored).collect();
+        assert!(!pairs.is_empty() && pairs.len() <= MAX_STORED_HEADERS);
+        assert!(pairs.iter().all(|(_, v)| v.len() == MAX_HEADER_VALUE_BYTES));
+        assert_eq!(pairs[0].0, "x-h0");
+    }
+
+    #[test]
+    fn the_request_record_names_host_and_length() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-team", HeaderValue::from_static("a: b"));
+        let url = Url::parse("http://example.com:8081/hook").expect("url");
+        let stored = recorded_request(Some(&url), 42, &headers);
+        let pairs: Vec<(&str, &str)> = header_lines(&stored).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("host", "example.com:8081"),
+                ("x-team", "a: b"),
+                ("content-length", "42")
+            ]
+        );
+    }
 }

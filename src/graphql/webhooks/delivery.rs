@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use entity::{delivery, delivery_attempt};
 
 use crate::auth::Scope;
+use crate::delivery::sender::header_lines;
 use crate::delivery::target::delivery_body;
 use crate::domain::webhooks::deliveries::{self as domain, HookStats as DomainStats};
-use crate::error::AppError;
 use crate::graphql::guard::{NestedScopes, RequireScope};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::values::datetime;
@@ -206,12 +206,16 @@ impl DeliveryAttempt {
     }
 }
 
-/// Stored headers (a JSON array of `[name, value]` pairs), charged to the response budget.
+/// Stored header lines (`delivery::sender::header_lines`), charged to the response budget.
 fn headers(ctx: &Context<'_>, stored: Option<&str>) -> Result<Vec<Header>> {
-    let stored = stored.unwrap_or("[]");
+    let stored = stored.unwrap_or_default();
     crate::graphql::budget::charge_bytes(ctx, stored.len())?;
-    let pairs: Vec<(String, String)> = serde_json::from_str(stored).map_err(|e| AppError::Internal(e.into()))?;
-    Ok(pairs.into_iter().map(|(name, value)| Header { name, value }).collect())
+    Ok(header_lines(stored)
+        .map(|(name, value)| Header {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        })
+        .collect())
 }
 
 /// A hook's attempts over a time window.
