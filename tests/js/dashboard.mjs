@@ -220,6 +220,14 @@ try {
   await page.screenshot({ path: `${screenshots}/dark.png`, fullPage: true });
   await page.emulateMedia({ colorScheme: 'light' });
 
+  step('GraphiQL opens from the dashboard with the same token');
+  await page.getByRole('link', { name: 'GraphiQL' }).click();
+  await page.locator('.graphiql-container').waitFor();
+  await page.locator('.graphiql-execute-button').click();
+  await page.locator('.result-window').filter({ hasText: '"tenant": "acme"' }).waitFor();
+  await page.goBack();
+  await page.locator(`[data-hook="${hooks.ok}"]`).waitFor();
+
   step('sign out');
   await page.getByTestId('sign-out').click();
   await page.getByTestId('token-input').waitFor();

@@ -281,7 +281,16 @@ function renderFeed() {
     : piece(html`<li class="muted" id="feed-empty">No deliveries yet. They appear here as they happen.</li>`);
 }
 
+/** Learns the names of hooks made since the page loaded (at most every 5 s), then redraws. */
+let namesAsked = 0;
+function learnHookName(id) {
+  if (hookNames.has(id) || !can("hooks:read") || Date.now() - namesAsked < 5000) return;
+  namesAsked = Date.now();
+  loadHookNames().then(renderFeed).catch(() => {});
+}
+
 function onUpdate(update) {
+  learnHookName(update.hookId);
   feed.unshift(update);
   if (feed.length > FEED_MAX) feed.length = FEED_MAX;
   const list = $("#feed");
