@@ -59,9 +59,11 @@ impl Resolve for GuardedResolver {
                 return Err(format!("{host} did not resolve to any address").into());
             }
             for addr in &addrs {
-                policy
-                    .check(addr.ip())
-                    .map_err(|class| format!("target not allowed: {host} resolves to a {class} address"))?;
+                policy.check(addr.ip()).map_err(|class| {
+                    format!(
+                        "target not allowed: {host} resolves to a {class} address (HOOKD_ALLOWED_TARGETS can allow it)"
+                    )
+                })?;
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })

@@ -179,9 +179,9 @@ impl Sender {
             _ => None,
         };
         if let Some(ip) = literal {
-            self.policy
-                .check(ip)
-                .map_err(|class| format!("target not allowed: {ip} is a {class} address"))?;
+            self.policy.check(ip).map_err(|class| {
+                format!("target not allowed: {ip} is a {class} address (HOOKD_ALLOWED_TARGETS can allow it)")
+            })?;
         }
         let mut response = self
             .client

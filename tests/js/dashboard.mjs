@@ -148,7 +148,7 @@ try {
   await page.locator('input[name=events][value="User.Created"]').check();
   await page.locator('input[name=events][value="Organization.Created"]').check();
   await page.getByTestId('save-hook').click();
-  await page.locator('#f-url-error').filter({ hasText: 'BAD_USER_INPUT' }).waitFor();
+  await page.locator('#f-url-error[data-code=BAD_USER_INPUT]').filter({ hasText: 'url' }).waitFor();
   expect(await page.locator('#f-url').getAttribute('aria-invalid') === 'true', 'the URL field is marked');
   await page.locator('#f-url').fill(setup.receiver);
   await page.locator('#f-headers').fill('X-Team: identity');
@@ -160,7 +160,7 @@ try {
   await page.getByTestId('edit-hook').click();
   await page.locator('#f-name').fill('');
   await page.getByTestId('save-hook').click();
-  await page.locator('#f-name-error').filter({ hasText: 'BAD_USER_INPUT' }).waitFor();
+  await page.locator('#f-name-error[data-code=BAD_USER_INPUT]').filter({ hasText: 'name' }).waitFor();
   await page.locator('#f-name').fill('browser-renamed');
   await page.locator('input[name=events][value="User.Created"]').uncheck();
   await page.getByTestId('save-hook').click();
@@ -175,6 +175,7 @@ try {
   const before = await page.getByTestId('signing-key').innerText();
   await page.getByTestId('rotate-key').click();
   await page.getByTestId('signing-key').filter({ hasNotText: before }).waitFor();
+  await page.getByTestId('rotate-result').filter({ hasText: 'keeps signing webhook-signature until' }).waitFor();
   const after = await api('query($id: ID!) { hook(id: $id) { signingKey previousSigningKeys { key } } }', { id: created });
   expect(after.hook.signingKey === await page.getByTestId('signing-key').innerText(), 'the new key is shown');
   expect(after.hook.previousSigningKeys.some((k) => k.key === before), `the old key is in its grace period: ${before} ${JSON.stringify(after)}`);
@@ -185,6 +186,16 @@ try {
   await page.getByTestId('test-event').selectOption('User.Deleted');
   await page.getByTestId('send-test').click();
   await page.getByTestId('test-result').filter({ hasText: 'User.Deleted: OK' }).waitFor();
+
+  step("live updates redraw the hook's statistics, not its forms");
+  await page.locator('#grace').fill('3600');
+  await page.locator('#view h1').first().click();
+  const all = page.getByTestId('hook-deliveries');
+  const shown = await all.innerText();
+  await api('mutation { emitEvent(input: { type: "User.Deleted", data: { id: "gone" } }) { id } }');
+  await all.filter({ hasNotText: shown }).waitFor();
+  expect(await page.locator('#grace').inputValue() === '3600', 'the typed grace period stays');
+  expect((await page.getByTestId('test-result').innerText()).includes('User.Deleted: OK'), 'the test answer stays');
 
   step('replay the failed deliveries of the last day');
   await page.goto(`${base}/#/hooks/${hooks.failing}`);

@@ -456,7 +456,9 @@ fn validate_url(raw: String, targets: &TargetPolicy) -> AppResult<String> {
         targets.check(ip).map_err(|class| {
             AppError::bad_input(
                 "url",
-                format!("url is not an allowed target: {ip} is a {class} address"),
+                format!(
+                    "url is not an allowed target: {ip} is a {class} address (the server's HOOKD_ALLOWED_TARGETS can allow it)"
+                ),
             )
         })?;
     }

@@ -246,7 +246,8 @@ function hookRow(h) {
 
 // --- the live feed ------------------------------------------------------------------------------
 
-/** The newest updates first, at most 200: seeded from the API, then fed by the subscription. */
+/** The deliveries last changed, newest first, at most 200: seeded from the API, then kept
+ * current by the subscription. */
 const feed = [];
 const FEED_MAX = 200;
 
@@ -289,34 +290,47 @@ function learnHookName(id) {
   loadHookNames().then(renderFeed).catch(() => {});
 }
 
+/** One line per delivery: its newest update replaces the line and moves it to the top. */
 function onUpdate(update) {
   learnHookName(update.hookId);
+  const seen = feed.findIndex((u) => u.deliveryId === update.deliveryId);
+  if (seen >= 0) feed.splice(seen, 1);
   feed.unshift(update);
   if (feed.length > FEED_MAX) feed.length = FEED_MAX;
   const list = $("#feed");
   if (list) {
     $("#feed-empty")?.remove();
+    list.querySelector(`[data-delivery="${CSS.escape(update.deliveryId)}"]`)?.closest("li").remove();
     list.insertAdjacentHTML("afterbegin", piece(feedLine(update)));
     while (list.children.length > FEED_MAX) list.lastChild.remove();
   }
   if (["SUCCEEDED", "FAILED", "PENDING", "CANCELLED"].includes(update.status)) scheduleRefresh(update);
 }
 
-/** Views that show stored state reload shortly after it changes. */
+/** The view's address as path segments, e.g. `["hooks", "<id>"]`. */
+const currentPath = () => location.hash.replace(/^#/, "").split("?")[0].split("/").filter(Boolean);
+
+/**
+ * Views that show stored state reload when it changes (an update about what they show, or a
+ * reconnect that may have missed some): at most once a second however busy the feed, and never
+ * while the user types. A hook's page redraws only its live parts, so its forms keep what the
+ * user entered and what the actions answered.
+ */
 let refreshTimer = null;
 function scheduleRefresh(update) {
-  const [path] = location.hash.replace(/^#/, "").split("?");
-  const parts = path.split("/").filter(Boolean);
-  const affected = parts.length === 0 || (parts[0] === "hooks" && parts[1] === update?.hookId && !parts[2])
-    || (parts[0] === "deliveries" && parts[1] === update?.deliveryId);
-  if (!affected && update) return;
-  clearTimeout(refreshTimer);
+  const parts = currentPath();
+  const affected = !update || parts.length === 0 || (parts[0] === "hooks" && parts[1] === update.hookId && !parts[2])
+    || (parts[0] === "deliveries" && parts[1] === update.deliveryId);
+  if (!affected || refreshTimer) return;
   refreshTimer = setTimeout(() => {
-    // Keep whatever the user is typing: only views without a form in use reload.
-    if (view().contains(document.activeElement) && document.activeElement.matches("input, select, textarea")) return;
-    if (parts.length === 0) refreshHookRows().catch(() => {});
-    else route();
-  }, 400);
+    refreshTimer = null;
+    const now = currentPath();
+    const active = document.activeElement;
+    if (view().contains(active) && active.matches("input, select, textarea")) return;
+    if (now.length === 0) refreshHookRows().catch(() => {});
+    else if (now[0] === "hooks" && now[1] && now[1] !== "new" && !now[2]) refreshHookLive(now[1]).catch(() => {});
+    else if (now[0] === "deliveries" && now[1]) route();
+  }, 1000);
 }
 
 /** On the overview, updates the rows of the first page of hooks without rebuilding the page. */
@@ -331,20 +345,42 @@ async function refreshHookRows() {
 
 // --- #/hooks/ID -----------------------------------------------------------------------------------
 
+/** A hook's fields that change with its deliveries: its state, statistics, chart and latest deliveries. */
+const HOOK_LIVE = (deliveries) => `id name enabled failingSince failedAttempts disabledReason
+  ${deliveries ? `executionStats(window: 86400) { requestCount successCount successRate p50LatencyMs p95LatencyMs }
+    executionHistory(window: 86400, bucket: 3600) { start requestCount successCount successRate p50LatencyMs p95LatencyMs }
+    deliveries(first: 10) { totalCount edges { node { id hookId eventType status attemptCount createdAt nextAttemptAt } } }` : ""}`;
+
+function hookStateLine(h) {
+  return html`${hookState(h)}${h.enabled && h.failingSince ? html` <span class="muted small">failing since ${time(h.failingSince)}, ${h.failedAttempts} failed attempts</span>` : ""}`;
+}
+
+function hookChart(h) {
+  const stats = h.executionStats;
+  return html`<div class="row spread"><h2>Last 24 hours</h2>
+      <span class="muted small">${stats.requestCount} requests · success ${percent(stats.successRate)} · p50 ${ms(stats.p50LatencyMs)} · p95 ${ms(stats.p95LatencyMs)}</span></div>
+    ${chart(h.executionHistory)}
+    <div class="legend"><span><i class="key ok"></i>succeeded</span><span><i class="key failed"></i>failed</span><span><i class="key p50"></i>p50 latency</span><span><i class="key p95"></i>p95 latency</span></div>
+    <details><summary>As a table</summary><div class="scroll"><table data-testid="chart-table"><thead><tr><th>Hour</th><th class="num">Requests</th><th class="num">Success</th><th class="num">p50</th><th class="num">p95</th></tr></thead><tbody>
+      ${h.executionHistory.filter((b) => b.requestCount > 0).map((b) => html`<tr><td>${time(b.start)}</td><td class="num">${b.requestCount}</td><td class="num">${percent(b.successRate)}</td><td class="num">${ms(b.p50LatencyMs)}</td><td class="num">${ms(b.p95LatencyMs)}</td></tr>`)}
+    </tbody></table></div></details>`;
+}
+
+function hookRecent(h) {
+  return html`<div class="row spread"><h2>Recent deliveries</h2>
+      <a href="#/deliveries?hook=${encodeURIComponent(h.id)}" data-testid="hook-deliveries">All ${h.deliveries.totalCount} →</a></div>
+    ${deliveryTable(h.deliveries.edges.map((e) => e.node), false)}`;
+}
+
 async function hookDetail(ticket, id) {
   const deliveries = can("deliveries:read");
-  const data = await gql(`query($id: ID!) { eventTypes { name } hook(id: $id) {
-      id name url events headers { name value } enabled filter signingScheme publicKey ordered rateLimit
-      failingSince failedAttempts disabledReason createdAt updatedAt
-      ${deliveries ? `executionStats(window: 86400) { requestCount successCount successRate p50LatencyMs p95LatencyMs }
-        executionHistory(window: 86400, bucket: 3600) { start requestCount successCount successRate p50LatencyMs p95LatencyMs }
-        deliveries(first: 10) { totalCount edges { node { id eventType status attemptCount createdAt nextAttemptAt } } }` : ""} } }`,
-  { id });
+  const data = await gql(`query($id: ID!) { hook(id: $id) {
+      url events headers { name value } filter signingScheme publicKey ordered rateLimit createdAt updatedAt
+      ${HOOK_LIVE(deliveries)} } }`, { id });
   const h = data.hook;
   if (!h) return render(ticket, html`<section class="card"><h1>No such hook</h1><p class="muted">It may have been deleted.</p><a href="#/">Back to the hooks</a></section>`);
   hookNames.set(h.id, h.name);
   const write = can("hooks:write");
-  const stats = h.executionStats;
   const rendered = render(ticket, html`
     <section class="card" data-testid="hook-detail">
       <div class="row spread"><h1>${h.name}</h1>
@@ -353,7 +389,7 @@ async function hookDetail(ticket, id) {
           <button type="button" class="danger" data-act="delete" data-testid="delete-hook">Delete</button>` : ""}</div></div>
       <dl class="facts">
         <dt>URL</dt><dd><code>${h.url}</code></dd>
-        <dt>State</dt><dd>${hookState(h)}${h.failingSince ? html` <span class="muted small">since ${time(h.failingSince)}</span>` : ""}</dd>
+        <dt>State</dt><dd id="hook-state">${hookStateLine(h)}</dd>
         <dt>Events</dt><dd>${h.events.join(", ")}</dd>
         <dt>Filter</dt><dd>${h.filter ? html`<code>${h.filter}</code>` : html`<span class="muted">none: every event of the list</span>`}</dd>
         <dt>Headers</dt><dd>${h.headers.length ? h.headers.map((x) => html`<code>${x.name}: ${x.value}</code><br>`) : html`<span class="muted">none</span>`}</dd>
@@ -361,17 +397,9 @@ async function hookDetail(ticket, id) {
         <dt>Signing</dt><dd>${h.signingScheme}${h.publicKey ? html` · public key <code>${h.publicKey}</code>` : ""}</dd>
         <dt>Created</dt><dd>${time(h.createdAt)} <span class="muted small">changed ${time(h.updatedAt)}</span></dd>
       </dl>
-      ${deliveries ? html`<p><a href="#/deliveries?hook=${encodeURIComponent(h.id)}" data-testid="hook-deliveries">All deliveries of this hook →</a></p>` : ""}
     </section>
-    ${deliveries ? html`<section class="card chart" data-testid="chart">
-      <div class="row spread"><h2>Last 24 hours</h2>
-        <span class="muted small">${stats.requestCount} requests · success ${percent(stats.successRate)} · p50 ${ms(stats.p50LatencyMs)} · p95 ${ms(stats.p95LatencyMs)}</span></div>
-      ${chart(h.executionHistory)}
-      <div class="legend"><span><i class="key rate"></i>success rate per hour</span><span><i class="key p50"></i>p50 latency</span><span><i class="key p95"></i>p95 latency</span></div>
-      <details><summary>As a table</summary><div class="scroll"><table data-testid="chart-table"><thead><tr><th>Hour</th><th class="num">Requests</th><th class="num">Success</th><th class="num">p50</th><th class="num">p95</th></tr></thead><tbody>
-        ${h.executionHistory.filter((b) => b.requestCount > 0).map((b) => html`<tr><td>${time(b.start)}</td><td class="num">${b.requestCount}</td><td class="num">${percent(b.successRate)}</td><td class="num">${ms(b.p50LatencyMs)}</td><td class="num">${ms(b.p95LatencyMs)}</td></tr>`)}
-      </tbody></table></div></details>
-    </section>` : ""}
+    ${deliveries ? html`<section class="card chart" id="hook-chart" data-testid="chart">${hookChart(h)}</section>` : ""}
+    ${deliveries ? html`<section class="card" id="hook-recent">${hookRecent(h)}</section>` : ""}
     ${write ? html`<section class="card"><h2>Signing key</h2>
       <p class="muted small">Receivers verify <code>logto-signature-sha-256</code> and <code>webhook-signature</code> with it. Rotating replaces it at once; the old key keeps signing <code>webhook-signature</code> for the grace period.</p>
       <div class="row"><code id="signing-key" data-testid="signing-key">•••••••• (hidden)</code>
@@ -380,6 +408,7 @@ async function hookDetail(ticket, id) {
         <label class="check">Grace period <input id="grace" type="number" min="0" max="2592000" value="86400" aria-describedby="grace-error"> seconds</label>
         <button type="submit" data-testid="rotate-key">Rotate key</button></form>
       <div class="field-error" id="grace-error" data-error-for="gracePeriodSeconds"></div>
+      <p class="small" id="rotate-result" data-testid="rotate-result" aria-live="polite"></p>
     </section>
     <section class="card"><h2>Send a test</h2>
       <p class="muted small">Sends the event's sample payload, signed, to the hook's URL now. Nothing is stored.</p>
@@ -395,19 +424,26 @@ async function hookDetail(ticket, id) {
         <div class="row">
           <div class="field"><label for="replay-since">Created from</label><input id="replay-since" type="datetime-local" required value="${localFromIso(new Date(Date.now() - 86400000).toISOString())}">
             <div class="field-error" data-error-for="since"></div></div>
-          <div class="field"><label for="replay-until">until (optional)</label><input id="replay-until" type="datetime-local">
+          <div class="field"><label for="replay-until">Created before (optional)</label><input id="replay-until" type="datetime-local">
             <div class="field-error" data-error-for="until"></div></div>
         </div>
         <fieldset><legend>Statuses</legend><div class="row">
           ${["FAILED", "CANCELLED", "SUCCEEDED"].map((s) => html`<label class="check"><input type="checkbox" name="replay-status" value="${s}" ${s === "FAILED" ? "checked" : ""}> ${s.toLowerCase()}</label>`)}
         </div><div class="field-error" data-error-for="statuses"></div></fieldset>
         <button type="submit" data-testid="replay">Replay</button> <span id="replay-result" data-testid="replay-result" aria-live="polite"></span>
-      </form></section>` : ""}
-    ${deliveries ? html`<section class="card"><div class="row spread"><h2>Recent deliveries</h2>
-        <a href="#/deliveries?hook=${encodeURIComponent(h.id)}">All ${h.deliveries.totalCount} →</a></div>
-      ${deliveryTable(h.deliveries.edges.map((e) => e.node), false)}</section>` : ""}`);
+      </form></section>` : ""}`);
   if (!rendered) return;
   wireHookActions(h);
+}
+
+/** Redraws the live parts of a hook's page in place: the forms and what they show stay. */
+async function refreshHookLive(id) {
+  const data = await gql(`query($id: ID!) { hook(id: $id) { ${HOOK_LIVE(can("deliveries:read"))} } }`, { id });
+  const h = data.hook;
+  if (!h || currentPath()[1] !== id) return;
+  if ($("#hook-state")) $("#hook-state").innerHTML = piece(hookStateLine(h));
+  if ($("#hook-chart") && h.executionHistory) $("#hook-chart").innerHTML = piece(hookChart(h));
+  if ($("#hook-recent") && h.deliveries) $("#hook-recent").innerHTML = piece(hookRecent(h));
 }
 
 function wireHookActions(h) {
@@ -433,9 +469,14 @@ function wireHookActions(h) {
     submitting(rotate, async () => {
       if (!confirm("Rotate the signing key? Receivers must switch to the new key before the grace period ends.")) return;
       const grace = Number($("#grace").value);
-      const data = await gql("mutation($id: ID!, $grace: Int!) { rotateHookSigningKey(id: $id, gracePeriodSeconds: $grace) { signingKey } }",
-        { id: h.id, grace: Number.isInteger(grace) ? grace : -1 });
-      $("#signing-key").textContent = data.rotateHookSigningKey.signingKey;
+      const data = await gql(`mutation($id: ID!, $grace: Int!) { rotateHookSigningKey(id: $id, gracePeriodSeconds: $grace) {
+        signingKey previousSigningKeys { expiresAt } } }`, { id: h.id, grace: Number.isInteger(grace) ? grace : -1 });
+      const rotated = data.rotateHookSigningKey;
+      $("#signing-key").textContent = rotated.signingKey;
+      const until = rotated.previousSigningKeys[0]?.expiresAt;
+      $("#rotate-result").textContent = until && Date.parse(until) > Date.now()
+        ? `Rotated. The old key keeps signing webhook-signature until ${time(until)}.`
+        : "Rotated. The old key no longer signs.";
       $("[data-act=reveal]").hidden = true;
     });
   };
@@ -466,35 +507,45 @@ function wireHookActions(h) {
   };
 }
 
-/** An SVG chart of hourly buckets: success-rate bars, p50 and p95 latency lines. */
+/**
+ * An SVG chart of hourly buckets: each hour's requests as a bar, green for those that
+ * succeeded and red for those that failed (so the green share is the success rate), and the
+ * p50 and p95 latency as lines on the right-hand scale. Drawn at the width it is shown at, so
+ * its text stays readable on a phone.
+ */
 function chart(buckets) {
-  const width = 960, height = 220, left = 36, right = 64, top = 10, bottom = 22;
+  const width = Math.max(300, Math.min(1400, (view().clientWidth || 800) - 60));
+  const height = 220, left = 40, right = 60, top = 12, bottom = 24;
   const plotW = width - left - right, plotH = height - top - bottom;
   const step = plotW / Math.max(buckets.length, 1);
+  const maxRequests = Math.max(1, ...buckets.map((b) => b.requestCount));
   const maxLatency = Math.max(1, ...buckets.map((b) => b.p95LatencyMs ?? 0));
-  const y = (rate) => top + plotH * (1 - rate);
+  const yCount = (n) => top + plotH * (1 - n / maxRequests);
   const yLatency = (value) => top + plotH * (1 - value / maxLatency);
   const bars = buckets.map((b, i) => {
-    const x = left + i * step + 1;
-    if (!b.requestCount) return html`<rect class="empty" x="${x}" y="${top + plotH - 2}" width="${step - 2}" height="2"></rect>`;
-    const kind = b.successRate === 1 ? "" : b.successRate === 0 ? "none" : "partial";
-    const barTop = y(Math.max(b.successRate, 0.02));
-    return html`<rect class="bar ${kind}" data-testid="chart-bar" data-requests="${b.requestCount}" x="${x}" y="${barTop}" width="${step - 2}" height="${top + plotH - barTop}">
-      <title>${time(b.start)}: ${b.requestCount} requests, ${percent(b.successRate)} succeeded, p50 ${ms(b.p50LatencyMs)}, p95 ${ms(b.p95LatencyMs)}</title></rect>`;
+    const x = (left + i * step + 1).toFixed(1), w = Math.max(step - 2, 1).toFixed(1);
+    if (!b.requestCount) return html`<rect class="empty" x="${x}" y="${top + plotH - 1}" width="${w}" height="1"></rect>`;
+    const failed = b.requestCount - b.successCount;
+    const okTop = yCount(b.successCount), failTop = yCount(b.requestCount);
+    return html`<g data-testid="chart-bar" data-requests="${b.requestCount}">
+      <title>${time(b.start)}: ${b.requestCount} requests, ${percent(b.successRate)} succeeded, p50 ${ms(b.p50LatencyMs)}, p95 ${ms(b.p95LatencyMs)}</title>
+      ${b.successCount ? html`<rect class="bar ok" x="${x}" y="${okTop}" width="${w}" height="${top + plotH - okTop}"></rect>` : ""}
+      ${failed ? html`<rect class="bar failed" x="${x}" y="${failTop}" width="${w}" height="${okTop - failTop}"></rect>` : ""}</g>`;
   });
   const line = (key) => {
     const kind = key === "p50LatencyMs" ? "p50" : "p95";
     const points = buckets.map((b, i) => b[key] == null ? null : [(left + (i + 0.5) * step).toFixed(1), yLatency(b[key]).toFixed(1)]).filter(Boolean);
     return html`<polyline class="${kind}" points="${points.map((p) => p.join(",")).join(" ")}"></polyline>
-      ${points.map(([x, y]) => html`<circle class="${kind}" cx="${x}" cy="${y}" r="3"></circle>`)}`;
+      ${points.map(([x, y]) => html`<circle class="${kind}" cx="${x}" cy="${y}" r="3.5"></circle>`)}`;
   };
-  const hours = buckets.map((b, i) => i % 6 === 0 ? html`<text class="axis" x="${left + i * step}" y="${height - 6}">${new Date(b.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</text>` : "");
-  const label = `Success rate and latency per hour over the last ${buckets.length} hours`;
-  return html`<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${label}">
-    ${[0, 0.5, 1].map((r) => html`<line class="grid" x1="${left}" x2="${width - right}" y1="${y(r)}" y2="${y(r)}"></line>
-      <text class="axis" x="2" y="${y(r) + 4}">${r * 100}%</text>`)}
-    <text class="axis" x="${width - right + 4}" y="${top + 8}">${maxLatency} ms</text>
-    <text class="axis" x="${width - right + 4}" y="${top + plotH}">0 ms</text>
+  const every = width < 500 ? 8 : 4;
+  const hours = buckets.map((b, i) => i % every === 0 ? html`<text class="axis" x="${left + i * step}" y="${height - 6}">${new Date(b.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</text>` : "");
+  const label = `Requests per hour over the last ${buckets.length} hours, succeeded and failed, with p50 and p95 latency`;
+  return html`<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${label}">
+    ${[0, 0.5, 1].map((r) => html`<line class="grid" x1="${left}" x2="${width - right}" y1="${yCount(r * maxRequests)}" y2="${yCount(r * maxRequests)}"></line>`)}
+    <text class="axis" x="2" y="${top + 4}">${maxRequests}</text><text class="axis" x="2" y="${top + plotH + 4}">0</text>
+    <text class="axis" x="${width - right + 6}" y="${top + 8}">${maxLatency} ms</text>
+    <text class="axis" x="${width - right + 6}" y="${top + plotH}">0 ms</text>
     ${bars}${line("p50LatencyMs")}${line("p95LatencyMs")}${hours}</svg>`;
 }
 
@@ -565,7 +616,7 @@ async function hookForm(ticket, id) {
 
 /** Runs a form's action: the button waits, errors land next to the field they concern. */
 async function submitting(form, action, onError = () => {}) {
-  for (const el of $$("[data-error-for]", form.closest("section") ?? form)) el.textContent = "";
+  for (const el of $$("[data-error-for]", form.closest("section") ?? form)) { el.textContent = ""; delete el.dataset.code; }
   for (const el of $$("[aria-invalid]", form)) el.removeAttribute("aria-invalid");
   const button = $("button[type=submit]", form);
   button.disabled = true;
@@ -577,7 +628,8 @@ async function submitting(form, action, onError = () => {}) {
     const scope = form.closest("section") ?? form;
     const slot = $(`[data-error-for="${CSS.escape(e.field ?? "")}"]`, scope) ?? $('[data-error-for=""]', scope);
     if (slot) {
-      slot.textContent = `${e.message} (${e.code})`;
+      slot.textContent = e.message;
+      slot.dataset.code = e.code;
       const input = e.field && ($(`#f-${CSS.escape(e.field)}`, scope) ?? slot.closest(".field, fieldset")?.querySelector("input, select, textarea, fieldset"));
       if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
     } else {
@@ -599,7 +651,7 @@ const PAGE_SIZE = 25;
 function deliveryTable(rows, withHook) {
   if (!rows.length) return html`<p class="muted" data-testid="no-deliveries">No deliveries match.</p>`;
   return html`<div class="scroll"><table><thead><tr><th>Delivery</th>${withHook ? html`<th>Hook</th>` : ""}<th>Event</th><th>Status</th>
-    <th class="num">Attempts</th><th class="wide">Created</th></tr></thead><tbody data-testid="deliveries">
+    <th class="num wide">Attempts</th><th class="wide">Created</th></tr></thead><tbody data-testid="deliveries">
     ${rows.map((d) => deliveryRow(d, withHook))}</tbody></table></div>`;
 }
 
@@ -607,7 +659,7 @@ function deliveryRow(d, withHook) {
   return html`<tr data-delivery="${d.id}"><td><a href="#/deliveries/${d.id}" data-testid="delivery-link"><code>…${d.id.slice(-10)}</code></a></td>
     ${withHook ? html`<td class="ellipsis">${hookLabel(d.hookId)}</td>` : ""}<td>${d.eventType}</td>
     <td>${statusBadge(d.status)}${d.nextAttemptAt ? html`<div class="muted small">next ${clock(d.nextAttemptAt)}</div>` : ""}</td>
-    <td class="num">${d.attemptCount}</td><td class="wide muted">${time(d.createdAt)}</td></tr>`;
+    <td class="num wide">${d.attemptCount}</td><td class="wide muted">${time(d.createdAt)}</td></tr>`;
 }
 
 async function deliveryList(ticket, search) {
@@ -615,7 +667,8 @@ async function deliveryList(ticket, search) {
     return render(ticket, html`<section class="card"><h1>Deliveries</h1><p class="muted">Reading deliveries needs <code>deliveries:read</code>.</p></section>`);
   }
   const filter = {
-    hookId: search.get("hook") || null, status: search.get("status") || null, event: search.get("event") || null,
+    hookId: search.get("hook") || null, status: STATUSES.includes(search.get("status")) ? search.get("status") : null,
+    event: search.get("event") || null,
     since: search.get("since") || null, until: search.get("until") || null,
   };
   const types = can("hooks:read") ? (await gql("{ eventTypes { name } }")).eventTypes.map((t) => t.name) : [];
@@ -628,7 +681,7 @@ async function deliveryList(ticket, search) {
       <div><label for="filter-status">Status</label><select id="filter-status" name="status" data-testid="filter-status">${option("", "Any status", filter.status)}${STATUSES.map((s) => option(s, s.toLowerCase(), filter.status))}</select></div>
       <div><label for="filter-event">Event</label><select id="filter-event" name="event">${option("", "Any event", filter.event)}${[...new Set([...types, ...(filter.event ? [filter.event] : [])])].map((t) => option(t, t, filter.event))}</select></div>
       <div><label for="filter-since">Created from</label><input id="filter-since" name="since" type="datetime-local" value="${localFromIso(filter.since)}"></div>
-      <div><label for="filter-until">before</label><input id="filter-until" name="until" type="datetime-local" value="${localFromIso(filter.until)}"></div>
+      <div><label for="filter-until">Created before</label><input id="filter-until" name="until" type="datetime-local" value="${localFromIso(filter.until)}"></div>
       <div><button type="submit" class="primary">Filter</button> <a class="button" href="#/deliveries">Clear</a></div>
     </form>
     <p class="muted small" id="delivery-count" data-testid="delivery-count"></p>
