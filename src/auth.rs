@@ -120,10 +120,15 @@ impl Claims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthError(pub &'static str);
 
+/// Where the generated HS256 secret lives in a data dir.
+pub fn secret_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join(SECRET_FILE)
+}
+
 /// Loads the HS256 secret from the data dir, creating it (mode 0600) on first use; true when
 /// this call created it.
 pub fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<(Secret, bool)> {
-    let path = data_dir.join(SECRET_FILE);
+    let path = secret_path(data_dir);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let bytes = text.trim().as_bytes().to_vec();

@@ -7,7 +7,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use hookd::auth::{Auth, DEFAULT_TENANT, Scope};
-use hookd::config::{Config, RawSettings};
+use hookd::config::{Config, JwtKeyConfig, RawSettings};
 use hookd::seal::{self, MasterKeys};
 
 /// Webhook service for identity events: GraphQL API, durable signed delivery, live delivery state.
@@ -271,6 +271,17 @@ fn token(config: Config, args: Mint) -> anyhow::Result<()> {
         !ttl.is_zero(),
         "--ttl must be more than 0: a token with no lifetime is expired at once"
     );
+    // A generated secret belongs to the server that generated it: generating one here would
+    // print a token that server rejects.
+    if matches!(config.jwt, JwtKeyConfig::Hs256(None)) {
+        let path = hookd::auth::secret_path(&config.data_dir);
+        anyhow::ensure!(
+            path.exists(),
+            "no JWT secret at {}: `hookd token` signs with the secret `hookd serve` generated in its data \
+             directory; run it with the server's --data-dir (or HOOKD_DATA_DIR), or start hookd there first",
+            path.display()
+        );
+    }
     let auth = Auth::from_config(&config)?;
     println!("{}", auth.mint(&scopes, &args.tenant, ttl, &args.sub)?);
     Ok(())

@@ -186,6 +186,24 @@ async fn first_start_creates_the_secret_and_a_second_start_reuses_it() {
     );
     assert!(no_lifetime.stdout.is_empty());
     assert!(String::from_utf8_lossy(&no_lifetime.stderr).contains("--ttl"));
+
+    // Pointed at a directory no server generated a secret in, it says so and creates nothing,
+    // instead of minting a token with a new secret that the running server would reject.
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let stray = hookd()
+        .args(["token", "--scope", "admin", "--data-dir"])
+        .arg(elsewhere.path().join("data"))
+        .output()
+        .await
+        .expect("hookd token");
+    assert!(!stray.status.success());
+    assert!(stray.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&stray.stderr).contains("no JWT secret at"),
+        "{}",
+        String::from_utf8_lossy(&stray.stderr)
+    );
+    assert!(!elsewhere.path().join("data").exists(), "nothing was created");
 }
 
 /// Each subcommand's help lists its own flags, not the server's.
