@@ -5,6 +5,7 @@ mod dashboard;
 mod graphiql;
 mod graphql;
 mod health;
+mod static_files;
 mod ws;
 
 use std::net::SocketAddr;

@@ -3,8 +3,9 @@
 //! library (ARCHITECTURE.md says why) and talks only to our own GraphQL API, over HTTP and
 //! over the WebSocket for the live feed.
 
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+
+use crate::http::static_files::{self, CSS, JS, REVALIDATE};
 
 const PAGE: &str = include_str!("dashboard/index.html");
 const SCRIPT: &str = include_str!("dashboard/app.js");
@@ -15,33 +16,13 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; c
     img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 pub async fn page() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, POLICY),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        PAGE,
-    )
-        .into_response()
+    static_files::page(POLICY, PAGE)
 }
 
 pub async fn script() -> Response {
-    file("text/javascript; charset=utf-8", SCRIPT)
+    static_files::file(JS, REVALIDATE, SCRIPT.as_bytes())
 }
 
 pub async fn style() -> Response {
-    file("text/css; charset=utf-8", STYLE)
-}
-
-/// Revalidated on every load, so a new hookd never runs with an old script.
-fn file(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
+    static_files::file(CSS, REVALIDATE, STYLE.as_bytes())
 }

@@ -4,8 +4,10 @@
 //! works without internet. Building hookd needs no Node.js.
 
 use axum::extract::Path;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+
+use crate::http::static_files::{self, CSS, JS, REVALIDATE};
 
 const PAGE: &str = include_str!("graphiql/index.html");
 const START: &str = include_str!("graphiql/start.js");
@@ -35,38 +37,22 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("graphiql.min.js", JS, include_bytes!("graphiql/assets/graphiql.min.js")),
     (
         "graphiql.min.css",
-        "text/css; charset=utf-8",
+        CSS,
         include_bytes!("graphiql/assets/graphiql.min.css"),
     ),
 ];
-const JS: &str = "text/javascript; charset=utf-8";
 
 pub async fn page() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, POLICY),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        PAGE,
-    )
-        .into_response()
+    static_files::page(POLICY, PAGE)
 }
 
 pub async fn start() -> Response {
-    ([(header::CONTENT_TYPE, JS), (header::CACHE_CONTROL, "no-cache")], START).into_response()
+    static_files::file(JS, REVALIDATE, START.as_bytes())
 }
 
 pub async fn asset(Path(name): Path<String>) -> Response {
     match ASSETS.iter().find(|(file, _, _)| *file == name) {
-        Some((_, content_type, bytes)) => (
-            [
-                (header::CONTENT_TYPE, *content_type),
-                (header::CACHE_CONTROL, "public, max-age=86400"),
-            ],
-            *bytes,
-        )
-            .into_response(),
+        Some((_, content_type, bytes)) => static_files::file(content_type, "public, max-age=86400", bytes),
         None => (StatusCode::NOT_FOUND, "no such GraphiQL file").into_response(),
     }
 }

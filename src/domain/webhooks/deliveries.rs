@@ -130,6 +130,28 @@ pub struct HookStats {
     pub p95_latency_ms: Option<i32>,
 }
 
+impl HookStats {
+    /// No attempts.
+    const EMPTY: HookStats = HookStats {
+        request_count: 0,
+        success_count: 0,
+        p50_latency_ms: None,
+        p95_latency_ms: None,
+    };
+
+    /// Takes the duration at `rank` (1-based, in order of duration) of `n` attempts as the
+    /// median or the 95th percentile if it is one: the p-th percentile is the duration at rank
+    /// ⌈p·n⌉, that is (n+1)/2 and (95n+99)/100 in integers. The queries select only those rows.
+    fn take_percentiles(&mut self, rank: i64, n: i64, duration: i32) {
+        if rank == (n + 1) / 2 {
+            self.p50_latency_ms = Some(duration);
+        }
+        if rank == (95 * n + 99) / 100 {
+            self.p95_latency_ms = Some(duration);
+        }
+    }
+}
+
 /// Statistics of many hooks over the same window: one query for the counts, one for the
 /// percentiles (by rank, within each hook).
 pub async fn stats_of_hooks(
@@ -169,7 +191,7 @@ pub async fn stats_of_hooks(
             },
         );
     }
-    // The p-th percentile is the duration at rank ⌈p·n⌉: (n+1)/2 and (95n+99)/100 in integers.
+    // The rows at the percentiles' ranks (`HookStats::take_percentiles`).
     let ranked = crate::db::numbered(
         backend,
         &format!(
@@ -190,12 +212,7 @@ pub async fn stats_of_hooks(
         let rank: i64 = row.try_get("", "rn")?;
         let n: i64 = row.try_get("", "n")?;
         if let Some(entry) = stats.get_mut(&hook_id) {
-            if rank == (n + 1) / 2 {
-                entry.p50_latency_ms = Some(duration);
-            }
-            if rank == (95 * n + 99) / 100 {
-                entry.p95_latency_ms = Some(duration);
-            }
+            entry.take_percentiles(rank, n, duration);
         }
     }
     Ok(stats)
@@ -229,12 +246,7 @@ pub async fn history_of_hook(
     let mut buckets: Vec<StatsBucket> = (0..count)
         .map(|i| StatsBucket {
             start: start + i * bucket_ms,
-            stats: HookStats {
-                request_count: 0,
-                success_count: 0,
-                p50_latency_ms: None,
-                p95_latency_ms: None,
-            },
+            stats: HookStats::EMPTY,
         })
         .collect();
     let backend = db.get_database_backend();
@@ -270,12 +282,7 @@ pub async fn history_of_hook(
         let successes: i64 = row.try_get("", "successes")?;
         bucket.stats.request_count = n.max(0) as u64;
         bucket.stats.success_count = successes.max(0) as u64;
-        if rank == (n + 1) / 2 {
-            bucket.stats.p50_latency_ms = Some(duration);
-        }
-        if rank == (95 * n + 99) / 100 {
-            bucket.stats.p95_latency_ms = Some(duration);
-        }
+        bucket.stats.take_percentiles(rank, n, duration);
     }
     Ok(buckets)
 }

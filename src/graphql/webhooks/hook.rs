@@ -158,13 +158,11 @@ impl Hook {
         ctx: &Context<'_>,
         #[graphql(desc = "Window in seconds, 1–2592000 (default one day).", default = 86400)] window: i32,
     ) -> Result<HookStats> {
-        if !(1..=30 * 86_400).contains(&window) {
-            return Err(AppError::bad_input("window", "window must be between 1 and 2592000 seconds").into());
-        }
+        let window = checked_window(window)?;
         let loaders = ctx.data::<Loaders>()?;
         let stats = loaders
             .hook_stats
-            .load_one((self.0.id.clone(), i64::from(window)))
+            .load_one((self.0.id.clone(), window))
             .await?
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("stats loader returned nothing")))?;
         Ok(stats.into())
@@ -182,13 +180,11 @@ impl Hook {
         #[graphql(desc = "Window in seconds, 1–2592000 (default one day).", default = 86400)] window: i32,
         #[graphql(desc = "Bucket size in seconds, 60–86400 (default one hour).", default = 3600)] bucket: i32,
     ) -> Result<Vec<HookStatsBucket>> {
-        if !(1..=30 * 86_400).contains(&window) {
-            return Err(AppError::bad_input("window", "window must be between 1 and 2592000 seconds").into());
-        }
+        let window = checked_window(window)?;
         if !(60..=86_400).contains(&bucket) {
             return Err(AppError::bad_input("bucket", "bucket must be between 60 and 86400 seconds").into());
         }
-        let (window, bucket) = (i64::from(window), i64::from(bucket));
+        let bucket = i64::from(bucket);
         if (window + bucket - 1) / bucket > deliveries::MAX_BUCKETS {
             return Err(AppError::bad_input(
                 "bucket",
@@ -258,6 +254,17 @@ impl Hook {
             })
             .collect())
     }
+}
+
+/// A statistics window in seconds, 1 s to 30 days.
+fn checked_window(window: i32) -> Result<i64, AppError> {
+    if !(1..=30 * 86_400).contains(&window) {
+        return Err(AppError::bad_input(
+            "window",
+            "window must be between 1 and 2592000 seconds",
+        ));
+    }
+    Ok(i64::from(window))
 }
 
 /// What `Hook.executionHistory` weighs in the complexity limit: one query per hook.

@@ -164,6 +164,11 @@ function render(ticket, content, layout = "") {
   return true;
 }
 
+/** A view that only says something: a title, a sentence, and a way back. */
+function say(ticket, title, text, back = html`<a href="#/">Back to the hooks</a>`) {
+  return render(ticket, html`<section class="card"><h1>${title}</h1>${text ? html`<p class="muted">${text}</p>` : ""}${back}</section>`);
+}
+
 function route() {
   if (!viewer) return;
   const ticket = ++renderTicket;
@@ -180,7 +185,7 @@ function route() {
   else if (parts[0] === "hooks" && parts[1]) shown = hookDetail(ticket, parts[1]);
   else if (parts[0] === "deliveries" && parts[1]) shown = deliveryDetail(ticket, parts[1]);
   else if (parts[0] === "deliveries") shown = deliveryList(ticket, search);
-  else shown = Promise.resolve(render(ticket, html`<section class="card"><h1>Not found</h1><a href="#/">Back to the hooks</a></section>`));
+  else shown = Promise.resolve(say(ticket, "Not found", ""));
   shown.catch((e) => {
     if (e instanceof ApiError) render(ticket, html`<section class="card"><h1>Could not load this view</h1>
       <p class="field-error" data-testid="view-error">${String(e)}</p><a href="#/">Back to the hooks</a></section>`);
@@ -378,7 +383,7 @@ async function hookDetail(ticket, id) {
       url events headers { name value } filter signingScheme publicKey ordered rateLimit createdAt updatedAt
       ${HOOK_LIVE(deliveries)} } }`, { id });
   const h = data.hook;
-  if (!h) return render(ticket, html`<section class="card"><h1>No such hook</h1><p class="muted">It may have been deleted.</p><a href="#/">Back to the hooks</a></section>`);
+  if (!h) return say(ticket, "No such hook", "It may have been deleted.");
   hookNames.set(h.id, h.name);
   const write = can("hooks:write");
   const rendered = render(ticket, html`
@@ -553,13 +558,13 @@ function chart(buckets) {
 
 async function hookForm(ticket, id) {
   if (!can("hooks:write")) {
-    return render(ticket, html`<section class="card"><h1>Cannot change hooks</h1><p class="muted">This token lacks <code>hooks:write</code>.</p></section>`);
+    return say(ticket, "Cannot change hooks", "This token lacks hooks:write.");
   }
   const data = await gql(`query($id: ID!, $edit: Boolean!) { eventTypes { name group description }
     hook(id: $id) @include(if: $edit) { id name url events headers { name value } enabled filter ordered rateLimit } }`,
   { id: id ?? "", edit: Boolean(id) });
   const h = id ? data.hook : { name: "", url: "", events: [], headers: [], enabled: true, filter: null, ordered: false, rateLimit: null };
-  if (!h) return render(ticket, html`<section class="card"><h1>No such hook</h1><a href="#/">Back to the hooks</a></section>`);
+  if (!h) return say(ticket, "No such hook", "It may have been deleted.");
   const groups = new Map();
   for (const type of data.eventTypes) groups.set(type.group, [...(groups.get(type.group) ?? []), type]);
   // Events the hook has that the catalogue no longer lists stay choosable.
@@ -664,7 +669,7 @@ function deliveryRow(d, withHook) {
 
 async function deliveryList(ticket, search) {
   if (!can("deliveries:read")) {
-    return render(ticket, html`<section class="card"><h1>Deliveries</h1><p class="muted">Reading deliveries needs <code>deliveries:read</code>.</p></section>`);
+    return say(ticket, "Deliveries", "Reading deliveries needs deliveries:read.");
   }
   const filter = {
     hookId: search.get("hook") || null, status: STATUSES.includes(search.get("status")) ? search.get("status") : null,
@@ -725,7 +730,7 @@ function headerTable(headers, testid) {
 
 async function deliveryDetail(ticket, id) {
   if (!can("deliveries:read")) {
-    return render(ticket, html`<section class="card"><h1>Delivery</h1><p class="muted">Reading deliveries needs <code>deliveries:read</code>.</p></section>`);
+    return say(ticket, "Delivery", "Reading deliveries needs deliveries:read.");
   }
   const data = await gql(`query($id: ID!) { delivery(id: $id) {
     id hookId event { id } eventType status attemptCount nextAttemptAt createdAt updatedAt requestBody
@@ -733,7 +738,7 @@ async function deliveryDetail(ticket, id) {
     attempts { number trigger startedAt durationMs responseStatus responseBody error
       requestHeaders { name value } responseHeaders { name value } } } }`, { id });
   const d = data.delivery;
-  if (!d) return render(ticket, html`<section class="card"><h1>No such delivery</h1><p class="muted">It may have been pruned.</p><a href="#/deliveries">All deliveries</a></section>`);
+  if (!d) return say(ticket, "No such delivery", "It may have been pruned.", html`<a href="#/deliveries">All deliveries</a>`);
   const last = d.attempts[d.attempts.length - 1];
   const hookName = d.hook?.name ?? hookLabel(d.hookId);
   return render(ticket, html`
